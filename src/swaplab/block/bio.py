@@ -1,0 +1,117 @@
+"""Bios: one I/O request to a block device (include/linux/blk_types.h).
+
+A bio names an operation, a start sector and a list of segments (``vecs``,
+1-D uint8 arrays that the driver reads from or writes into). The driver ends
+it exactly once with :func:`bio_endio`; ``status`` is 0 or a positive errno
+(our ``blk_status_t``, already converted by ``blk_status_to_errno``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from enum import IntEnum, IntFlag
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..consts import SECTOR_SHIFT
+
+if TYPE_CHECKING:
+    from .blkdev import BlockDevice
+
+
+class ReqOp(IntEnum):
+    """REQ_OP_* values of the kernel."""
+
+    READ = 0
+    WRITE = 1
+    FLUSH = 2
+    DISCARD = 3
+    WRITE_ZEROES = 9
+
+
+class ReqFlag(IntFlag):
+    """Request flags carried beside the op."""
+
+    NONE = 0
+    SYNC = 1 << 0
+    SWAP = 1 << 1
+    FUA = 1 << 2
+
+
+class Bio:
+    """One request: ``op`` at ``sector`` over the segments ``vecs``.
+
+    For DISCARD and WRITE_ZEROES there are no segments; ``nr_sectors`` gives
+    the length instead.
+    """
+
+    __slots__ = ("_ended", "bdev", "end_io", "flags", "nr_sectors", "op", "private",
+                 "sector", "status", "vecs")
+
+    def __init__(
+        self,
+        bdev: BlockDevice,
+        op: ReqOp,
+        sector: int,
+        vecs: list[np.ndarray] | None = None,
+        *,
+        flags: ReqFlag = ReqFlag.NONE,
+        nr_sectors: int | None = None,
+        end_io: Callable[[Bio], None] | None = None,
+        private: Any = None,
+    ) -> None:
+        self.bdev = bdev
+        self.op = op
+        self.flags = flags
+        self.sector = sector
+        self.vecs = vecs if vecs is not None else []
+        if nr_sectors is None:
+            nr_sectors = sum(v.nbytes for v in self.vecs) >> SECTOR_SHIFT
+        self.nr_sectors = nr_sectors
+        self.status = 0
+        self.end_io = end_io
+        self.private = private
+        self._ended = False
+
+    @property
+    def size(self) -> int:
+        """``bi_size``: bytes covered by the bio."""
+        return self.nr_sectors << SECTOR_SHIFT
+
+    def __repr__(self) -> str:
+        return (f"Bio({self.op.name} {self.bdev.name} sector={self.sector} "
+                f"size={self.size} status={self.status})")
+
+
+def bio_endio(bio: Bio) -> None:
+    """End ``bio``: account it and run its ``end_io``; ending twice is a bug."""
+    if bio._ended:
+        raise RuntimeError(f"bio_endio called twice on {bio!r}")
+    bio._ended = True
+    bio.bdev._account_done(bio)
+    if bio.end_io is not None:
+        bio.end_io(bio)
+
+
+def submit_bio(bio: Bio) -> None:
+    """Hand ``bio`` to its device's driver; completion comes through ``end_io``."""
+    bio.bdev.submit_bio(bio)
+
+
+def submit_bio_wait(bio: Bio) -> int:
+    """Submit ``bio`` and sleep until it ends; return 0 or a negative errno."""
+    done = threading.Event()
+    chained = bio.end_io
+
+    def _wake(b: Bio) -> None:
+        if chained is not None:
+            chained(b)
+        done.set()
+
+    bio.end_io = _wake
+    bio.flags |= ReqFlag.SYNC
+    submit_bio(bio)
+    done.wait()
+    return -bio.status

@@ -1,0 +1,249 @@
+"""Block devices and their ops table (include/linux/blkdev.h).
+
+A driver provides one :class:`BlockDeviceOperations` table shared by all its
+devices (like ``static const struct block_device_operations brd_fops``); the
+swap core keys driver registrations on that table's identity. Besides
+``submit_bio`` a table may offer:
+
+- ``swap_activate(sis) -> int``: called at swapon before anything else is
+  tried; returns 0 after installing ``sis.ops`` and ``sis.private_data``, or
+  a negative errno to fail swapon, or ``-ENOTSUPP`` ("not for me, use the
+  other ways");
+- ``swap_deactivate(sis)``: called at swapoff;
+- ``swap_slot_free_notify(bdev, offset)``: the pre-series notification used
+  when an area runs on the old per-page bio path.
+
+Accounting follows /sys/block/<dev>/stat (Documentation/block/stat.rst): a
+bio is counted when it ends, in I/Os, sectors and milliseconds.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntFlag
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..consts import PAGE_SIZE, SECTOR_SHIFT
+from ..errors import kerror
+from .bio import Bio, ReqOp, bio_endio, submit_bio_wait
+
+if TYPE_CHECKING:
+    from ..mm.swapfile import SwapInfo
+
+#: Largest bio the pread/pwrite path builds (BIO_MAX_VECS pages: 1 MiB).
+BIO_MAX_VECS = 256
+
+
+class BlkFeat(IntFlag):
+    """Queue features (BLK_FEAT_*)."""
+
+    NONE = 0
+    WRITE_CACHE = 1 << 0
+    FUA = 1 << 1
+    ROTATIONAL = 1 << 2
+    IO_STAT = 1 << 4
+    STABLE_WRITES = 1 << 5
+    SYNCHRONOUS = 1 << 6
+
+
+@dataclass(frozen=True, eq=False)
+class BlockDeviceOperations:
+    """A driver's ops table; compared by identity."""
+
+    name: str
+    submit_bio: Callable[[Bio], None]
+    swap_activate: Callable[[SwapInfo], int] | None = None
+    swap_deactivate: Callable[[SwapInfo], None] | None = None
+    swap_slot_free_notify: Callable[[BlockDevice, int], None] | None = None
+
+
+# Field order of /sys/block/<dev>/stat.
+_STAT_FIELDS = ("read_ios", "read_merges", "read_sectors", "read_ticks",
+                "write_ios", "write_merges", "write_sectors", "write_ticks",
+                "in_flight", "io_ticks", "time_in_queue",
+                "discard_ios", "discard_merges", "discard_sectors", "discard_ticks",
+                "flush_ios", "flush_ticks")
+_OP_COLS = {ReqOp.READ: (0, 2, 3), ReqOp.WRITE: (4, 6, 7), ReqOp.DISCARD: (11, 13, 14),
+            ReqOp.WRITE_ZEROES: (4, 6, 7), ReqOp.FLUSH: (15, None, 16)}
+
+
+class BlockDevice:
+    """One gendisk: name, size, queue features, driver ops and I/O accounting."""
+
+    def __init__(
+        self,
+        name: str,
+        fops: BlockDeviceOperations,
+        capacity_bytes: int,
+        *,
+        major: int,
+        minor: int,
+        features: BlkFeat = BlkFeat.IO_STAT,
+        logical_block_size: int = 512,
+        max_discard_sectors: int = 0,
+        private_data: Any = None,
+    ) -> None:
+        self.name = name
+        self.fops = fops
+        self.major = major
+        self.minor = minor
+        self.features = features
+        self.logical_block_size = logical_block_size
+        self.max_discard_sectors = max_discard_sectors
+        self.private_data = private_data
+        self.nr_sectors = capacity_bytes >> SECTOR_SHIFT
+        self.holder: object | None = None
+        self.open_count = 0
+        self._stat = np.zeros(len(_STAT_FIELDS), dtype=np.int64)
+        self._stat_lock = threading.Lock()
+        self._start_ns: dict[int, int] = {}
+
+    # --- identity and capacity -------------------------------------------------
+    @property
+    def path(self) -> str:
+        return f"/dev/{self.name}"
+
+    @property
+    def capacity(self) -> int:
+        """Size in bytes."""
+        return self.nr_sectors << SECTOR_SHIFT
+
+    def set_capacity(self, nbytes: int) -> None:
+        self.nr_sectors = nbytes >> SECTOR_SHIFT
+
+    def __repr__(self) -> str:
+        return f"BlockDevice({self.name} {self.major}:{self.minor} {self.capacity} bytes)"
+
+    # --- exclusive claim (swapon opens the device exclusively) --------------------
+    def claim(self, holder: object) -> None:
+        """Open exclusively for ``holder``; EBUSY when someone else holds it."""
+        if self.holder is not None:
+            raise kerror(errno.EBUSY, f"{self.path} is already in use")
+        self.holder = holder
+        self.open_count += 1
+
+    def release(self, holder: object) -> None:
+        if self.holder is holder:
+            self.holder = None
+            self.open_count -= 1
+
+    # --- I/O submission and accounting -------------------------------------------
+    def submit_bio(self, bio: Bio) -> None:
+        """Check the bio against the device, start accounting, call the driver.
+
+        A bio reaching past the end of the device ends at once with EIO, as
+        the block layer's bio_check_eod does.
+        """
+        if bio.sector + bio.nr_sectors > self.nr_sectors:
+            bio.status = errno.EIO
+            bio_endio(bio)
+            return
+        if self.features & BlkFeat.IO_STAT:
+            with self._stat_lock:
+                self._stat[8] += 1
+                self._start_ns[id(bio)] = time.monotonic_ns()
+        self.fops.submit_bio(bio)
+
+    def _account_done(self, bio: Bio) -> None:
+        if not self.features & BlkFeat.IO_STAT:
+            return
+        with self._stat_lock:
+            start = self._start_ns.pop(id(bio), None)
+            if start is None:
+                return
+            self._stat[8] -= 1
+            ms = (time.monotonic_ns() - start) // 1_000_000
+            ios, sectors, ticks = _OP_COLS[bio.op]
+            self._stat[ios] += 1
+            if sectors is not None:
+                self._stat[sectors] += bio.nr_sectors
+            self._stat[ticks] += ms
+            self._stat[9] += ms
+            self._stat[10] += ms
+
+    def stat(self) -> dict[str, int]:
+        """The /sys/block/<dev>/stat fields by name."""
+        with self._stat_lock:
+            return dict(zip(_STAT_FIELDS, (int(v) for v in self._stat), strict=True))
+
+    def stat_text(self) -> str:
+        """/sys/block/<dev>/stat exactly as the kernel prints it."""
+        return " ".join(f"{v:8d}" for v in self.stat().values()) + "\n"
+
+    def reset_stat(self) -> None:
+        with self._stat_lock:
+            self._stat[:] = 0
+
+    # --- what writing to /dev/<name> does ----------------------------------------------
+    def _check_direct(self, offset: int, length: int) -> None:
+        lbs = self.logical_block_size
+        if offset % lbs or length % lbs:
+            raise kerror(errno.EINVAL, f"{self.path}: offset {offset} and length {length} "
+                         f"must be multiples of the logical block size {lbs}")
+
+    def _bios(self, op: ReqOp, buf: np.ndarray, offset: int) -> None:
+        """Split ``buf`` at page boundaries into bios of at most 1 MiB; wait for each."""
+        pos = 0
+        n = buf.nbytes
+        while pos < n:
+            start = offset + pos
+            vecs = []
+            end = min(n, pos + BIO_MAX_VECS * PAGE_SIZE)
+            p = pos
+            while p < end:
+                seg = min(end - p, PAGE_SIZE - ((offset + p) % PAGE_SIZE))
+                vecs.append(buf[p : p + seg])
+                p += seg
+            bio = Bio(self, op, start >> SECTOR_SHIFT, vecs)
+            ret = submit_bio_wait(bio)
+            if ret:
+                raise kerror(-ret, f"{op.name.lower()} of {self.path} at byte {start} failed")
+            pos = end
+
+    def pwrite(self, buf: bytes | bytearray | memoryview | np.ndarray, offset: int) -> int:
+        """Write ``buf`` at byte ``offset`` like pwrite(2) on /dev/<name> with O_DIRECT.
+
+        Offset and length must be multiples of the logical block size (EINVAL);
+        writing at or past the end is ENOSPC; a write reaching past the end is
+        shortened. Returns the bytes written.
+        """
+        data = np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
+        self._check_direct(offset, data.nbytes)
+        if data.nbytes == 0:
+            return 0
+        if offset >= self.capacity:
+            raise kerror(errno.ENOSPC, f"{self.path}: write at {offset} is past the end "
+                         f"({self.capacity} bytes)")
+        data = data[: self.capacity - offset]
+        self._bios(ReqOp.WRITE, data, offset)
+        return data.nbytes
+
+    def pread(self, length: int, offset: int) -> bytes:
+        """Read ``length`` bytes at byte ``offset`` like pread(2) with O_DIRECT.
+
+        Reads past the end are shortened (empty at or after the end).
+        """
+        if length < 0 or offset < 0:
+            raise kerror(errno.EINVAL, f"{self.path}: negative length {length} or offset {offset}")
+        self._check_direct(offset, length)
+        length = max(0, min(length, self.capacity - offset))
+        out = bytearray(length)
+        if length:
+            self._bios(ReqOp.READ, np.frombuffer(out, dtype=np.uint8), offset)
+        return bytes(out)
+
+    def discard(self, offset: int, length: int) -> None:
+        """BLKDISCARD: ask the driver to drop a byte range."""
+        self._check_direct(offset, length)
+        if not self.max_discard_sectors:
+            raise kerror(errno.EOPNOTSUPP, f"{self.path} does not support discard")
+        bio = Bio(self, ReqOp.DISCARD, offset >> SECTOR_SHIFT, nr_sectors=length >> SECTOR_SHIFT)
+        ret = submit_bio_wait(bio)
+        if ret:
+            raise kerror(-ret, f"discard of {self.path} at byte {offset} failed")

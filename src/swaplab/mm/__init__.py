@@ -1,0 +1,1 @@
+"""The swap core: what the kernel keeps in mm/."""

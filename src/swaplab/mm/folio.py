@@ -1,0 +1,199 @@
+"""Folios: handles on runs of page frames, with the flags the swap path uses.
+
+A :class:`Folio` is a two-field handle (memory, head pfn); all state is in
+the :class:`~swaplab.mm.page_alloc.PhysMem` arrays at the head pfn, so two
+handles on the same pfn are the same folio. Flag names and meanings follow
+include/linux/page-flags.h:
+
+==============  ==========================================================
+PG_locked       folio lock (I/O in progress, or the holder is changing it)
+PG_uptodate     contents are valid; a failed read leaves it clear
+PG_dirty        memory is newer than the copy on swap (must be written)
+PG_writeback    a write of this folio is in flight
+PG_reclaim      reclaim wants it freed as soon as writeback ends
+PG_swapcache    the folio is in the swap cache; ``folio.swap`` is its entry
+PG_swapbacked   anonymous memory (goes to swap, not to a file)
+PG_readahead    brought in by swap readahead, not yet used by a fault
+==============  ==========================================================
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+
+import numpy as np
+
+from ..consts import MAX_FOLIO_ORDER, PAGE_SIZE
+from .page_alloc import PhysMem
+
+
+class PG(IntFlag):
+    """Folio flag bits (bit numbers of enum pageflags where the kernel has one)."""
+
+    locked = 1 << 0
+    writeback = 1 << 1
+    referenced = 1 << 2
+    uptodate = 1 << 3
+    dirty = 1 << 4
+    lru = 1 << 5
+    head = 1 << 6
+    active = 1 << 8
+    workingset = 1 << 9
+    swapcache = 1 << 10
+    reclaim = 1 << 16
+    swapbacked = 1 << 17
+    #: The kernel aliases PG_readahead to PG_reclaim; kept apart here so a
+    #: readahead folio can never look like one under reclaim.
+    readahead = 1 << 20
+    #: The last read of this folio failed (the fault reports EIO).
+    error = 1 << 21
+
+
+class Folio:
+    """A folio of ``2**order`` pages starting at ``pfn``."""
+
+    __slots__ = ("mem", "pfn")
+
+    def __init__(self, mem: PhysMem, pfn: int) -> None:
+        self.mem = mem
+        self.pfn = pfn
+
+    @classmethod
+    def alloc(cls, mem: PhysMem, order: int = 0) -> Folio | None:
+        """Allocate a folio of ``order`` (0..9); None when memory is exhausted."""
+        if not 0 <= order <= MAX_FOLIO_ORDER:
+            raise ValueError(f"folio order {order} outside 0..{MAX_FOLIO_ORDER}")
+        pfn = mem.alloc_pages(order)
+        if pfn < 0:
+            return None
+        if order:
+            mem.flags[pfn] = PG.head
+        return cls(mem, pfn)
+
+    def free(self) -> None:
+        """Give the frames back; the folio must not be locked, mapped or cached."""
+        self.mem.free_pages(self.pfn, self.order)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Folio) and other.pfn == self.pfn and other.mem is self.mem
+
+    def __hash__(self) -> int:
+        return hash((id(self.mem), self.pfn))
+
+    def __repr__(self) -> str:
+        return f"Folio(pfn={self.pfn}, order={self.order}, flags={PG(int(self.flags))!r})"
+
+    # --- geometry and contents -------------------------------------------------
+    @property
+    def order(self) -> int:
+        return int(self.mem.order[self.pfn])
+
+    @property
+    def nr_pages(self) -> int:
+        return 1 << int(self.mem.order[self.pfn])
+
+    @property
+    def size(self) -> int:
+        return PAGE_SIZE << int(self.mem.order[self.pfn])
+
+    @property
+    def pages(self) -> np.ndarray:
+        """The folio's frames as a writable ``(nr_pages, PAGE_SIZE)`` view."""
+        return self.mem.data[self.pfn : self.pfn + self.nr_pages]
+
+    @property
+    def data(self) -> np.ndarray:
+        """The folio's bytes as one contiguous writable 1-D view."""
+        return self.pages.reshape(-1)
+
+    # --- swap entry --------------------------------------------------------------
+    @property
+    def swap(self) -> int:
+        """``folio->swap``: the first swap entry (0 when none)."""
+        return int(self.mem.swap[self.pfn])
+
+    @swap.setter
+    def swap(self, entry: int) -> None:
+        self.mem.swap[self.pfn] = entry
+
+    @property
+    def memcg(self) -> int:
+        """Id of the memory cgroup charged for this folio (0: none)."""
+        return int(self.mem.memcg[self.pfn])
+
+    # --- flags ----------------------------------------------------------------------
+    @property
+    def flags(self) -> int:
+        return int(self.mem.flags[self.pfn])
+
+    def test(self, flag: PG) -> bool:
+        return bool(self.mem.flags[self.pfn] & flag)
+
+    def set(self, flag: PG) -> None:
+        with self.mem.flag_lock:
+            self.mem.flags[self.pfn] |= flag
+
+    def clear(self, flag: PG) -> None:
+        with self.mem.flag_lock:
+            self.mem.flags[self.pfn] &= ~np.uint32(flag)
+
+    def test_and_clear(self, flag: PG) -> bool:
+        """Clear ``flag``; return whether it was set."""
+        with self.mem.flag_lock:
+            was = bool(self.mem.flags[self.pfn] & flag)
+            self.mem.flags[self.pfn] &= ~np.uint32(flag)
+            return was
+
+    # --- lock and writeback (sleeping bits) ----------------------------------------------
+    def trylock(self) -> bool:
+        """Take PG_locked if free; never waits."""
+        with self.mem.flag_lock:
+            if self.mem.flags[self.pfn] & PG.locked:
+                return False
+            self.mem.flags[self.pfn] |= PG.locked
+            return True
+
+    def lock(self) -> None:
+        """Take PG_locked, sleeping while another holder has it."""
+        with self.mem.flag_wait:
+            while self.mem.flags[self.pfn] & PG.locked:
+                self.mem.flag_wait.wait()
+            self.mem.flags[self.pfn] |= PG.locked
+
+    def unlock(self) -> None:
+        """Release PG_locked and wake waiters; unlocking an unlocked folio is a bug."""
+        with self.mem.flag_wait:
+            if not self.mem.flags[self.pfn] & PG.locked:
+                raise RuntimeError(f"unlock of unlocked {self!r}")
+            self.mem.flags[self.pfn] &= ~np.uint32(PG.locked)
+            self.mem.flag_wait.notify_all()
+
+    def wait_locked(self) -> None:
+        """Sleep until PG_locked is clear (folio_wait_locked)."""
+        with self.mem.flag_wait:
+            while self.mem.flags[self.pfn] & PG.locked:
+                self.mem.flag_wait.wait()
+
+    def start_writeback(self) -> None:
+        with self.mem.flag_lock:
+            self.mem.flags[self.pfn] |= PG.writeback
+
+    def end_writeback(self) -> None:
+        with self.mem.flag_wait:
+            self.mem.flags[self.pfn] &= ~np.uint32(PG.writeback)
+            self.mem.flag_wait.notify_all()
+
+    def wait_writeback(self) -> None:
+        with self.mem.flag_wait:
+            while self.mem.flags[self.pfn] & PG.writeback:
+                self.mem.flag_wait.wait()
+
+
+def folios_set_flags(mem: PhysMem, pfns: np.ndarray, set_: int = 0, clear: int = 0) -> None:
+    """Set and clear flag bits on many folios at once (batch completion path)."""
+    with mem.flag_wait:
+        if set_:
+            mem.flags[pfns] |= np.uint32(set_)
+        if clear:
+            mem.flags[pfns] &= ~np.uint32(clear)
+        mem.flag_wait.notify_all()

@@ -1,0 +1,106 @@
+"""Physical memory: one page-frame array and a buddy allocator.
+
+Rules:
+- ``PhysMem.data`` is one ``(nr_frames, PAGE_SIZE)`` uint8 array over an
+  anonymous mmap, so every frame is page-aligned (usable for O_DIRECT) and
+  untouched frames cost no host memory.
+- Per-frame state is a numpy array indexed by pfn (``flags``, ``order``,
+  ``swap``, ``memcg``, rmap ``mapping``/``index``); a folio's state lives at its
+  head pfn. No Python object exists per page.
+- Free frames are kept per order in ``free_area`` like the kernel's buddy
+  allocator: allocation splits the smallest free block that fits, freeing
+  merges a block with its buddy (``pfn ^ (1 << order)``) while it is free.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+
+import numpy as np
+
+from ..consts import PAGE_SIZE
+
+#: Largest buddy order (MAX_PAGE_ORDER on x86_64).
+MAX_PAGE_ORDER = 10
+
+
+class PhysMem:
+    """The page frames of one machine and their per-frame metadata."""
+
+    def __init__(self, nr_frames: int) -> None:
+        if nr_frames <= 0:
+            raise ValueError(f"memory must hold at least one page frame, not {nr_frames}")
+        self.nr_frames = nr_frames
+        self._map = mmap.mmap(-1, nr_frames * PAGE_SIZE)
+        self.data = np.frombuffer(self._map, dtype=np.uint8).reshape(nr_frames, PAGE_SIZE)
+        self.flags = np.zeros(nr_frames, dtype=np.uint32)
+        self.order = np.zeros(nr_frames, dtype=np.int8)
+        self.swap = np.zeros(nr_frames, dtype=np.uint64)
+        self.memcg = np.zeros(nr_frames, dtype=np.int32)
+        self.mapping = np.full(nr_frames, -1, dtype=np.int32)
+        self.index = np.zeros(nr_frames, dtype=np.int64)
+        #: Set by the owning System (the folio -> swap device lookup needs it).
+        self.system = None
+        self.free_area: list[set[int]] = [set() for _ in range(MAX_PAGE_ORDER + 1)]
+        self.nr_free = 0
+        self.zone_lock = threading.Lock()
+        #: Guards read-modify-write of ``flags``; waiters on PG_locked and
+        #: PG_writeback sleep on ``flag_wait``.
+        self.flag_lock = threading.Lock()
+        self.flag_wait = threading.Condition(self.flag_lock)
+        pfn = 0
+        while pfn < nr_frames:
+            order = MAX_PAGE_ORDER
+            while order and (pfn & ((1 << order) - 1) or pfn + (1 << order) > nr_frames):
+                order -= 1
+            self.free_area[order].add(pfn)
+            self.nr_free += 1 << order
+            pfn += 1 << order
+
+    def alloc_pages(self, order: int = 0) -> int:
+        """Allocate ``2**order`` contiguous, aligned frames; return the head pfn or -1.
+
+        The frames' flags, swap entry, memcg and rmap are reset; contents are
+        not cleared (callers that need zeroes clear them).
+        """
+        if not 0 <= order <= MAX_PAGE_ORDER:
+            raise ValueError(f"page order {order} outside 0..{MAX_PAGE_ORDER}")
+        with self.zone_lock:
+            cur = order
+            while cur <= MAX_PAGE_ORDER and not self.free_area[cur]:
+                cur += 1
+            if cur > MAX_PAGE_ORDER:
+                return -1
+            pfn = min(self.free_area[cur]) if cur > order else self.free_area[cur].pop()
+            if cur > order:
+                self.free_area[cur].discard(pfn)
+            while cur > order:
+                cur -= 1
+                self.free_area[cur].add(pfn + (1 << cur))
+            self.nr_free -= 1 << order
+        end = pfn + (1 << order)
+        self.flags[pfn:end] = 0
+        self.order[pfn:end] = order
+        self.swap[pfn:end] = 0
+        self.memcg[pfn:end] = 0
+        self.mapping[pfn:end] = -1
+        return pfn
+
+    def free_pages(self, pfn: int, order: int = 0) -> None:
+        """Return a block to the allocator, merging it with free buddies."""
+        if pfn & ((1 << order) - 1):
+            raise ValueError(f"pfn {pfn} is not aligned to order {order}")
+        self.flags[pfn : pfn + (1 << order)] = 0
+        self.mapping[pfn : pfn + (1 << order)] = -1
+        with self.zone_lock:
+            self.nr_free += 1 << order
+            while order < MAX_PAGE_ORDER:
+                buddy = pfn ^ (1 << order)
+                area = self.free_area[order]
+                if buddy not in area:
+                    break
+                area.discard(buddy)
+                pfn &= ~(1 << order)
+                order += 1
+            self.free_area[order].add(pfn)

@@ -1,0 +1,476 @@
+"""Swap I/O: swap_iocb batching, the swap_ops protocol, read/write completion,
+and the default block and file ops (mm/page_io.c after the swap_iocb rework).
+
+Rules (kernel-facts §1):
+
+- A caller builds a batch in a :class:`SwapIoCtx` with :func:`swap_add_folio`.
+  A batch holds at most ``SWAP_CLUSTER_MAX`` (32) folios of one swap area and
+  one direction. A folio of another area, or one the area's ``can_merge``
+  rejects, first flushes the current batch; ``can_merge=None`` means any
+  folio of the same area may join. A batch is submitted the moment it holds
+  32 folios, and otherwise at the caller's flush (:func:`swap_write_submit`,
+  :func:`swap_read_submit`: the "plug flush").
+- Submitting hands ``ctx.sio`` to ``sis.ops.submit_write`` / ``submit_read``.
+  The backend owns the batch from then on and must call :func:`swap_write_end`
+  or :func:`swap_read_end` exactly once for it, now or from a completion. A
+  second call raises ``RuntimeError``.
+- A batch succeeds or fails whole. A failed write re-dirties every folio and
+  clears PG_reclaim, so the data stays in memory; a failed read leaves every
+  folio not uptodate (PG_error set) and the fault reports EIO.
+- Counters: ``pswpout`` (and thp/mTHP swpout) at submission, counted even if
+  the write later fails; ``pswpin`` and mTHP swpin at successful read
+  completion only; ``nrswpout``/``nrswpin`` once per submitted batch (v5).
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
+from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
+from .folio import PG, Folio, folios_set_flags
+from .swapops import swp_offset
+from .vmstat import MthpStat, VmEvent
+
+if TYPE_CHECKING:
+    from ..system import System
+    from .swapfile import SwapInfo
+
+READ = 0
+WRITE = 1
+
+#: The only SwapOps flag: writeout to this area must not re-enter the
+#: filesystem (v5 name: SWAP_OPS_F_REQUIRE_NOFS).
+SWAP_OPS_F_NOFS = 1 << 0
+
+
+@dataclass(frozen=True, eq=False)
+class SwapOps:
+    """A swap backend's method table (``struct swap_ops``).
+
+    ``submit_write(ctx)`` / ``submit_read(ctx)`` take ``ctx.sio`` and must end
+    it exactly once with :func:`swap_write_end` / :func:`swap_read_end`.
+    ``can_merge(folio, prev_folio, prev_size, rw)`` may veto adding ``folio``
+    after ``prev_folio``; ``None`` accepts any folio of the same area.
+    ``slot_free_notify(sis, offset)`` runs under the swap cluster lock when a
+    slot is freed: it must not sleep (trylock only).
+    """
+
+    name: str
+    submit_write: Callable[[SwapIoCtx], None]
+    submit_read: Callable[[SwapIoCtx], None]
+    can_merge: Callable[[Folio, Folio, int, int], bool] | None = None
+    slot_free_notify: Callable[[SwapInfo, int], None] | None = None
+    flags: int = 0
+
+
+class SwapIocb:
+    """One batch of up to 32 folios for one swap area (``struct swap_iocb``)."""
+
+    __slots__ = ("_ended", "folios", "len", "rw", "sis")
+
+    def __init__(self, sis: SwapInfo, rw: int) -> None:
+        self.sis = sis
+        self.rw = rw
+        self.folios: list[Folio] = []
+        self.len = 0
+        self._ended = False
+
+    @property
+    def nr_bvecs(self) -> int:
+        return len(self.folios)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def __repr__(self) -> str:
+        return (f"SwapIocb({'WRITE' if self.rw else 'READ'} type={self.sis.type} "
+                f"folios={len(self.folios)} len={self.len})")
+
+
+def swap_iocb_nr_folios(sio: SwapIocb) -> int:
+    """Number of folios in the batch."""
+    return len(sio.folios)
+
+
+def swap_iocb_folio(sio: SwapIocb, i: int) -> Folio:
+    """The ``i``-th folio of the batch."""
+    return sio.folios[i]
+
+
+@dataclass(slots=True)
+class SwapIoCtx:
+    """The batch a caller is building (``struct swap_io_ctx``); start it empty."""
+
+    sio: SwapIocb | None = None
+    sis: SwapInfo | None = None
+
+
+def _system(folio: Folio) -> System:
+    return folio.mem.system
+
+
+def folio_swap_info(folio: Folio) -> SwapInfo:
+    """The swap area of ``folio.swap`` (swp_swap_info)."""
+    return _system(folio).swap.info_of(folio.swap)
+
+
+# --- batching -------------------------------------------------------------------------
+
+def swap_can_merge(ctx: SwapIoCtx, folio: Folio, rw: int) -> bool:
+    """May ``folio`` join the batch in ``ctx``? Same area, same direction, ops agree."""
+    sio = ctx.sio
+    assert sio is not None
+    if folio_swap_info(folio) is not ctx.sis or sio.rw != rw:
+        return False
+    can_merge = ctx.sis.ops.can_merge
+    if can_merge is None:
+        return True
+    prev = sio.folios[-1]
+    return can_merge(folio, prev, prev.size, rw)
+
+
+def _submit(ctx: SwapIoCtx, rw: int) -> None:
+    if rw == WRITE:
+        swap_write_submit(ctx)
+    else:
+        swap_read_submit(ctx)
+
+
+def swap_add_folio(ctx: SwapIoCtx, folio: Folio, rw: int) -> None:
+    """Add ``folio`` to the caller's batch, flushing first or after as the rules say."""
+    if ctx.sio is not None and not swap_can_merge(ctx, folio, rw):
+        _submit(ctx, ctx.sio.rw)
+    if ctx.sio is None:
+        sis = folio_swap_info(folio)
+        ctx.sis = sis
+        ctx.sio = SwapIocb(sis, rw)
+    sio = ctx.sio
+    sio.folios.append(folio)
+    sio.len += folio.size
+    if len(sio.folios) >= SWAP_CLUSTER_MAX:
+        _submit(ctx, rw)
+
+
+def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
+    sio = ctx.sio
+    if sio is None:
+        return
+    sis = ctx.sis
+    sis.system.vmstat.count(event)
+    sis.io_begin()
+    if rw == WRITE:
+        sis.ops.submit_write(ctx)
+    else:
+        sis.ops.submit_read(ctx)
+    ctx.sio = None
+    ctx.sis = None
+
+
+def swap_write_submit(ctx: SwapIoCtx) -> None:
+    """Flush the write batch being built (no-op when there is none)."""
+    _flush(ctx, WRITE, VmEvent.nrswpout)
+
+
+def swap_read_submit(ctx: SwapIoCtx) -> None:
+    """Flush the read batch being built (no-op when there is none)."""
+    _flush(ctx, READ, VmEvent.nrswpin)
+
+
+# --- completion ---------------------------------------------------------------------------
+
+def _end_once(sio: SwapIocb, what: str) -> None:
+    with sio.sis.io_lock:
+        if sio._ended:
+            raise RuntimeError(f"{what} called twice for {sio!r}")
+        sio._ended = True
+
+
+def swap_write_end(sio: SwapIocb, failed: bool) -> None:
+    """Complete a write batch: on failure re-dirty every folio and clear PG_reclaim;
+    always end writeback. Must run exactly once per submitted batch."""
+    _end_once(sio, "swap_write_end")
+    pfns = np.fromiter((f.pfn for f in sio.folios), dtype=np.int64, count=len(sio.folios))
+    mem = sio.folios[0].mem
+    if failed:
+        folios_set_flags(mem, pfns, set_=PG.dirty, clear=PG.reclaim | PG.writeback)
+    else:
+        folios_set_flags(mem, pfns, clear=PG.writeback)
+    sio.sis.io_end()
+
+
+def swap_read_end(sio: SwapIocb, failed: bool) -> None:
+    """Complete a read batch: on success mark every folio uptodate and count
+    pswpin; on failure leave them not uptodate with PG_error. Unlock every folio.
+    Must run exactly once per submitted batch."""
+    _end_once(sio, "swap_read_end")
+    system = sio.sis.system
+    pfns = np.fromiter((f.pfn for f in sio.folios), dtype=np.int64, count=len(sio.folios))
+    mem = sio.folios[0].mem
+    if failed:
+        folios_set_flags(mem, pfns, set_=PG.error, clear=PG.locked | PG.uptodate)
+    else:
+        for f in sio.folios:
+            system.vmstat.count_mthp(f.order, MthpStat.swpin)
+        folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
+        system.vmstat.count(VmEvent.pswpin, sio.len >> PAGE_SHIFT)
+    sio.sis.io_end()
+
+
+# --- swap-out ------------------------------------------------------------------------------
+
+def is_folio_zero_filled(folio: Folio) -> bool:
+    """All bytes zero? Looks at the last word of each page first, like the kernel."""
+    pages = folio.pages
+    if pages[:, -8:].any():
+        return False
+    return not pages.any()
+
+
+def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
+    """Write a locked, swap-cache folio out (or not): the steps of swap_writeout.
+
+    The caller has cleared PG_dirty. Returns 0; the folio is unlocked, and
+    under writeback in ``ctx`` unless it needed no I/O (its swap was freed, it
+    was all zeroes, or zswap took it).
+    """
+    system = _system(folio)
+    from .swapfile import folio_free_swap
+
+    if folio_free_swap(folio):
+        folio.unlock()
+        return 0
+    sis = folio_swap_info(folio)
+    off = swp_offset(folio.swap)
+    nr = folio.nr_pages
+    if is_folio_zero_filled(folio):
+        sis.zeromap[off : off + nr] = True
+        system.vmstat.count(VmEvent.swpout_zero, nr)
+        folio.unlock()
+        return 0
+    sis.zeromap[off : off + nr] = False
+    zswap = system.zswap
+    if zswap is not None and zswap.store(folio):
+        system.vmstat.count_mthp(folio.order, MthpStat.zswpout)
+        folio.unlock()
+        return 0
+    __swap_writepage(folio, ctx)
+    return 0
+
+
+def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
+    """Count the write, start writeback, unlock, and add the folio to the batch."""
+    system = _system(folio)
+    nr = folio.nr_pages
+    if folio.order == HPAGE_PMD_ORDER:
+        system.vmstat.count(VmEvent.thp_swpout)
+    system.vmstat.count_mthp(folio.order, MthpStat.swpout)
+    system.vmstat.count(VmEvent.pswpout, nr)
+    folio.start_writeback()
+    folio.unlock()
+    swap_add_folio(ctx, folio, WRITE)
+
+
+swap_writepage = __swap_writepage
+
+
+# --- swap-in -------------------------------------------------------------------------------
+
+def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
+    """Start reading a locked, not-uptodate swap-cache folio.
+
+    Zero-map pages are filled at once and zswap is asked before any device
+    I/O; otherwise the folio joins the read batch in ``ctx`` and is unlocked by
+    :func:`swap_read_end` when the batch completes.
+    """
+    system = _system(folio)
+    sis = folio_swap_info(folio)
+    off = swp_offset(folio.swap)
+    nr = folio.nr_pages
+    zero = sis.zeromap[off : off + nr]
+    if zero.all():
+        folio.data[:] = 0
+        folio.set(PG.uptodate)
+        system.vmstat.count(VmEvent.swpin_zero, nr)
+        folio.unlock()
+        return
+    if zero.any():
+        folio.set(PG.error)
+        folio.unlock()
+        return
+    zswap = system.zswap
+    if zswap is not None:
+        ret = zswap.load(folio)
+        if ret != -errno.ENOENT:
+            if ret:
+                folio.set(PG.error)
+            folio.unlock()
+            return
+    swap_add_folio(ctx, folio, READ)
+
+
+# --- the default block ops (swap_bdev_ops) -----------------------------------------------------
+
+def swap_folio_sector(folio: Folio) -> int:
+    """Sector of the folio's first page, through the area's extent map."""
+    sis = folio_swap_info(folio)
+    return sis.offset_to_block(swp_offset(folio.swap)) << SECTORS_PER_PAGE_SHIFT
+
+
+def swap_bdev_can_merge(folio: Folio, prev: Folio, prev_size: int, rw: int) -> bool:
+    """Sector-contiguous after ``prev``, and for writes charged to the same cgroup."""
+    if swap_folio_sector(folio) != swap_folio_sector(prev) + (prev_size >> 9):
+        return False
+    return rw != WRITE or folio.memcg == prev.memcg
+
+
+def _bdev_bio(ctx: SwapIoCtx, op: ReqOp) -> Bio:
+    sio = ctx.sio
+    return Bio(ctx.sis.bdev, op, swap_folio_sector(sio.folios[0]),
+               [f.data for f in sio.folios], flags=ReqFlag.SWAP)
+
+
+def _bdev_end_message(sio: SwapIocb, bio: Bio, rw: int) -> None:
+    sis = sio.sis
+    what = "Write-error" if rw == WRITE else "Read-error"
+    sis.system.printk.ratelimited(
+        f"{what}-swap", logging.ERROR,
+        f"{what} on swap-device ({sis.bdev.major}:{sis.bdev.minor}:{bio.sector})")
+
+
+def _bdev_end(sio: SwapIocb, bio: Bio, rw: int) -> None:
+    if bio.status:
+        _bdev_end_message(sio, bio, rw)
+    (swap_write_end if rw == WRITE else swap_read_end)(sio, bio.status != 0)
+
+
+def _bdev_submit(ctx: SwapIoCtx, rw: int) -> None:
+    sio = ctx.sio
+    bio = _bdev_bio(ctx, ReqOp.WRITE if rw == WRITE else ReqOp.READ)
+    if ctx.sis.synchronous_io:
+        submit_bio_wait(bio)
+        _bdev_end(sio, bio, rw)
+    else:
+        bio.end_io = lambda b: _bdev_end(sio, b, rw)
+        submit_bio(bio)
+
+
+def swap_bdev_submit_write(ctx: SwapIoCtx) -> None:
+    """One WRITE bio (REQ_SWAP) for the whole batch; waits on synchronous devices."""
+    _bdev_submit(ctx, WRITE)
+
+
+def swap_bdev_submit_read(ctx: SwapIoCtx) -> None:
+    """One READ bio for the whole batch; waits on synchronous devices."""
+    _bdev_submit(ctx, READ)
+
+
+swap_bdev_ops = SwapOps(name="bdev", can_merge=swap_bdev_can_merge,
+                        submit_write=swap_bdev_submit_write,
+                        submit_read=swap_bdev_submit_read)
+
+
+# --- the pre-series path: one bio per page ------------------------------------------------------
+
+def _legacy_can_merge(folio: Folio, prev: Folio, prev_size: int, rw: int) -> bool:
+    return False
+
+
+class _Countdown:
+    """Ends a batch once, after its last per-page bio ended."""
+
+    __slots__ = ("failed", "left", "lock", "rw", "sio")
+
+    def __init__(self, sio: SwapIocb, rw: int, n: int) -> None:
+        self.sio, self.rw, self.left, self.failed = sio, rw, n, False
+        self.lock = threading.Lock()
+
+    def done(self, bio: Bio) -> None:
+        with self.lock:
+            self.failed |= bio.status != 0
+            self.left -= 1
+            last = self.left == 0
+        if bio.status:
+            _bdev_end_message(self.sio, bio, self.rw)
+        if last:
+            (swap_write_end if self.rw == WRITE else swap_read_end)(self.sio, self.failed)
+
+
+def _legacy_submit(ctx: SwapIoCtx, rw: int) -> None:
+    sis, sio = ctx.sis, ctx.sio
+    op = ReqOp.WRITE if rw == WRITE else ReqOp.READ
+    pages = [(swap_folio_sector(f) + (i << SECTORS_PER_PAGE_SHIFT), p)
+             for f in sio.folios for i, p in enumerate(f.pages)]
+    cd = _Countdown(sio, rw, len(pages))
+    for sector, page in pages:
+        bio = Bio(sis.bdev, op, sector, [page], flags=ReqFlag.SWAP, end_io=cd.done)
+        if sis.synchronous_io:
+            submit_bio_wait(bio)
+        else:
+            submit_bio(bio)
+
+
+#: The pre-series block path: each folio is its own batch (can_merge always
+#: refuses) and each page its own bio; slot frees are reported through the
+#: block device's ``swap_slot_free_notify``.
+swap_bdev_page_ops = SwapOps(name="bio-per-page", can_merge=_legacy_can_merge,
+                             submit_write=lambda ctx: _legacy_submit(ctx, WRITE),
+                             submit_read=lambda ctx: _legacy_submit(ctx, READ))
+
+
+# --- the file ops (swap_fs_ops) -----------------------------------------------------------------
+
+def swap_dev_pos(folio: Folio) -> int:
+    """Byte position of the folio in the swap file."""
+    return swp_offset(folio.swap) << PAGE_SHIFT
+
+
+def swap_fs_can_merge(folio: Folio, prev: Folio, prev_size: int, rw: int) -> bool:
+    """File-offset contiguous after ``prev``."""
+    return swap_dev_pos(folio) == swap_dev_pos(prev) + prev_size
+
+
+def _fs_submit(ctx: SwapIoCtx, rw: int) -> None:
+    sis, sio = ctx.sis, ctx.sio
+    pos = swap_dev_pos(sio.folios[0])
+    bufs = [f.data for f in sio.folios]
+    try:
+        ret = os.pwritev(sis.swap_fd, bufs, pos) if rw == WRITE else os.preadv(sis.swap_fd,
+                                                                               bufs, pos)
+    except OSError as e:
+        ret = -(e.errno or errno.EIO)
+    failed = ret != sio.len
+    if failed:
+        what = "Write error" if rw == WRITE else "Read error"
+        sis.system.printk.ratelimited(f"{what}-fs", logging.ERROR,
+                                      f"{what} {ret} on dio swapfile ({pos})")
+    (swap_write_end if rw == WRITE else swap_read_end)(sio, failed)
+
+
+def swap_fs_submit_write(ctx: SwapIoCtx) -> None:
+    """One vectored write to the swap file at the batch's file position."""
+    _fs_submit(ctx, WRITE)
+
+
+def swap_fs_submit_read(ctx: SwapIoCtx) -> None:
+    """One vectored read from the swap file at the batch's file position."""
+    _fs_submit(ctx, READ)
+
+
+swap_fs_ops = SwapOps(name="fs", can_merge=swap_fs_can_merge,
+                      submit_write=swap_fs_submit_write, submit_read=swap_fs_submit_read)
+
+
+def extent_lookup(starts: list[int], offset: int) -> int:
+    """Index of the extent whose first page is the last one <= ``offset``."""
+    return bisect.bisect_right(starts, offset) - 1

@@ -1,0 +1,901 @@
+"""Swap areas: swapon/swapoff, the cluster slot allocator, entry counts, the
+swap cache table, and swap_range_free with its notify hook (mm/swapfile.c).
+
+Per-slot state is three arrays indexed by offset (no Python object per slot):
+
+=============  ==============================================================
+``swap_map``   uint16 reference count (PTEs and other holders); ``SWAP_MAP_BAD``
+               marks the header, bad pages and the unusable tail
+``cache``      int64 head pfn of the swap-cache folio holding the slot, or -1
+               (the swap table's PFN entries)
+``zeromap``    bool: the slot's page was all zeroes (no I/O was done)
+=============  ==============================================================
+
+A slot is *allocated* while its count is above zero or a swap-cache folio
+holds it; when both drop it is freed through :func:`swap_range_free`, which
+runs, under the cluster lock and in this order: the zswap invalidate hook for
+every offset, then the notify hook for every offset (``sis.ops.slot_free_notify``,
+or on the pre-series path the block device's ``swap_slot_free_notify``), then
+the free-page counters.
+
+Clusters of 512 slots sit on exactly one list: ``free_clusters``,
+``nonfull_clusters[order]``, ``frag_clusters[order]`` or ``full_clusters``
+(dicts used as ordered sets). A cluster serves one allocation order at a time;
+a ``2**order`` allocation is aligned to its size. Order of attempts, as in
+cluster_alloc_swap_entry: the remembered next offset for the order, the
+nonfull list, a free cluster, the frag list, and for order 0 any cluster of
+another order with room.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import threading
+from enum import IntFlag
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..block.blkdev import BlkFeat, BlockDevice
+from ..block.filedisk import open_direct, read_page_aligned
+from ..consts import PAGE_SHIFT, PAGE_SIZE, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
+from ..errors import kerror
+from .fiemap import file_extents
+from .folio import PG, Folio
+from .page_io import SwapOps, swap_bdev_ops, swap_bdev_page_ops, swap_fs_ops
+from .swap_header import parse_swap_header
+from .swapops import swp_entry, swp_offset, swp_type
+from .vmstat import MthpStat, VmEvent
+
+if TYPE_CHECKING:
+    from ..system import System
+
+
+class SWP(IntFlag):
+    """swap_info_struct.flags (exact kernel values)."""
+
+    USED = 1 << 0
+    WRITEOK = 1 << 1
+    DISCARDABLE = 1 << 2
+    DISCARDING = 1 << 3
+    SOLIDSTATE = 1 << 4
+    BLKDEV = 1 << 6
+    ACTIVATED = 1 << 7
+    FS_OPS = 1 << 8
+    AREA_DISCARD = 1 << 9
+    PAGE_DISCARD = 1 << 10
+    STABLE_WRITES = 1 << 11
+    SYNCHRONOUS_IO = 1 << 12
+    HIBERNATION = 1 << 13
+
+
+SWAP_FLAG_PREFER = 0x8000
+SWAP_FLAG_PRIO_MASK = 0x7FFF
+SWAP_FLAG_PRIO_SHIFT = 0
+SWAP_FLAG_DISCARD = 0x10000
+SWAP_FLAG_DISCARD_ONCE = 0x20000
+SWAP_FLAG_DISCARD_PAGES = 0x40000
+SWAP_FLAGS_VALID = (SWAP_FLAG_PRIO_MASK | SWAP_FLAG_PREFER | SWAP_FLAG_DISCARD
+                    | SWAP_FLAG_DISCARD_ONCE | SWAP_FLAG_DISCARD_PAGES)
+DEF_SWAP_PRIO = -1
+
+SWAP_MAP_BAD = 0xFFFF
+SWAP_MAP_MAX = 0xFFFE
+
+CLUSTER_FLAG_NONE = 0
+CLUSTER_FLAG_FREE = 1
+CLUSTER_FLAG_NONFULL = 2
+CLUSTER_FLAG_FRAG = 3
+CLUSTER_FLAG_FULL = 4
+
+log = logging.getLogger(__name__)
+
+
+class SwapInfo:
+    """One active swap area (``struct swap_info_struct``); index ``type``."""
+
+    def __init__(self, system: System, type_: int) -> None:
+        self.system = system
+        self.type = type_
+        self.flags = SWP.USED
+        self.prio = DEF_SWAP_PRIO
+        self.max = 0
+        self.pages = 0
+        self.inuse_pages = 0
+        self.ops: SwapOps | None = None
+        self.private_data: object = None
+        self.bdev: BlockDevice | None = None
+        self.swap_file: str | None = None
+        self.swap_fd = -1
+        self._file_key: tuple[int, int] | None = None
+        self.legacy_bio = False
+        #: (start_page, nr_pages, start_block) per extent, sorted by start_page.
+        self.extents: list[tuple[int, int, int]] = []
+        self._extent_starts: list[int] = []
+        self.lock = threading.RLock()
+        self.io_lock = threading.Lock()
+        self.io_idle = threading.Condition(self.io_lock)
+        self.inflight = 0
+
+    # --- shape -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.bdev.path if self.bdev is not None else str(self.swap_file)
+
+    @property
+    def synchronous_io(self) -> bool:
+        return bool(self.flags & SWP.SYNCHRONOUS_IO)
+
+    @property
+    def nr_clusters(self) -> int:
+        return -(-self.max // SWAPFILE_CLUSTER)
+
+    def __repr__(self) -> str:
+        return (f"SwapInfo(type={self.type} {self.name} prio={self.prio} "
+                f"pages={self.pages} inuse={self.inuse_pages} ops={self.ops and self.ops.name})")
+
+    def _setup_tables(self, maxpages: int, badpages: tuple[int, ...]) -> None:
+        self.max = maxpages
+        ncl = self.nr_clusters
+        size = ncl * SWAPFILE_CLUSTER
+        self.swap_map = np.zeros(size, dtype=np.uint16)
+        self.cache = np.full(size, -1, dtype=np.int64)
+        self.zeromap = np.zeros(size, dtype=bool)
+        self.swap_map[0] = SWAP_MAP_BAD
+        for b in badpages:
+            self.swap_map[b] = SWAP_MAP_BAD
+        self.swap_map[maxpages:] = SWAP_MAP_BAD
+        self.pages = maxpages - int(np.count_nonzero(self.swap_map[:maxpages] == SWAP_MAP_BAD))
+        counts = np.count_nonzero(self.swap_map.reshape(ncl, SWAPFILE_CLUSTER) == SWAP_MAP_BAD,
+                                  axis=1)
+        self.cluster_count = counts.astype(np.int32)
+        self.cluster_flags = np.zeros(ncl, dtype=np.uint8)
+        self.cluster_order = np.zeros(ncl, dtype=np.uint8)
+        self.cluster_locks = [threading.Lock() for _ in range(ncl)]
+        self.free_clusters: dict[int, None] = {}
+        self.full_clusters: dict[int, None] = {}
+        self.nonfull_clusters: list[dict[int, None]] = [{} for _ in range(SWAP_NR_ORDERS)]
+        self.frag_clusters: list[dict[int, None]] = [{} for _ in range(SWAP_NR_ORDERS)]
+        self.next_offset = [0] * SWAP_NR_ORDERS
+        for c in range(ncl):
+            if counts[c] == 0:
+                self._move(c, CLUSTER_FLAG_FREE)
+            elif counts[c] == SWAPFILE_CLUSTER:
+                self._move(c, CLUSTER_FLAG_FULL)
+            else:
+                self._move(c, CLUSTER_FLAG_NONFULL)
+
+    def set_extents(self, extents: list[tuple[int, int, int]]) -> None:
+        self.extents = sorted(extents)
+        self._extent_starts = [e[0] for e in self.extents]
+
+    def offset_to_block(self, offset: int) -> int:
+        """Page number on the device of swap page ``offset`` (through the extent map)."""
+        from .page_io import extent_lookup
+
+        i = extent_lookup(self._extent_starts, offset)
+        start_page, _, start_block = self.extents[i]
+        return start_block + (offset - start_page)
+
+    # --- in-flight batches (swapoff waits for them) ------------------------------------------
+    def io_begin(self) -> None:
+        with self.io_lock:
+            self.inflight += 1
+
+    def io_end(self) -> None:
+        with self.io_idle:
+            self.inflight -= 1
+            if self.inflight == 0:
+                self.io_idle.notify_all()
+
+    # --- cluster lists (caller holds self.lock) -------------------------------------------------
+    def _list_of(self, c: int) -> dict[int, None]:
+        flag = self.cluster_flags[c]
+        order = self.cluster_order[c]
+        if flag == CLUSTER_FLAG_FREE:
+            return self.free_clusters
+        if flag == CLUSTER_FLAG_FULL:
+            return self.full_clusters
+        if flag == CLUSTER_FLAG_FRAG:
+            return self.frag_clusters[order]
+        return self.nonfull_clusters[order]
+
+    def _move(self, c: int, flag: int) -> None:
+        if self.cluster_flags[c] != CLUSTER_FLAG_NONE:
+            self._list_of(c).pop(c, None)
+        self.cluster_flags[c] = flag
+        if flag == CLUSTER_FLAG_FREE:
+            self.cluster_order[c] = 0
+        self._list_of(c)[c] = None
+
+    def _relocate(self, c: int) -> None:
+        """Put cluster ``c`` on the list its count says (after alloc or free)."""
+        n = self.cluster_count[c]
+        flag = self.cluster_flags[c]
+        if n == 0:
+            self._move(c, CLUSTER_FLAG_FREE)
+            if self.flags & SWP.PAGE_DISCARD:
+                self._discard_cluster(c)
+        elif n >= SWAPFILE_CLUSTER:
+            self._move(c, CLUSTER_FLAG_FULL)
+        elif flag in (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL):
+            self._move(c, CLUSTER_FLAG_NONFULL)
+
+    def _discard_cluster(self, c: int) -> None:
+        if self.bdev is None or not self.bdev.max_discard_sectors:
+            return
+        lo = max(1, c * SWAPFILE_CLUSTER)
+        hi = min(self.max, (c + 1) * SWAPFILE_CLUSTER)
+        if hi > lo:
+            blk = self.offset_to_block(lo)
+            self.bdev.discard(blk << PAGE_SHIFT, (hi - lo) << PAGE_SHIFT)
+
+    # --- slot scanning -----------------------------------------------------------------------
+    def _free_mask(self, lo: int, hi: int) -> np.ndarray:
+        return (self.swap_map[lo:hi] == 0) & (self.cache[lo:hi] < 0)
+
+    def _scan_cluster(self, c: int, order: int, start: int | None) -> int:
+        """First free aligned run of ``2**order`` slots in cluster ``c`` (from ``start``); -1."""
+        lo = c * SWAPFILE_CLUSTER
+        n = 1 << order
+        if start is not None and order == 0 and lo <= start < lo + SWAPFILE_CLUSTER \
+                and self.swap_map[start] == 0 and self.cache[start] < 0:
+            return start
+        free = self._free_mask(lo, lo + SWAPFILE_CLUSTER)
+        if order:
+            free = free.reshape(-1, n).all(axis=1)
+        idx = np.flatnonzero(free)
+        if idx.size == 0:
+            return -1
+        if start is not None:
+            first = (start - lo) >> order
+            later = idx[idx >= first]
+            if later.size:
+                return lo + (int(later[0]) << order)
+        return lo + (int(idx[0]) << order)
+
+    def _take(self, c: int, order: int, start: int | None, folio_pfn: int) -> int:
+        """Try to allocate in cluster ``c`` under its lock; return the offset or -1."""
+        n = 1 << order
+        with self.cluster_locks[c]:
+            off = self._scan_cluster(c, order, start)
+            if off < 0:
+                return -1
+            self.cache[off : off + n] = folio_pfn
+            with self.lock:
+                self.cluster_count[c] += n
+                if self.cluster_flags[c] == CLUSTER_FLAG_FREE:
+                    self.cluster_order[c] = order
+                    self._move(c, CLUSTER_FLAG_NONFULL)
+                self._relocate(c)
+                self.next_offset[order] = off + n
+        return off
+
+    def cluster_alloc_swap_entry(self, order: int, folio_pfn: int) -> int:
+        """Allocate ``2**order`` aligned slots for ``folio_pfn``; the offset or -1."""
+        hint = self.next_offset[order]
+        if hint and hint < self.max:
+            c = hint // SWAPFILE_CLUSTER
+            if (self.cluster_flags[c] != CLUSTER_FLAG_FULL
+                    and (self.cluster_order[c] == order
+                         or self.cluster_flags[c] == CLUSTER_FLAG_FREE)):
+                off = self._take(c, order, hint, folio_pfn)
+                if off >= 0:
+                    return off
+        with self.lock:
+            candidates = list(self.nonfull_clusters[order])
+        for c in candidates:
+            off = self._take(c, order, None, folio_pfn)
+            if off >= 0:
+                return off
+            with self.lock:
+                if self.cluster_flags[c] == CLUSTER_FLAG_NONFULL:
+                    self._move(c, CLUSTER_FLAG_FRAG)
+        while True:
+            with self.lock:
+                if not self.free_clusters:
+                    break
+                c = next(iter(self.free_clusters))
+                self.cluster_order[c] = order
+                self._move(c, CLUSTER_FLAG_NONFULL)
+            off = self._take(c, order, None, folio_pfn)
+            if off >= 0:
+                return off
+        with self.lock:
+            candidates = list(self.frag_clusters[order])
+        for c in candidates:
+            off = self._take(c, order, None, folio_pfn)
+            if off >= 0:
+                return off
+        if order == 0:
+            with self.lock:
+                candidates = [c for o in range(1, SWAP_NR_ORDERS)
+                              for lst in (self.frag_clusters[o], self.nonfull_clusters[o])
+                              for c in lst]
+            for c in candidates:
+                off = self._take(c, 0, None, folio_pfn)
+                if off >= 0:
+                    return off
+        return -1
+
+    # --- freeing -----------------------------------------------------------------------------
+    def _free_if_unused(self, off: int, nr: int) -> None:
+        """Free the slots of [off, off+nr) whose count is 0 and that no cache folio holds.
+
+        The range lies in one cluster; the caller holds that cluster's lock.
+        """
+        free = self._free_mask(off, off + nr)
+        if not free.any():
+            return
+        idx = np.flatnonzero(free) + off
+        # contiguous runs, each freed as one range, in offset order
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        for run in np.split(idx, breaks):
+            self._entries_free(int(run[0]), len(run))
+
+    def _entries_free(self, off: int, nr: int) -> None:
+        c = off // SWAPFILE_CLUSTER
+        swap_range_free(self, off, nr)
+        with self.lock:
+            self.cluster_count[c] -= nr
+            self._relocate(c)
+
+
+# --- the swap table of a System ----------------------------------------------------------------
+
+class SwapState:
+    """swap_info[], the active and available lists, totals, driver registrations."""
+
+    def __init__(self, system: System, max_swapfiles: int) -> None:
+        self.system = system
+        self.max_swapfiles = max_swapfiles
+        self.info: list[SwapInfo | None] = [None] * max_swapfiles
+        #: swap_avail_head: areas with free slots, highest priority first;
+        #: equal priorities rotate (plist_requeue) on each slow-path allocation.
+        self.avail: list[SwapInfo] = []
+        self.lock = threading.RLock()
+        self.swapon_mutex = threading.Lock()
+        self.nr_swap_pages = 0
+        self.total_swap_pages = 0
+        #: Driver registrations: id(fops) -> (fops, ops); one entry per driver.
+        self.block_ops: dict[int, tuple[object, SwapOps]] = {}
+        self.block_ops_lock = threading.Lock()
+        #: percpu_swap_cluster: per order, the area and offset to continue at.
+        self.percpu_cluster: list[tuple[SwapInfo, int] | None] = [None] * SWAP_NR_ORDERS
+        self.swap_files: set[tuple[int, int]] = set()
+
+    def info_of(self, entry: int) -> SwapInfo:
+        """The area an entry belongs to; EINVAL for a type with no active area."""
+        t = swp_type(entry)
+        si = self.info[t] if t < self.max_swapfiles else None
+        if si is None:
+            raise kerror(errno.EINVAL, f"Bad swap file entry {entry:#x} (type {t})")
+        return si
+
+    def active(self) -> list[SwapInfo]:
+        """Active areas in swapon order of type (what /proc/swaps lists)."""
+        return [si for si in self.info if si is not None and si.flags & SWP.WRITEOK]
+
+    def _add_avail(self, si: SwapInfo) -> None:
+        if si in self.avail:
+            return
+        i = 0
+        while i < len(self.avail) and self.avail[i].prio >= si.prio:
+            i += 1
+        self.avail.insert(i, si)
+
+    def _del_avail(self, si: SwapInfo) -> None:
+        if si in self.avail:
+            self.avail.remove(si)
+
+    def _requeue(self, si: SwapInfo) -> None:
+        """plist_requeue: move ``si`` behind the other areas of its priority."""
+        self.avail.remove(si)
+        self._add_avail(si)
+
+
+# --- allocation, counts, swap cache ----------------------------------------------------------
+
+def folio_alloc_swap(folio: Folio) -> int:
+    """Allocate swap slots for a locked folio and add it to the swap cache.
+
+    Returns 0 (``folio.swap`` set, PG_swapcache set) or -ENOMEM when no area
+    has ``folio.nr_pages`` aligned free slots; for a large folio the caller
+    then splits it (thp_swpout_fallback / mTHP swpout_fallback counted here).
+    """
+    system = folio.mem.system
+    st = system.swap
+    order = folio.order
+    off = -1
+    si = None
+    pc = st.percpu_cluster[order]
+    if pc is not None:
+        si, hint = pc
+        if si.flags & SWP.WRITEOK and si in st.avail and hint < si.max:
+            c = hint // SWAPFILE_CLUSTER
+            if si.cluster_order[c] == order and si.cluster_flags[c] != CLUSTER_FLAG_FREE:
+                off = si._take(c, order, hint, folio.pfn)
+    if off < 0:
+        with st.lock:
+            order_of_try = list(st.avail)
+        tried: set[int] = set()
+        for cand in order_of_try:
+            with st.lock:
+                if cand not in st.avail or cand.type in tried:
+                    continue
+                st._requeue(cand)
+            tried.add(cand.type)
+            off = cand.cluster_alloc_swap_entry(order, folio.pfn)
+            if off >= 0:
+                si = cand
+                break
+    if off < 0:
+        if order:
+            if order == 9:
+                system.vmstat.count(VmEvent.thp_swpout_fallback)
+            system.vmstat.count_mthp(order, MthpStat.swpout_fallback)
+        return -errno.ENOMEM
+    n = folio.nr_pages
+    st.percpu_cluster[order] = (si, off + n)
+    with st.lock:
+        st.nr_swap_pages -= n
+        si.inuse_pages += n
+        if si.inuse_pages >= si.pages:
+            st._del_avail(si)
+    folio.swap = swp_entry(si.type, off)
+    folio.set(PG.swapcache)
+    system.vmstat.mod(VmEvent.nr_swapcached, n)
+    return 0
+
+
+def _range_of(system: System, entry: int, nr: int) -> tuple[SwapInfo, int, int]:
+    si = system.swap.info_of(entry)
+    off = swp_offset(entry)
+    if off == 0 or off + nr > si.max or (off // SWAPFILE_CLUSTER
+                                          != (off + nr - 1) // SWAPFILE_CLUSTER):
+        raise kerror(errno.EINVAL, f"Bad swap offset entry {entry:#x} (+{nr})")
+    return si, off, off // SWAPFILE_CLUSTER
+
+
+def swap_dup_entries(system: System, entry: int, nr: int = 1) -> int:
+    """Take one more reference on each of ``nr`` slots (swap_duplicate).
+
+    Returns 0, -ENOENT when a slot is not allocated, -ENOMEM on count overflow.
+    """
+    si, off, c = _range_of(system, entry, nr)
+    with si.cluster_locks[c]:
+        m = si.swap_map[off : off + nr]
+        if ((m == 0) & (si.cache[off : off + nr] < 0)).any() or (m == SWAP_MAP_BAD).any():
+            return -errno.ENOENT
+        if (m >= SWAP_MAP_MAX).any():
+            return -errno.ENOMEM
+        m += 1
+    return 0
+
+
+def swap_put_entries(system: System, entry: int, nr: int = 1) -> None:
+    """Drop one reference from each of ``nr`` slots; free those left unused."""
+    si, off, c = _range_of(system, entry, nr)
+    with si.cluster_locks[c]:
+        m = si.swap_map[off : off + nr]
+        if (m == 0).any() or (m == SWAP_MAP_BAD).any():
+            raise kerror(errno.EINVAL, f"Unused swap offset entry {entry:#x}")
+        m -= 1
+        si._free_if_unused(off, nr)
+
+
+def swap_count(system: System, entry: int) -> int:
+    """Reference count of one slot (swp_swapcount)."""
+    si = system.swap.info_of(entry)
+    v = int(si.swap_map[swp_offset(entry)])
+    return 0 if v == SWAP_MAP_BAD else v
+
+
+def swap_cache_get_folio(system: System, entry: int) -> Folio | None:
+    """The folio caching ``entry``, or None."""
+    si = system.swap.info_of(entry)
+    pfn = int(si.cache[swp_offset(entry)])
+    return Folio(system.mem, pfn) if pfn >= 0 else None
+
+
+def swap_cache_add_folio(folio: Folio, entry: int) -> int:
+    """Insert a locked folio into the swap cache at ``entry`` (count must be > 0).
+
+    Returns 0, -EEXIST when another folio already caches the slot (a racing
+    fault won), or -ENOENT when the slot is not in use.
+    """
+    system = folio.mem.system
+    nr = folio.nr_pages
+    si, off, c = _range_of(system, entry, nr)
+    with si.cluster_locks[c]:
+        if (si.cache[off : off + nr] >= 0).any():
+            return -errno.EEXIST
+        if (si.swap_map[off : off + nr] == 0).any():
+            return -errno.ENOENT
+        si.cache[off : off + nr] = folio.pfn
+    folio.swap = entry
+    folio.set(PG.swapcache)
+    system.vmstat.mod(VmEvent.nr_swapcached, nr)
+    return 0
+
+
+def swap_cache_del_folio(folio: Folio) -> None:
+    """Remove a folio from the swap cache; slots nobody references are freed."""
+    system = folio.mem.system
+    entry = folio.swap
+    nr = folio.nr_pages
+    si, off, c = _range_of(system, entry, nr)
+    with si.cluster_locks[c]:
+        si.cache[off : off + nr] = -1
+        si._free_if_unused(off, nr)
+    folio.clear(PG.swapcache)
+    folio.swap = 0
+    system.vmstat.mod(VmEvent.nr_swapcached, -nr)
+
+
+def folio_free_swap(folio: Folio) -> bool:
+    """Drop the swap copy of a swap-cache folio nobody else references.
+
+    True when the folio was in the swap cache, not under writeback, and every
+    one of its slots has count 0: it leaves the cache, the slots are freed,
+    and the folio is marked dirty (memory is now the only copy).
+    """
+    if not folio.test(PG.swapcache) or folio.test(PG.writeback):
+        return False
+    system = folio.mem.system
+    si = system.swap.info_of(folio.swap)
+    off = swp_offset(folio.swap)
+    if si.swap_map[off : off + folio.nr_pages].any():
+        return False
+    swap_cache_del_folio(folio)
+    folio.set(PG.dirty)
+    return True
+
+
+def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
+    """Release slots [offset, offset+nr): zswap first, then the device, then counters.
+
+    Called with the cluster lock held, so the notify hook may not sleep.
+    """
+    system = si.system
+    zswap = system.zswap
+    if zswap is not None:
+        for off in range(offset, offset + nr):
+            zswap.invalidate(swp_entry(si.type, off))
+    notify = None
+    if si.legacy_bio:
+        if si.flags & SWP.BLKDEV and si.bdev.fops.swap_slot_free_notify is not None:
+            fn = si.bdev.fops.swap_slot_free_notify
+            bdev = si.bdev
+
+            def notify(_si: SwapInfo, off: int) -> None:
+                fn(bdev, off)
+    elif si.ops is not None:
+        notify = si.ops.slot_free_notify
+    if notify is not None:
+        for off in range(offset, offset + nr):
+            notify(si, off)
+    si.zeromap[offset : offset + nr] = False
+    st = system.swap
+    with st.lock:
+        st.nr_swap_pages += nr
+        was_full = si.inuse_pages >= si.pages
+        si.inuse_pages -= nr
+        if was_full and si.flags & SWP.WRITEOK:
+            st._add_avail(si)
+
+
+# --- driver registration (the posted series, one entry per driver) ---------------------------
+
+def swap_register_block_ops(system: System, fops: object, ops: SwapOps) -> int:
+    """Register ``ops`` for every block device whose ops table is ``fops``.
+
+    Returns 0, -EINVAL when ``ops`` lacks submit_read or submit_write, -EBUSY
+    when that driver already has a registration. Other drivers may be
+    registered at the same time. Areas already active keep their ops.
+    """
+    if ops is None or ops.submit_read is None or ops.submit_write is None:
+        return -errno.EINVAL
+    st = system.swap
+    with st.block_ops_lock:
+        if id(fops) in st.block_ops:
+            return -errno.EBUSY
+        st.block_ops[id(fops)] = (fops, ops)
+    return 0
+
+
+def swap_unregister_block_ops(system: System, fops: object) -> None:
+    """Drop the registration of ``fops``; warns (no crash) when it was not registered."""
+    import warnings
+
+    st = system.swap
+    with st.block_ops_lock:
+        if st.block_ops.pop(id(fops), None) is None:
+            name = getattr(fops, "name", repr(fops))
+            msg = f"swap_unregister_block_ops: no swap_ops registered for driver {name!r}"
+            system.printk(logging.WARNING, "WARNING: " + msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=2)
+
+
+def lookup_swap_block_ops(system: System, bdev: BlockDevice) -> SwapOps | None:
+    with system.swap.block_ops_lock:
+        hit = system.swap.block_ops.get(id(bdev.fops))
+    return hit[1] if hit else None
+
+
+# --- swapon / swapoff -------------------------------------------------------------------------
+
+def resolve_target(system: System, target: BlockDevice | str | os.PathLike[str]
+                    ) -> tuple[BlockDevice | None, str | None]:
+    if isinstance(target, BlockDevice):
+        return target, None
+    path = os.fspath(target)
+    if path.startswith("/dev/") and path[5:] in system.block:
+        return system.block[path[5:]], None
+    return None, os.path.abspath(path)
+
+
+def _setup_swap_extents(system: System, si: SwapInfo) -> int:
+    """Choose the area's ops and map its pages; return 0 or a negative errno.
+
+    Block devices: ``swap_activate`` of the device's ops table first (it
+    installs ops and private_data), then a driver registration, then the
+    default block ops. Regular files: extents from the file's block map and
+    the file ops.
+    """
+    if si.bdev is None:
+        exts, holes = file_extents(si.swap_fd, si.max << PAGE_SHIFT)
+        if holes:
+            system.printk(logging.WARNING, "swapon: swapfile has holes")
+            return -errno.EINVAL
+        si.set_extents(exts)
+        si.ops = swap_fs_ops
+        return 0
+    si.set_extents([(0, si.max, 0)])
+    if si.legacy_bio:
+        si.ops = swap_bdev_page_ops
+        return 0
+    fops = si.bdev.fops
+    if fops.swap_activate is not None:
+        ret = fops.swap_activate(si)
+        if ret == 0:
+            si.flags |= SWP.ACTIVATED
+            if si.ops is None or si.ops.submit_read is None or si.ops.submit_write is None:
+                return -errno.EINVAL
+            return 0
+        if ret != -errno.EOPNOTSUPP:
+            return ret
+    si.ops = lookup_swap_block_ops(system, si.bdev) or swap_bdev_ops
+    return 0
+
+
+def sys_swapon(system: System, target: BlockDevice | str | os.PathLike[str], flags: int = 0,
+               *, legacy_bio: bool = False) -> SwapInfo:
+    """swapon(2): activate a swap area on a block device or a regular file.
+
+    Raises OSError with the kernel's errno: EINVAL for unknown flag bits, no
+    swap signature, a bad header or a file with holes; EPERM when all
+    MAX_SWAPFILES types are in use; EBUSY when the device or file is already
+    swap; ENOENT and friends from opening a file. ``legacy_bio=True`` runs
+    the area on the pre-series path (one bio per page, slot-free notify
+    through the block device's ops table).
+    """
+    if flags & ~SWAP_FLAGS_VALID:
+        raise kerror(errno.EINVAL, f"swapon: unknown flags {flags & ~SWAP_FLAGS_VALID:#x}")
+    st = system.swap
+    bdev, path = resolve_target(system, target)
+    if legacy_bio and bdev is None:
+        raise kerror(errno.EINVAL, "swapon: the per-page bio path needs a block device")
+    with st.swapon_mutex:
+        with st.lock:
+            free_types = [t for t, s in enumerate(st.info) if s is None]
+            if not free_types:
+                raise kerror(errno.EPERM, f"swapon: all {st.max_swapfiles} swap types in use")
+            si = SwapInfo(system, free_types[0])
+        si.legacy_bio = legacy_bio
+        try:
+            _claim_and_read(system, si, bdev, path)
+            _activate(system, si, flags)
+        except BaseException:
+            _release(system, si)
+            raise
+        with st.lock:
+            st.info[si.type] = si
+            si.flags |= SWP.WRITEOK
+            st.nr_swap_pages += si.pages - si.inuse_pages
+            st.total_swap_pages += si.pages
+            st._add_avail(si)
+        span = (si.extents[-1][2] + si.extents[-1][1] - si.extents[0][2]) if si.extents else 0
+        system.printk(logging.INFO,
+                      f"Adding {si.pages << (PAGE_SHIFT - 10)}k swap on {si.name}.  "
+                      f"Priority:{si.prio} extents:{len(si.extents)} "
+                      f"across:{span << (PAGE_SHIFT - 10)}k "
+                      f"{'SS' if si.flags & SWP.SOLIDSTATE else ''}"
+                      f"{'D' if si.flags & SWP.DISCARDABLE else ''}"
+                      f"{'s' if si.flags & SWP.AREA_DISCARD else ''}"
+                      f"{'c' if si.flags & SWP.PAGE_DISCARD else ''}")
+    return si
+
+
+def _claim_and_read(system: System, si: SwapInfo, bdev: BlockDevice | None,
+                    path: str | None) -> None:
+    if bdev is not None:
+        bdev.claim(si)
+        si.bdev = bdev
+        si.flags |= SWP.BLKDEV
+        page = bdev.pread(PAGE_SIZE, 0)
+        dev_pages = bdev.capacity >> PAGE_SHIFT
+        where = bdev.path
+    else:
+        fd, _ = open_direct(path, os.O_RDWR)
+        si.swap_fd = fd
+        si.swap_file = path
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise kerror(errno.EINVAL, f"swapon: {path} is neither a block device nor a "
+                         "regular file")
+        key = (st.st_dev, st.st_ino)
+        if key in system.swap.swap_files:
+            raise kerror(errno.EBUSY, f"swapon: {path} is already a swap file")
+        system.swap.swap_files.add(key)
+        si._file_key = key
+        page = read_page_aligned(fd, 0)
+        dev_pages = st.st_size >> PAGE_SHIFT
+        where = path
+    hdr = parse_swap_header(page, where)
+    maxpages = hdr.last_page + 1
+    if maxpages > dev_pages:
+        raise kerror(errno.EINVAL, f"{where}: Swap area shorter than signature indicates "
+                     f"({maxpages} > {dev_pages} pages)")
+    for b in hdr.badpages:
+        if not 0 < b < maxpages:
+            raise kerror(errno.EINVAL, f"{where}: bad page {b} outside the area")
+    si._setup_tables(maxpages, hdr.badpages)
+    if si.pages <= 0:
+        raise kerror(errno.EINVAL, f"{where}: Empty swap-file")
+
+
+def _activate(system: System, si: SwapInfo, flags: int) -> None:
+    ret = _setup_swap_extents(system, si)
+    if ret:
+        raise kerror(-ret, f"swapon: {si.name}: setting up the swap ops failed")
+    if si.bdev is not None:
+        feat = si.bdev.features
+        if feat & BlkFeat.STABLE_WRITES:
+            si.flags |= SWP.STABLE_WRITES
+        if feat & BlkFeat.SYNCHRONOUS:
+            si.flags |= SWP.SYNCHRONOUS_IO
+        if not feat & BlkFeat.ROTATIONAL:
+            si.flags |= SWP.SOLIDSTATE
+        if flags & SWAP_FLAG_DISCARD and si.bdev.max_discard_sectors:
+            si.flags |= SWP.DISCARDABLE
+            once, pages = flags & SWAP_FLAG_DISCARD_ONCE, flags & SWAP_FLAG_DISCARD_PAGES
+            if once or not pages:
+                si.flags |= SWP.AREA_DISCARD
+            if pages or not once:
+                si.flags |= SWP.PAGE_DISCARD
+            if si.flags & SWP.AREA_DISCARD:
+                si.bdev.discard(PAGE_SIZE, (si.max - 1) << PAGE_SHIFT)
+    else:
+        si.flags |= SWP.SOLIDSTATE
+    si.prio = flags & SWAP_FLAG_PRIO_MASK if flags & SWAP_FLAG_PREFER else DEF_SWAP_PRIO
+    if system.zswap is not None:
+        system.zswap.swapon(si.type, si.max)
+
+
+def _release(system: System, si: SwapInfo) -> None:
+    if si.bdev is not None:
+        si.bdev.release(si)
+    if si.swap_fd >= 0:
+        os.close(si.swap_fd)
+        si.swap_fd = -1
+    if si._file_key is not None:
+        system.swap.swap_files.discard(si._file_key)
+        si._file_key = None
+
+
+def find_area(system: System, target: BlockDevice | str | os.PathLike[str]) -> SwapInfo | None:
+    bdev, path = resolve_target(system, target)
+    for si in system.swap.active():
+        if (bdev is not None and si.bdev is bdev) or (path is not None
+                                                      and si.swap_file == path):
+            return si
+    return None
+
+
+def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) -> None:
+    """swapoff(2): bring every page of the area back into memory, then remove it.
+
+    EINVAL when ``target`` is not an active area; ENOMEM when free memory
+    cannot hold the area's pages (checked before anything changes); a read
+    error while bringing pages back re-enables the area and raises EIO.
+    """
+    st = system.swap
+    with st.swapon_mutex:
+        si = find_area(system, target)
+        if si is None:
+            name = target.path if isinstance(target, BlockDevice) else os.fspath(target)
+            raise kerror(errno.EINVAL, f"swapoff: {name} is not an active swap area")
+        cached = int(np.count_nonzero(si.cache[: si.max] >= 0))
+        needed = si.inuse_pages - cached
+        if needed > system.mem.nr_free:
+            raise kerror(errno.ENOMEM, f"swapoff: {si.name} holds {needed} pages but only "
+                         f"{system.mem.nr_free} page frames are free")
+        with st.lock:
+            st._del_avail(si)
+            si.flags &= ~SWP.WRITEOK
+            st.nr_swap_pages -= si.pages - si.inuse_pages
+            st.total_swap_pages -= si.pages
+            for o, pc in enumerate(st.percpu_cluster):
+                if pc is not None and pc[0] is si:
+                    st.percpu_cluster[o] = None
+        ret = try_to_unuse(system, si)
+        if ret:
+            with st.lock:
+                si.flags |= SWP.WRITEOK
+                st.nr_swap_pages += si.pages - si.inuse_pages
+                st.total_swap_pages += si.pages
+                st._add_avail(si)
+            raise kerror(-ret, f"swapoff: {si.name}: could not bring every page back")
+        with si.io_idle:
+            while si.inflight:
+                si.io_idle.wait()
+        if system.zswap is not None:
+            system.zswap.swapoff(si.type)
+        if si.flags & SWP.ACTIVATED and si.bdev.fops.swap_deactivate is not None:
+            si.bdev.fops.swap_deactivate(si)
+        si.private_data = None
+        si.ops = None
+        si.flags = SWP(0)
+        _release(system, si)
+        with st.lock:
+            st.info[si.type] = None
+
+
+def try_to_unuse(system: System, si: SwapInfo) -> int:
+    """Swap in every in-use page of ``si`` through the normal read path.
+
+    Returns 0, or a negative errno (the first read error) with the pages
+    already brought back left in memory.
+    """
+    for mm in list(system.mms.values()):
+        ret = mm.unuse(si.type)
+        if ret:
+            return ret
+    # folios still in the swap cache of this area (clean copies, or orphans)
+    for off in np.flatnonzero(si.cache[: si.max] >= 0):
+        pfn = int(si.cache[off])
+        if pfn < 0:
+            continue
+        folio = Folio(system.mem, pfn)
+        folio.lock()
+        folio.wait_writeback()
+        if folio.test(PG.swapcache) and swp_type(folio.swap) == si.type:
+            mapped = system.mem.mapping[pfn] >= 0
+            swap_cache_del_folio(folio)
+            folio.set(PG.dirty)
+            folio.unlock()
+            if not mapped:
+                folio.free()
+        else:
+            folio.unlock()
+    if si.inuse_pages:
+        return -errno.EBUSY
+    return 0
+
+
+def proc_swaps(system: System) -> str:
+    """/proc/swaps as the kernel prints it (header and one line per area)."""
+    out = ["Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"]
+    for si in system.swap.active():
+        name = "".join(f"\\{ord(ch):03o}" if ch in " \t\n\\" else ch for ch in si.name)
+        kb = si.pages << (PAGE_SHIFT - 10)
+        used = si.inuse_pages << (PAGE_SHIFT - 10)
+        pad = 40 - len(name) if len(name) < 40 else 1
+        kind = "partition" if si.bdev is not None else "file\t"
+        out.append(f"{name}{' ' * pad}{kind}\t{kb}\t{chr(9) if kb < 10000000 else ''}"
+                   f"{used}\t{chr(9) if used < 10000000 else ''}{si.prio}\n")
+    return "".join(out)

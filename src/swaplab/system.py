@@ -1,0 +1,174 @@
+"""One simulated machine.
+
+A :class:`System` owns everything the kernel would hold globally: the page
+frames, the swap-area table, vmstat counters, the block devices and driver
+registrations, a clock and the kernel log. Several systems can live in one
+process; nothing in swaplab keeps module-level mutable state.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid as uuidlib
+from typing import Any
+
+from .block.blkdev import BlockDevice
+from .block.brd import RamDisk
+from .block.filedisk import FileDisk
+from .clock import Clock, RealClock
+from .consts import PAGE_SHIFT, PAGE_SIZE
+from .errors import kerror
+from .mm import swapfile
+from .mm.memory import MmStruct
+from .mm.page_alloc import PhysMem
+from .mm.page_io import SwapOps
+from .mm.swap_header import build_swap_header
+from .mm.swapops import MAX_SWAPFILES
+from .mm.vmstat import VmStat
+from .printk import Printk
+from .util import memparse
+
+
+class System:
+    """A machine with ``memory`` bytes of RAM (a number or a size like ``"256M"``)."""
+
+    def __init__(self, memory: int | str = "256M", *, clock: Clock | None = None,
+                 max_swapfiles: int = MAX_SWAPFILES) -> None:
+        nbytes = memparse(memory)
+        if nbytes < PAGE_SIZE:
+            raise kerror(errno.EINVAL, f"memory size {memory!r} is smaller than a page")
+        self.mem = PhysMem(nbytes >> PAGE_SHIFT)
+        self.mem.system = self
+        self.clock: Clock = clock if clock is not None else RealClock()
+        self.vmstat = VmStat()
+        self.printk = Printk()
+        self.swap = swapfile.SwapState(self, max_swapfiles)
+        self.block: dict[str, BlockDevice] = {}
+        self.mms: dict[int, MmStruct] = {}
+        #: The compressed cache in front of every swap area, when enabled:
+        #: an object with store(folio) -> bool, load(folio) -> 0/-errno,
+        #: invalidate(entry), swapon(type, max), swapoff(type).
+        self.zswap: Any = None
+        self._drivers: dict[str, Any] = {}
+        self._minors: dict[str, int] = {}
+
+    # --- block devices -------------------------------------------------------------------
+    def _next_minor(self, prefix: str) -> int:
+        n = self._minors.get(prefix, 0)
+        while f"{prefix}{n}" in self.block:
+            n += 1
+        self._minors[prefix] = n + 1
+        return n
+
+    def add_disk(self, bdev: BlockDevice, driver: Any = None) -> BlockDevice:
+        """Register a block device under its name (add_disk); EEXIST if taken."""
+        if bdev.name in self.block:
+            raise kerror(errno.EEXIST, f"block device {bdev.name} already exists")
+        self.block[bdev.name] = bdev
+        self._drivers[bdev.name] = driver
+        return bdev
+
+    def del_disk(self, bdev: BlockDevice) -> None:
+        """Remove a block device; EBUSY while it is open (e.g. active swap)."""
+        if bdev.open_count:
+            raise kerror(errno.EBUSY, f"{bdev.path} is in use")
+        self.block.pop(bdev.name, None)
+        drv = self._drivers.pop(bdev.name, None)
+        if isinstance(drv, FileDisk):
+            drv.close()
+
+    def add_ramdisk(self, size: int | str, *, synchronous: bool = False) -> BlockDevice:
+        """A new RAM disk ``ramN`` of ``size`` bytes."""
+        n = self._next_minor("ram")
+        rd = RamDisk(f"ram{n}", memparse(size), n, synchronous=synchronous)
+        return self.add_disk(rd.bdev, rd)
+
+    def add_filedisk(self, path: str | os.PathLike[str], size: int | str | None = None, *,
+                     direct: bool = True, rotational: bool = False) -> BlockDevice:
+        """A new disk ``loopN`` over the real file ``path`` (created or grown to ``size``)."""
+        n = self._next_minor("loop")
+        fd = FileDisk(f"loop{n}", path, None if size is None else memparse(size), n,
+                      direct=direct, rotational=rotational)
+        return self.add_disk(fd.bdev, fd)
+
+    def driver(self, bdev: BlockDevice) -> Any:
+        """The driver object behind a registered device."""
+        return self._drivers.get(bdev.name)
+
+    # --- swap areas -----------------------------------------------------------------------
+    def mkswap(self, target: BlockDevice | str | os.PathLike[str], *,
+               uuid: uuidlib.UUID | str | None = None, label: str | None = None) -> None:
+        """Write a swap header (util-linux mkswap's bytes) to a device or file.
+
+        The area covers the whole device or file; page 0 is rewritten (its first
+        1024 bytes zeroed), nothing else is touched. EBUSY on an active area.
+        """
+        if swapfile.find_area(self, target) is not None:
+            raise kerror(errno.EBUSY, f"mkswap: {target} is an active swap area")
+        bdev, path = swapfile.resolve_target(self, target)
+        if bdev is not None:
+            page = build_swap_header(bdev.capacity >> PAGE_SHIFT, uuid=uuid, label=label)
+            bdev.pwrite(page, 0)
+            return
+        fd = os.open(path, os.O_RDWR)
+        try:
+            size = os.fstat(fd).st_size
+            page = build_swap_header(size >> PAGE_SHIFT, uuid=uuid, label=label)
+            os.pwrite(fd, page, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def swapon(self, target: BlockDevice | str | os.PathLike[str], *, prio: int | None = None,
+               flags: int = 0, legacy_bio: bool = False) -> swapfile.SwapInfo:
+        """swapon(2). ``prio`` sets SWAP_FLAG_PREFER with that priority (0..32767)."""
+        if prio is not None:
+            if not 0 <= prio <= swapfile.SWAP_FLAG_PRIO_MASK:
+                raise kerror(errno.EINVAL, f"swap priority {prio} outside 0..32767")
+            flags |= swapfile.SWAP_FLAG_PREFER | prio
+        return swapfile.sys_swapon(self, target, flags, legacy_bio=legacy_bio)
+
+    def swapoff(self, target: BlockDevice | str | os.PathLike[str]) -> None:
+        """swapoff(2)."""
+        swapfile.sys_swapoff(self, target)
+
+    def proc_swaps(self) -> str:
+        return swapfile.proc_swaps(self)
+
+    def swap_register_block_ops(self, fops: object, ops: SwapOps) -> int:
+        return swapfile.swap_register_block_ops(self, fops, ops)
+
+    def swap_unregister_block_ops(self, fops: object) -> None:
+        swapfile.swap_unregister_block_ops(self, fops)
+
+    # --- processes -------------------------------------------------------------------------
+    def create_mm(self, nr_pages: int) -> MmStruct:
+        """A new address space of ``nr_pages`` anonymous virtual pages."""
+        mm_id = max(self.mms, default=-1) + 1
+        mm = MmStruct(self, mm_id, nr_pages)
+        self.mms[mm_id] = mm
+        return mm
+
+    def exit_mm(self, mm: MmStruct) -> None:
+        mm.release()
+        self.mms.pop(mm.id, None)
+
+    # --- lifetime ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Swap off every area, release every process and close every disk."""
+        for si in list(self.swap.active()):
+            for mm in list(self.mms.values()):
+                mm.unuse(si.type)
+        for mm in list(self.mms.values()):
+            self.exit_mm(mm)
+        for si in list(self.swap.active()):
+            swapfile.sys_swapoff(self, si.bdev if si.bdev is not None else si.swap_file)
+        for name in list(self.block):
+            self.del_disk(self.block[name])
+
+    def __enter__(self) -> System:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,72 @@
+"""One machine per object: systems are independent and hold no shared state."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from swaplab import PAGE_SIZE, System, VirtualClock
+from swaplab.clock import RealClock
+
+
+def test_two_systems_are_independent(pages):
+    a, b = System("32M"), System("32M")
+    try:
+        ra, rb = a.add_ramdisk("8M"), b.add_ramdisk("8M")
+        assert ra.name == rb.name == "ram0"
+        a.mkswap(ra)
+        a.swapon(ra)
+        mm = a.create_mm(100)
+        for i in range(100):
+            mm.write(i, pages[i])
+        mm.pageout()
+        assert a.vmstat["pswpout"] == 100
+        assert b.vmstat["pswpout"] == 0
+        assert b.swap.active() == []
+        assert b.proc_swaps().count("\n") == 1
+        assert a.swap.total_swap_pages > 0 == b.swap.total_swap_pages
+        assert a.mem.data is not b.mem.data
+    finally:
+        a.close()
+        b.close()
+
+
+def test_system_holds_memory_table_counters_drivers_and_clock():
+    clock = VirtualClock()
+    s = System("8M", clock=clock)
+    assert s.mem.nr_frames == 8 * 1024 * 1024 // PAGE_SIZE
+    assert s.mem.nr_free == s.mem.nr_frames
+    assert s.swap.info == [None] * s.swap.max_swapfiles
+    assert s.vmstat.snapshot()["pswpin"] == 0
+    assert s.swap.block_ops == {}
+    assert s.clock is clock
+    clock.advance(2.5)
+    assert s.clock.seconds() == 2
+    assert isinstance(System("1M").clock, RealClock)
+
+
+def test_bad_memory_size_names_the_value():
+    with pytest.raises(OSError) as e:
+        System("12Q")
+    assert e.value.errno == errno.EINVAL and "12Q" in str(e.value)
+    with pytest.raises(OSError) as e:
+        System(100)
+    assert e.value.errno == errno.EINVAL
+
+
+def test_virtual_clock_never_goes_back():
+    c = VirtualClock()
+    c.advance(ns=5)
+    with pytest.raises(ValueError):
+        c.advance(-1)
+    assert c.now_ns() == 5
+
+
+def test_close_releases_disks_files(tmp_path):
+    s = System("16M")
+    d = s.add_filedisk(tmp_path / "d.img", "4M")
+    s.mkswap(d)
+    s.swapon(d)
+    s.close()
+    assert s.block == {} and s.swap.active() == []
