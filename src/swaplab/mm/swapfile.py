@@ -271,7 +271,9 @@ class SwapInfo:
                     self.cluster_order[c] = order
                     self._move(c, CLUSTER_FLAG_NONFULL)
                 self._relocate(c)
-                self.next_offset[order] = off + n
+                # the hint never leaves the cluster (cleared when it is used up)
+                nxt = off + n
+                self.next_offset[order] = 0 if nxt % SWAPFILE_CLUSTER == 0 else nxt
         return off
 
     def cluster_alloc_swap_entry(self, order: int, folio_pfn: int) -> int:
@@ -279,9 +281,8 @@ class SwapInfo:
         hint = self.next_offset[order]
         if hint and hint < self.max:
             c = hint // SWAPFILE_CLUSTER
-            if (self.cluster_flags[c] != CLUSTER_FLAG_FULL
-                    and (self.cluster_order[c] == order
-                         or self.cluster_flags[c] == CLUSTER_FLAG_FREE)):
+            if (self.cluster_flags[c] not in (CLUSTER_FLAG_FULL, CLUSTER_FLAG_FREE)
+                    and self.cluster_order[c] == order):
                 off = self._take(c, order, hint, folio_pfn)
                 if off >= 0:
                     return off
@@ -439,7 +440,8 @@ def folio_alloc_swap(folio: Folio) -> int:
             system.vmstat.count_mthp(order, MthpStat.swpout_fallback)
         return -errno.ENOMEM
     n = folio.nr_pages
-    st.percpu_cluster[order] = (si, off + n)
+    nxt = off + n
+    st.percpu_cluster[order] = None if nxt % SWAPFILE_CLUSTER == 0 else (si, nxt)
     with st.lock:
         st.nr_swap_pages -= n
         si.inuse_pages += n
@@ -827,7 +829,8 @@ def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) ->
         with st.lock:
             st._del_avail(si)
             si.flags &= ~SWP.WRITEOK
-            st.nr_swap_pages -= si.pages - si.inuse_pages
+            # slots freed by try_to_unuse are added back by swap_range_free
+            st.nr_swap_pages -= si.pages
             st.total_swap_pages -= si.pages
             for o, pc in enumerate(st.percpu_cluster):
                 if pc is not None and pc[0] is si:
@@ -836,7 +839,7 @@ def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) ->
         if ret:
             with st.lock:
                 si.flags |= SWP.WRITEOK
-                st.nr_swap_pages += si.pages - si.inuse_pages
+                st.nr_swap_pages += si.pages
                 st.total_swap_pages += si.pages
                 st._add_avail(si)
             raise kerror(-ret, f"swapoff: {si.name}: could not bring every page back")

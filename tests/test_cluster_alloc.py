@@ -1,0 +1,197 @@
+"""The cluster slot allocator, entry counts and the swap cache table."""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+
+from swaplab import PG, Folio
+from swaplab.consts import SWAPFILE_CLUSTER
+from swaplab.mm.swapfile import (
+    CLUSTER_FLAG_FREE,
+    CLUSTER_FLAG_FRAG,
+    CLUSTER_FLAG_FULL,
+    CLUSTER_FLAG_NONFULL,
+    folio_alloc_swap,
+    folio_free_swap,
+    swap_cache_add_folio,
+    swap_cache_del_folio,
+    swap_cache_get_folio,
+    swap_count,
+    swap_dup_entries,
+    swap_put_entries,
+)
+from swaplab.mm.swapops import swp_offset
+
+
+@pytest.fixture
+def area(system):
+    rd = system.add_ramdisk("8M")  # 2048 slots, 4 clusters
+    system.mkswap(rd)
+    return system.swapon(rd)
+
+
+def alloc(system, order=0):
+    f = Folio.alloc(system.mem, order)
+    f.lock()
+    ret = folio_alloc_swap(f)
+    f.unlock()
+    return f, ret
+
+
+def test_512_slots_per_cluster_and_initial_lists(area):
+    assert SWAPFILE_CLUSTER == 512
+    assert area.nr_clusters == 4
+    assert area.cluster_count.tolist() == [1, 0, 0, 0]  # the header
+    assert area.cluster_flags.tolist() == [CLUSTER_FLAG_NONFULL] + [CLUSTER_FLAG_FREE] * 3
+    assert list(area.free_clusters) == [1, 2, 3]
+
+
+def test_order0_fills_a_cluster_then_moves_on(system, area):
+    offs = [swp_offset(alloc(system)[0].swap) for _ in range(512)]
+    assert offs[:511] == list(range(1, 512))
+    assert offs[511] == 512
+    assert area.cluster_flags[0] == CLUSTER_FLAG_FULL
+    assert area.cluster_count[1] == 1 and area.cluster_flags[1] == CLUSTER_FLAG_NONFULL
+    assert area.inuse_pages == 512
+    assert system.swap.nr_swap_pages == area.pages - 512
+
+
+@pytest.mark.parametrize("order", [1, 2, 4, 9])
+def test_large_folios_get_aligned_runs(system, area, order):
+    f, ret = alloc(system, order)
+    assert ret == 0
+    off = swp_offset(f.swap)
+    assert off % (1 << order) == 0 and off != 0
+    assert (area.cache[off : off + f.nr_pages] == f.pfn).all()
+    assert area.cluster_order[off // 512] == order
+    assert f.test(PG.swapcache)
+
+
+def test_large_allocation_falls_back_when_fragmented(system, area):
+    # take every slot, then free one slot in every 16-aligned group: no order-4 run is left
+    folios = []
+    while True:
+        f, ret = alloc(system)
+        if ret:
+            break
+        folios.append(f)
+    assert len(folios) == area.pages
+    assert area.inuse_pages == area.pages
+    assert system.swap.avail == []
+    for f in folios:
+        if swp_offset(f.swap) % 16 == 3:
+            swap_cache_del_folio(f)
+    assert system.swap.avail == [area]
+    before = system.vmstat.mthp(4, "swpout_fallback")
+    f, ret = alloc(system, 4)
+    assert ret == -errno.ENOMEM
+    assert system.vmstat.mthp(4, "swpout_fallback") == before + 1
+    g, ret = alloc(system, 9)
+    assert ret == -errno.ENOMEM and system.vmstat["thp_swpout_fallback"] == 1
+    # the split folio's pages still fit one by one
+    for _ in range(16):
+        assert alloc(system, 0)[1] == 0
+
+
+def test_order0_steals_from_other_orders(system, area):
+    big = [alloc(system, 4)[0] for _ in range(3 * 32)]  # clusters 1..3 serve order 4
+    assert all(swp_offset(f.swap) >= 512 for f in big)
+    for f in big[::2]:
+        swap_cache_del_folio(f)
+    smalls = []
+    while True:
+        f, ret = alloc(system, 0)
+        if ret:
+            break
+        smalls.append(swp_offset(f.swap))
+    assert any(o >= 512 for o in smalls)  # taken from order-4 clusters
+    assert area.inuse_pages == area.pages
+
+
+def test_frag_list_gets_clusters_that_failed_a_scan(system, area):
+    fs = [alloc(system, 2)[0] for _ in range(128)]  # cluster 1 serves order 2, now full
+    c = swp_offset(fs[0].swap) // 512
+    assert {swp_offset(f.swap) // 512 for f in fs} == {c}
+    # keep the first slot of every run referenced, drop the cache: no free run of 4 is left
+    for f in fs:
+        assert swap_dup_entries(system, f.swap, 1) == 0
+    kept = [f.swap for f in fs]
+    for f in fs:
+        swap_cache_del_folio(f)
+    assert area.cluster_count[c] == 128
+    assert area.cluster_flags[c] == CLUSTER_FLAG_NONFULL and c in area.nonfull_clusters[2]
+    f, ret = alloc(system, 2)
+    assert ret == 0 and swp_offset(f.swap) // 512 != c
+    assert area.cluster_flags[c] == CLUSTER_FLAG_FRAG and c in area.frag_clusters[2]
+    # order 0 still finds room there
+    _, ret = alloc(system, 0)
+    assert ret == 0
+    for e in kept:
+        swap_put_entries(system, e)
+
+
+def test_swap_cache_add_races(system, area):
+    f, _ = alloc(system)
+    e = f.swap
+    swap_dup_entries(system, e)
+    g = Folio.alloc(system.mem)
+    assert swap_cache_add_folio(g, e) == -errno.EEXIST
+    swap_cache_del_folio(f)
+    assert swap_cache_add_folio(g, e) == 0
+    assert swap_cache_get_folio(system, e) == g
+    swap_put_entries(system, e)
+    assert area.inuse_pages == 1  # the cache still holds it
+    swap_cache_del_folio(g)
+    assert area.inuse_pages == 0
+
+
+def test_counts_and_freeing(system, area):
+    f, _ = alloc(system)
+    e = f.swap
+    assert swap_count(system, e) == 0
+    assert swap_dup_entries(system, e) == 0
+    assert swap_dup_entries(system, e) == 0
+    assert swap_count(system, e) == 2
+    assert not folio_free_swap(f)  # still referenced
+    swap_put_entries(system, e)
+    swap_cache_del_folio(f)
+    assert swap_cache_get_folio(system, e) is None
+    assert area.inuse_pages == 1  # count 1 keeps the slot
+    swap_put_entries(system, e)
+    assert area.inuse_pages == 0
+    assert swap_dup_entries(system, e) == -errno.ENOENT
+    with pytest.raises(OSError) as exc:
+        swap_put_entries(system, e)
+    assert exc.value.errno == errno.EINVAL
+
+
+def test_folio_free_swap_frees_and_dirties(system, area):
+    f, _ = alloc(system)
+    f.clear(PG.dirty)
+    assert folio_free_swap(f)
+    assert f.test(PG.dirty) and not f.test(PG.swapcache) and f.swap == 0
+    assert area.inuse_pages == 0
+
+
+def test_folio_free_swap_refuses_under_writeback(system, area):
+    f, _ = alloc(system)
+    f.start_writeback()
+    assert not folio_free_swap(f)
+    f.end_writeback()
+    assert folio_free_swap(f)
+
+
+def test_cluster_returns_to_free_list(system, area):
+    fs = [alloc(system)[0] for _ in range(511 + 10)]
+    c1 = [f for f in fs if swp_offset(f.swap) >= 512]
+    assert area.cluster_flags[1] == CLUSTER_FLAG_NONFULL
+    for f in c1:
+        swap_cache_del_folio(f)
+    assert area.cluster_flags[1] == CLUSTER_FLAG_FREE and 1 in area.free_clusters
+    for f in fs[:5]:
+        swap_cache_del_folio(f)
+    assert area.cluster_flags[0] == CLUSTER_FLAG_NONFULL
+    assert np.count_nonzero(area.cache >= 0) == 511 - 5
