@@ -10,8 +10,8 @@ import pytest
 from swaplab import PG, Folio
 from swaplab.consts import SWAPFILE_CLUSTER
 from swaplab.mm.swapfile import (
-    CLUSTER_FLAG_FREE,
     CLUSTER_FLAG_FRAG,
+    CLUSTER_FLAG_FREE,
     CLUSTER_FLAG_FULL,
     CLUSTER_FLAG_NONFULL,
     folio_alloc_swap,
@@ -89,7 +89,7 @@ def test_large_allocation_falls_back_when_fragmented(system, area):
     f, ret = alloc(system, 4)
     assert ret == -errno.ENOMEM
     assert system.vmstat.mthp(4, "swpout_fallback") == before + 1
-    g, ret = alloc(system, 9)
+    _, ret = alloc(system, 9)
     assert ret == -errno.ENOMEM and system.vmstat["thp_swpout_fallback"] == 1
     # the split folio's pages still fit one by one
     for _ in range(16):

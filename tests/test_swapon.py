@@ -8,13 +8,13 @@ import os
 import pytest
 
 from swaplab import PAGE_SIZE, SWP, System
+from swaplab.mm.folio import Folio
 from swaplab.mm.swapfile import (
     SWAP_FLAG_DISCARD,
     SWAP_FLAG_PREFER,
     folio_alloc_swap,
 )
 from swaplab.mm.swapops import MAX_SWAPFILES, swp_type
-from swaplab.mm.folio import Folio
 
 
 def test_swp_flag_values_are_the_kernels():

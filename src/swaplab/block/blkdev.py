@@ -93,6 +93,7 @@ class BlockDevice:
         self.fops = fops
         self.major = major
         self.minor = minor
+        self._io_stat = False
         self.features = features
         self.logical_block_size = logical_block_size
         self.max_discard_sectors = max_discard_sectors
@@ -103,6 +104,16 @@ class BlockDevice:
         self._stat = np.zeros(len(_STAT_FIELDS), dtype=np.int64)
         self._stat_lock = threading.Lock()
         self._start_ns: dict[int, int] = {}
+
+    @property
+    def features(self) -> BlkFeat:
+        """Queue features; drivers may change them (zram sets SYNCHRONOUS)."""
+        return self._features
+
+    @features.setter
+    def features(self, value: BlkFeat) -> None:
+        self._features = value
+        self._io_stat = bool(value & BlkFeat.IO_STAT)  # read on every bio
 
     # --- identity and capacity -------------------------------------------------
     @property
@@ -144,14 +155,14 @@ class BlockDevice:
             bio.status = errno.EIO
             bio_endio(bio)
             return
-        if self.features & BlkFeat.IO_STAT:
+        if self._io_stat:
             with self._stat_lock:
                 self._stat[8] += 1
                 self._start_ns[id(bio)] = time.monotonic_ns()
         self.fops.submit_bio(bio)
 
     def _account_done(self, bio: Bio) -> None:
-        if not self.features & BlkFeat.IO_STAT:
+        if not self._io_stat:
             return
         with self._stat_lock:
             start = self._start_ns.pop(id(bio), None)

@@ -19,16 +19,17 @@ PG_readahead    brought in by swap readahead, not yet used by a fault
 
 from __future__ import annotations
 
-from enum import IntFlag
-
 import numpy as np
 
 from ..consts import MAX_FOLIO_ORDER, PAGE_SIZE
 from .page_alloc import PhysMem
 
 
-class PG(IntFlag):
-    """Folio flag bits (bit numbers of enum pageflags where the kernel has one)."""
+class PG:
+    """Folio flag bits (bit numbers of enum pageflags where the kernel has one).
+
+    Plain ints, not an enum: they are read on every page of the hot path.
+    """
 
     locked = 1 << 0
     writeback = 1 << 1
@@ -47,6 +48,12 @@ class PG(IntFlag):
     readahead = 1 << 20
     #: The last read of this folio failed (the fault reports EIO).
     error = 1 << 21
+
+    @classmethod
+    def names(cls, flags: int) -> str:
+        """``flags`` as ``locked|dirty``-style text."""
+        return "|".join(k for k, v in vars(cls).items()
+                        if isinstance(v, int) and not k.startswith("_") and flags & v) or "0"
 
 
 class Folio:
@@ -81,7 +88,7 @@ class Folio:
         return hash((id(self.mem), self.pfn))
 
     def __repr__(self) -> str:
-        return f"Folio(pfn={self.pfn}, order={self.order}, flags={PG(int(self.flags))!r})"
+        return f"Folio(pfn={self.pfn}, order={self.order}, flags={PG.names(self.flags)})"
 
     # --- geometry and contents -------------------------------------------------
     @property
@@ -126,18 +133,18 @@ class Folio:
     def flags(self) -> int:
         return int(self.mem.flags[self.pfn])
 
-    def test(self, flag: PG) -> bool:
+    def test(self, flag: int) -> bool:
         return bool(self.mem.flags[self.pfn] & flag)
 
-    def set(self, flag: PG) -> None:
+    def set(self, flag: int) -> None:
         with self.mem.flag_lock:
             self.mem.flags[self.pfn] |= flag
 
-    def clear(self, flag: PG) -> None:
+    def clear(self, flag: int) -> None:
         with self.mem.flag_lock:
             self.mem.flags[self.pfn] &= ~np.uint32(flag)
 
-    def test_and_clear(self, flag: PG) -> bool:
+    def test_and_clear(self, flag: int) -> bool:
         """Clear ``flag``; return whether it was set."""
         with self.mem.flag_lock:
             was = bool(self.mem.flags[self.pfn] & flag)

@@ -789,6 +789,11 @@ def _activate(system: System, si: SwapInfo, flags: int) -> None:
 
 
 def _release(system: System, si: SwapInfo) -> None:
+    """Undo what swapon set up: the driver's activation, private_data, the claim."""
+    if si.flags & SWP.ACTIVATED and si.bdev.fops.swap_deactivate is not None:
+        si.bdev.fops.swap_deactivate(si)
+    si.private_data = None
+    si.ops = None
     if si.bdev is not None:
         si.bdev.release(si)
     if si.swap_fd >= 0:
@@ -848,12 +853,8 @@ def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) ->
                 si.io_idle.wait()
         if system.zswap is not None:
             system.zswap.swapoff(si.type)
-        if si.flags & SWP.ACTIVATED and si.bdev.fops.swap_deactivate is not None:
-            si.bdev.fops.swap_deactivate(si)
-        si.private_data = None
-        si.ops = None
-        si.flags = SWP(0)
         _release(system, si)
+        si.flags = SWP(0)
         with st.lock:
             st.info[si.type] = None
 

@@ -1,0 +1,1 @@
+"""Measurement harness, latency statistics, reports and plots."""

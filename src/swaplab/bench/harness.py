@@ -1,0 +1,125 @@
+"""The measurement: page everything out, then time the first touch of every page.
+
+This is the method of the series author: a process writes ``n`` pages of real
+content, all of them are reclaimed (MADV_PAGEOUT), and each page is touched
+once in a seeded random order while the fault is timed with the real clock.
+Every page read back is compared with what was written; a mismatch aborts the
+run naming the page.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..consts import PAGE_SHIFT, PAGE_SIZE
+from ..system import System
+from .designs import Design
+
+
+class VerificationError(AssertionError):
+    """A page read back differs from what was written."""
+
+
+@dataclass
+class RunResult:
+    """One repetition of one design."""
+
+    design: str
+    latencies_ns: np.ndarray
+    swapout_s: float
+    swapin_s: float
+    pages: int
+    verified: int
+    device_reads: int
+    device_writes: int
+    vmstat: dict[str, int]
+
+    def summary(self) -> dict[str, Any]:
+        lat = self.latencies_ns / 1000.0
+        mib = self.pages * PAGE_SIZE / (1 << 20)
+        return {
+            "design": self.design,
+            "pages": self.pages,
+            "verified": self.verified,
+            "lat_avg_us": float(lat.mean()),
+            "lat_p50_us": float(np.percentile(lat, 50)),
+            "lat_p99_us": float(np.percentile(lat, 99)),
+            "lat_p999_us": float(np.percentile(lat, 99.9)),
+            "swapout_mib_s": mib / self.swapout_s if self.swapout_s else 0.0,
+            "swapin_mib_s": mib / self.swapin_s if self.swapin_s else 0.0,
+            "device_reads_per_fault": self.device_reads / max(1, self.pages),
+            "device_writes": self.device_writes,
+            "vmstat": self.vmstat,
+        }
+
+
+def run_once(design: Design, pages: np.ndarray, seed: int,
+             progress: Callable[[int], None] | None = None) -> RunResult:
+    """Run ``design`` on ``pages`` once in a fresh System; verify every page."""
+    n = len(pages)
+    area_bytes = ((n + n // 8 + 1024) >> 9 << 9) << PAGE_SHIFT
+    with tempfile.TemporaryDirectory(prefix="swaplab-bench-") as tmp, \
+            System((n + 4096) << PAGE_SHIFT) as system:
+        target = design.setup(system, Path(tmp), area_bytes)
+        system.mkswap(target)
+        system.swapon(target, **design.swapon)
+        disks = list(system.block.values())
+        mm = system.create_mm(n)
+        for i in range(n):
+            mm.write(i, pages[i])
+        before = [(d.stat()["read_ios"], d.stat()["write_ios"]) for d in disks]
+        t0 = time.perf_counter()
+        mm.pageout()
+        swapout = time.perf_counter() - t0
+        if mm.resident():
+            raise VerificationError(f"{design.name}: {mm.resident()} pages stayed resident")
+        order = np.random.default_rng(seed).permutation(n)
+        lat = np.empty(n, dtype=np.int64)
+        verified = 0
+        t1 = time.perf_counter()
+        clock = time.perf_counter_ns
+        for k, v in enumerate(order):
+            v = int(v)
+            a = clock()
+            folio = mm.fault(v)
+            lat[k] = clock() - a
+            if not np.array_equal(folio.data, pages[v]):
+                raise VerificationError(f"{design.name}: page {v} read back differs from "
+                                        "what was written")
+            verified += 1
+            if progress is not None and k % 256 == 255:
+                progress(256)
+        swapin = time.perf_counter() - t1
+        if progress is not None:
+            progress(n % 256)
+        after = [(d.stat()["read_ios"], d.stat()["write_ios"]) for d in disks]
+        reads = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+        writes = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+        if design.name == "swapfile":
+            reads = system.vmstat["nrswpin"]
+            writes = system.vmstat["nrswpout"]
+        return RunResult(design.name, lat, swapout, swapin, n, verified, reads, writes,
+                         system.vmstat.snapshot())
+
+
+def aggregate(runs: list[RunResult]) -> dict[str, Any]:
+    """Median of each figure over the repetitions, with min and max as the spread."""
+    sums = [r.summary() for r in runs]
+    out: dict[str, Any] = {"design": runs[0].design, "repeats": len(runs),
+                           "pages": runs[0].pages,
+                           "verified": sum(s["verified"] for s in sums)}
+    for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "swapout_mib_s",
+                "swapin_mib_s", "device_reads_per_fault"):
+        vals = np.array([s[key] for s in sums])
+        out[key] = {"median": float(np.median(vals)), "min": float(vals.min()),
+                    "max": float(vals.max())}
+    out["vmstat"] = sums[-1]["vmstat"]
+    out["runs"] = [{k: v for k, v in s.items() if k != "vmstat"} for s in sums]
+    return out

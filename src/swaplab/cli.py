@@ -1,0 +1,140 @@
+"""The ``swaplab`` command.
+
+Exit codes: 0 success, 1 failure (an operation failed, a page did not verify),
+2 usage (unknown option, bad value, missing file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .bench.designs import DEFAULT_DESIGNS, DESIGNS
+from .bench.harness import VerificationError, aggregate, run_once
+from .bench.report import plot_cdf, print_table, write_json
+from .workload.corpus import DEFAULT_ROOTS, describe, file_pages
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors too
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return v
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    return {"host": platform.node(), "kernel": platform.release(),
+            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "swaplab": __version__,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    """Run the designs on the same real pages; print, save JSON and a CDF plot."""
+    names = args.design or list(DEFAULT_DESIGNS)
+    for n in names:
+        if n not in DESIGNS:
+            raise UsageError(f"unknown design {n!r}; choose from {', '.join(DESIGNS)}")
+    roots = tuple(args.corpus) if args.corpus else DEFAULT_ROOTS
+    for r in roots:
+        if not Path(r).exists():
+            raise UsageError(f"corpus path {r!r} does not exist")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pages = file_pages(args.pages, args.seed, roots)
+    results, lats = [], {}
+    total = len(names) * args.repeat * args.pages
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=Console(stderr=True),
+                  disable=args.json or (not sys.stderr.isatty() and not args.progress)) as prog:
+        task = prog.add_task("faults", total=total)
+        for name in names:
+            runs = []
+            for rep in range(args.repeat):
+                prog.update(task, description=f"{name} #{rep + 1}")
+                runs.append(run_once(DESIGNS[name], pages, args.seed + rep,
+                                     lambda k: prog.advance(task, k)))
+            lats[name] = np.concatenate([r.latencies_ns for r in runs])
+            results.append(aggregate(runs))
+    doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
+           "corpus": {"roots": list(roots), "seed": args.seed, **describe(pages)},
+           "method": "write N real pages, MADV_PAGEOUT all, first touch of each page in a "
+                     "seeded random order, every page compared with what was written",
+           "results": results}
+    json_path, png_path = out / "bench.json", out / "bench-latency-cdf.png"
+    write_json(doc, json_path)
+    plot_cdf(lats, png_path, f"swap-in latency, {args.pages} pages x {args.repeat}")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print_table(results, f"swaplab bench: {args.pages} pages x {args.repeat} repeats",
+                    console)
+        console.print(f"wrote {json_path} and {png_path}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="swaplab", description="The Linux swap I/O stack, run and measured.")
+    p.add_argument("--version", action="version", version=f"swaplab {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    b = sub.add_parser("bench", help="compare swap designs on the same real pages")
+    b.add_argument("--design", action="append", metavar="NAME",
+                   help=f"design to run (repeatable); default all: {', '.join(DESIGNS)}")
+    b.add_argument("--pages", type=_positive, default=8192, help="pages per run (8192)")
+    b.add_argument("--repeat", type=_positive, default=3, help="repetitions per design (3)")
+    b.add_argument("--seed", type=int, default=1, help="seed for corpus and order (1)")
+    b.add_argument("--corpus", action="append", metavar="DIR",
+                   help="folder of real files to cut pages from (repeatable)")
+    b.add_argument("--out", default="out", help="folder for bench.json and the PNG (out)")
+    b.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    b.add_argument("--progress", action="store_true", help="show progress even without a tty")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    console = Console(width=max(Console().width, 132))
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args, console)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except VerificationError as e:
+        print(f"swaplab: verification failed: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    except OSError as e:
+        print(f"swaplab: {e}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Workloads: page contents and access patterns that drive the swap core."""
