@@ -199,6 +199,11 @@ class Folio:
 def folios_set_flags(mem: PhysMem, pfns: np.ndarray, set_: int = 0, clear: int = 0) -> None:
     """Set and clear flag bits on many folios at once (batch completion path)."""
     with mem.flag_wait:
+        if len(pfns) == 1:
+            pfn = int(pfns[0])
+            mem.flags[pfn] = (int(mem.flags[pfn]) | set_) & ~clear
+            mem.flag_wait.notify_all()
+            return
         if set_:
             mem.flags[pfns] |= np.uint32(set_)
         if clear:

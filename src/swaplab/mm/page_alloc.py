@@ -79,6 +79,13 @@ class PhysMem:
                 cur -= 1
                 self.free_area[cur].add(pfn + (1 << cur))
             self.nr_free -= 1 << order
+        if order == 0:
+            self.flags[pfn] = 0
+            self.order[pfn] = 0
+            self.swap[pfn] = 0
+            self.memcg[pfn] = 0
+            self.mapping[pfn] = -1
+            return pfn
         end = pfn + (1 << order)
         self.flags[pfn:end] = 0
         self.order[pfn:end] = order

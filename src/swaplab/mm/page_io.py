@@ -24,7 +24,6 @@ Rules (kernel-facts §1):
 
 from __future__ import annotations
 
-import bisect
 import errno
 import logging
 import os
@@ -298,13 +297,15 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
     off = swp_offset(folio.swap)
     nr = folio.nr_pages
     zero = sis.zeromap[off : off + nr]
-    if zero.all():
+    if nr == 1 and not zero[0]:
+        pass
+    elif zero.all():
         folio.data[:] = 0
         folio.set(PG.uptodate)
         system.vmstat.count(VmEvent.swpin_zero, nr)
         folio.unlock()
         return
-    if zero.any():
+    elif zero.any():
         folio.set(PG.error)
         folio.unlock()
         return
@@ -471,6 +472,3 @@ swap_fs_ops = SwapOps(name="fs", can_merge=swap_fs_can_merge,
                       submit_write=swap_fs_submit_write, submit_read=swap_fs_submit_read)
 
 
-def extent_lookup(starts: list[int], offset: int) -> int:
-    """Index of the extent whose first page is the last one <= ``offset``."""
-    return bisect.bisect_right(starts, offset) - 1

@@ -29,6 +29,7 @@ another order with room.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import logging
 import os
@@ -127,7 +128,16 @@ class SwapInfo:
 
     @property
     def synchronous_io(self) -> bool:
-        return bool(self.flags & SWP.SYNCHRONOUS_IO)
+        return self._sync_io
+
+    @property
+    def flags(self) -> SWP:
+        return self._flags
+
+    @flags.setter
+    def flags(self, value: SWP) -> None:
+        self._flags = value
+        self._sync_io = bool(value & SWP.SYNCHRONOUS_IO)  # read on every I/O
 
     @property
     def nr_clusters(self) -> int:
@@ -174,10 +184,11 @@ class SwapInfo:
 
     def offset_to_block(self, offset: int) -> int:
         """Page number on the device of swap page ``offset`` (through the extent map)."""
-        from .page_io import extent_lookup
-
-        i = extent_lookup(self._extent_starts, offset)
-        start_page, _, start_block = self.extents[i]
+        exts = self.extents
+        if len(exts) == 1:
+            return exts[0][2] + offset - exts[0][0]
+        i = bisect.bisect_right(self._extent_starts, offset) - 1
+        start_page, _, start_block = exts[i]
         return start_block + (offset - start_page)
 
     # --- in-flight batches (swapoff waits for them) ------------------------------------------
@@ -469,6 +480,14 @@ def swap_dup_entries(system: System, entry: int, nr: int = 1) -> int:
     """
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
+        if nr == 1:
+            v = int(si.swap_map[off])
+            if (v == 0 and si.cache[off] < 0) or v == SWAP_MAP_BAD:
+                return -errno.ENOENT
+            if v >= SWAP_MAP_MAX:
+                return -errno.ENOMEM
+            si.swap_map[off] = v + 1
+            return 0
         m = si.swap_map[off : off + nr]
         if ((m == 0) & (si.cache[off : off + nr] < 0)).any() or (m == SWAP_MAP_BAD).any():
             return -errno.ENOENT
@@ -482,6 +501,14 @@ def swap_put_entries(system: System, entry: int, nr: int = 1) -> None:
     """Drop one reference from each of ``nr`` slots; free those left unused."""
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
+        if nr == 1:
+            v = int(si.swap_map[off])
+            if v == 0 or v == SWAP_MAP_BAD:
+                raise kerror(errno.EINVAL, f"Unused swap offset entry {entry:#x}")
+            si.swap_map[off] = v - 1
+            if v == 1 and si.cache[off] < 0:
+                si._entries_free(off, 1)
+            return
         m = si.swap_map[off : off + nr]
         if (m == 0).any() or (m == SWAP_MAP_BAD).any():
             raise kerror(errno.EINVAL, f"Unused swap offset entry {entry:#x}")
@@ -513,11 +540,18 @@ def swap_cache_add_folio(folio: Folio, entry: int) -> int:
     nr = folio.nr_pages
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
-        if (si.cache[off : off + nr] >= 0).any():
-            return -errno.EEXIST
-        if (si.swap_map[off : off + nr] == 0).any():
-            return -errno.ENOENT
-        si.cache[off : off + nr] = folio.pfn
+        if nr == 1:
+            if si.cache[off] >= 0:
+                return -errno.EEXIST
+            if si.swap_map[off] == 0:
+                return -errno.ENOENT
+            si.cache[off] = folio.pfn
+        else:
+            if (si.cache[off : off + nr] >= 0).any():
+                return -errno.EEXIST
+            if (si.swap_map[off : off + nr] == 0).any():
+                return -errno.ENOENT
+            si.cache[off : off + nr] = folio.pfn
     folio.swap = entry
     folio.set(PG.swapcache)
     system.vmstat.mod(VmEvent.nr_swapcached, nr)
@@ -532,7 +566,11 @@ def swap_cache_del_folio(folio: Folio) -> None:
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
         si.cache[off : off + nr] = -1
-        si._free_if_unused(off, nr)
+        if nr == 1:
+            if si.swap_map[off] == 0:
+                si._entries_free(off, 1)
+        else:
+            si._free_if_unused(off, nr)
     folio.clear(PG.swapcache)
     folio.swap = 0
     system.vmstat.mod(VmEvent.nr_swapcached, -nr)
