@@ -141,3 +141,10 @@ def test_device_names_and_removal(system, tmp_path):
     system.swapoff(a)
     system.del_disk(a)
     assert "ram0" not in system.block
+
+
+def test_flush_reaches_the_driver(system, tmp_path):
+    d = system.add_filedisk(tmp_path / "d.img", "1M")
+    bio = Bio(d, ReqOp.FLUSH, 0, nr_sectors=0)
+    assert submit_bio_wait(bio) == 0
+    assert d.stat()["flush_ios"] == 1

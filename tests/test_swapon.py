@@ -273,3 +273,14 @@ def test_swapoff_enomem_changes_nothing(pages):
         assert all(mm.read(i) == pages[i % len(pages)] for i in range(900))
     finally:
         s.close()
+
+
+def test_queue_features_become_swp_flags(system):
+    from swaplab.block.blkdev import BlkFeat
+
+    rd = system.add_ramdisk("4M", synchronous=True)
+    rd.features |= BlkFeat.STABLE_WRITES | BlkFeat.ROTATIONAL
+    system.mkswap(rd)
+    si = system.swapon(rd)
+    assert si.flags & SWP.STABLE_WRITES and si.flags & SWP.SYNCHRONOUS_IO
+    assert not si.flags & SWP.SOLIDSTATE
