@@ -1,0 +1,462 @@
+"""zsmalloc: the size-class allocator behind zram and zswap (mm/zsmalloc.c).
+
+Objects of 32..4096 bytes live in *zspages*: runs of 1..``chain_size`` pool
+pages split into equal slots of one size class. Layout and rules, as in the
+kernel (kernel-facts §4):
+
+- 255 classes, ``32 + 16 * i`` bytes (capped at 4096); a class's zspage has
+  the page count (1..chain) that wastes the fewest bytes; classes with the
+  same (pages, objects) as the next larger one are merged into it.
+  ``huge_class_size`` is the largest non-huge class size minus 7 (3625 with
+  chain 8): from there on an object takes a whole page.
+- ``zs_malloc(size)`` adds the 8-byte handle header, picks the class, and
+  takes a free slot of the fullest non-full zspage of that class (fullness
+  groups 0, 10%..99%, 100%); a new zspage is allocated when none has room.
+  ``zs_free`` frees the slot, and the zspage with it when it empties.
+- A handle is an index into the handle table, which stores the object
+  location ``obj = (pool pfn of the object's first byte) << 24 | index in
+  zspage``. Compaction moves objects and rewrites that word; handles stay.
+- A non-huge allocated slot starts with the handle word ``handle << 1 | 1``
+  (OBJ_ALLOCATED_TAG); a free slot holds the index of the next free slot
+  ``<< 1``. Huge objects fill their page; their handle is kept beside the
+  page. Objects may straddle two pool pages: reads copy them into a bounce
+  buffer, as zram's ``local_copy``.
+- ``total_pages`` (zs_get_total_pages) counts every page backing a zspage:
+  zram's mem_used_total and what mem_limit is checked against.
+
+All per-object and per-page state is numpy arrays (no Python object per
+stored page); the pool's pages are one anonymous mmap, touched only when used.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..consts import PAGE_SHIFT, PAGE_SIZE
+
+ZS_HANDLE_SIZE = 8
+ZS_ALIGN = 8
+OBJ_ALLOCATED_TAG = 1
+OBJ_TAG_BITS = 1
+OBJ_INDEX_BITS = 24
+OBJ_INDEX_MASK = (1 << OBJ_INDEX_BITS) - 1
+ZS_MIN_ALLOC_SIZE = 32
+ZS_MAX_ALLOC_SIZE = PAGE_SIZE
+ZS_SIZE_CLASS_DELTA = 16
+ZS_SIZE_CLASSES = -(-(ZS_MAX_ALLOC_SIZE - ZS_MIN_ALLOC_SIZE) // ZS_SIZE_CLASS_DELTA) + 1
+DEFAULT_CHAIN_SIZE = 8
+ZS_INUSE_RATIO_0 = 0
+ZS_INUSE_RATIO_10 = 1
+ZS_INUSE_RATIO_99 = 10
+ZS_INUSE_RATIO_100 = 11
+NR_FULLNESS_GROUPS = 12
+_NO_FREE = -1
+
+
+def zspage_chain_size(size: int, chain: int) -> int:
+    """Pages per zspage for a class of ``size`` bytes (calculate_zspage_chain_size)."""
+    if size & (size - 1) == 0:
+        return 1
+    best, best_waste = 1, PAGE_SIZE
+    for i in range(1, chain + 1):
+        waste = (i * PAGE_SIZE) % size
+        if waste < best_waste:
+            best, best_waste = i, waste
+    return best
+
+
+@dataclass(frozen=True)
+class ClassTable:
+    """The size classes of a pool with a given chain size."""
+
+    chain: int
+    size: np.ndarray  # per class index: object size
+    pages: np.ndarray  # pages per zspage
+    objs: np.ndarray  # objects per zspage
+    index: np.ndarray  # class index -> index of the class actually used (merging)
+    huge_class_size: int
+
+    @classmethod
+    def build(cls, chain: int = DEFAULT_CHAIN_SIZE) -> ClassTable:
+        if not 4 <= chain <= 16:
+            raise ValueError(f"zsmalloc chain size {chain} outside 4..16")
+        n = ZS_SIZE_CLASSES
+        size = np.minimum(ZS_MIN_ALLOC_SIZE + ZS_SIZE_CLASS_DELTA * np.arange(n),
+                          ZS_MAX_ALLOC_SIZE)
+        pages = np.array([zspage_chain_size(int(s), chain) for s in size])
+        objs = pages * PAGE_SIZE // size
+        index = np.arange(n)
+        huge_class_size = 0
+        prev = None
+        for i in range(n - 1, -1, -1):
+            if prev is not None and pages[i] == pages[prev] and objs[i] == objs[prev]:
+                index[i] = prev
+                continue
+            if not huge_class_size and not (pages[i] == 1 and objs[i] == 1):
+                huge_class_size = int(size[i]) - (ZS_HANDLE_SIZE - 1)
+            prev = i
+        return cls(chain, size, pages, objs, index, huge_class_size)
+
+    def class_index(self, size: int) -> int:
+        """Class used for an allocation of ``size`` bytes (handle header included)."""
+        i = 0 if size <= ZS_MIN_ALLOC_SIZE else -(-(size - ZS_MIN_ALLOC_SIZE)
+                                                   // ZS_SIZE_CLASS_DELTA)
+        return int(self.index[min(i, ZS_SIZE_CLASSES - 1)])
+
+    def unique(self) -> int:
+        return int(np.count_nonzero(self.index == np.arange(len(self.index))))
+
+
+def fullness_group(inuse: int, objs: int) -> int:
+    if inuse == 0:
+        return ZS_INUSE_RATIO_0
+    if inuse >= objs:
+        return ZS_INUSE_RATIO_100
+    return inuse * 100 // objs // 10 + 1
+
+
+class ZsPool:
+    """One zsmalloc pool of at most ``max_pages`` pages (zs_create_pool)."""
+
+    def __init__(self, name: str, max_pages: int, chain: int = DEFAULT_CHAIN_SIZE) -> None:
+        self.name = name
+        self.classes = ClassTable.build(chain)
+        self.max_pages = max_pages
+        # page 0 is never handed out, so no object location is 0
+        cap = max_pages + ZS_SIZE_CLASSES * chain + 1
+        self._map = mmap.mmap(-1, cap * PAGE_SIZE)
+        self.mem = np.frombuffer(self._map, dtype=np.uint8)
+        self._mem64 = self.mem.view(np.uint64)  # slot header words (never straddle)
+        # per-class geometry as Python lists: read on every call
+        self._size = [int(x) for x in self.classes.size]
+        self._objs = [int(x) for x in self.classes.objs]
+        self._npages = [int(x) for x in self.classes.pages]
+        self._is_huge = [p == 1 and o == 1 for p, o in zip(self._npages, self._objs,
+                                                           strict=True)]
+        #: page -> zspage id, or -1 when the page is free
+        self.page_zspage = np.full(cap, -1, dtype=np.int32)
+        #: huge pages keep their handle beside the page
+        self.page_handle = np.zeros(cap, dtype=np.int64)
+        self._free_pages = np.arange(cap - 1, 0, -1, dtype=np.int32)
+        self._nfree_pages = cap - 1
+        nz = cap
+        # per-zspage scalars are read and written on every call: plain lists
+        self.zs_class = [-1] * nz
+        self.zs_inuse = [0] * nz
+        self.zs_free = [_NO_FREE] * nz
+        self.zs_pages = np.full((nz, chain), -1, dtype=np.int32)
+        self._free_zspages = list(range(nz - 1, -1, -1))
+        #: per class, per fullness group: ordered set of zspage ids
+        self.groups: list[list[dict[int, None]]] = [
+            [{} for _ in range(NR_FULLNESS_GROUPS)] for _ in range(ZS_SIZE_CLASSES)]
+        self.handles = np.zeros(1024, dtype=np.uint64)
+        self._free_handles: list[int] = []
+        self._next_handle = 1  # handle 0 is never given out
+        self.total_pages = 0
+        self.pages_compacted = 0
+        self.objs_allocated = [0] * ZS_SIZE_CLASSES
+        self.objs_used = [0] * ZS_SIZE_CLASSES
+        self.lock = threading.Lock()
+
+    # --- geometry ----------------------------------------------------------------------
+    @property
+    def huge_class_size(self) -> int:
+        return self.classes.huge_class_size
+
+    def lookup_class_index(self, size: int) -> int:
+        """zs_lookup_class_index: the class an object of ``size`` payload bytes lands in."""
+        return self.classes.class_index(size + ZS_HANDLE_SIZE)
+
+    def _huge(self, cls: int) -> bool:
+        return self._is_huge[cls]
+
+    def _obj_pos(self, z: int, idx: int) -> tuple[int, int]:
+        """(first pool page, byte offset in it) of slot ``idx`` of zspage ``z``."""
+        off = idx * self._size[self.zs_class[z]]
+        return int(self.zs_pages[z, off >> PAGE_SHIFT]), off & (PAGE_SIZE - 1)
+
+    # --- raw object bytes (may straddle two pool pages) ---------------------------------------
+    def _span(self, z: int, idx: int, start: int, n: int) -> list[tuple[int, int]]:
+        """Byte ranges in ``mem`` holding bytes [start, start+n) of a slot."""
+        off = idx * self._size[self.zs_class[z]] + start
+        pofs = off & (PAGE_SIZE - 1)
+        if pofs + n <= PAGE_SIZE:
+            return [(int(self.zs_pages[z, off >> PAGE_SHIFT]) * PAGE_SIZE + pofs, n)]
+        out = []
+        while n > 0:
+            page = int(self.zs_pages[z, off >> PAGE_SHIFT])
+            pofs = off & (PAGE_SIZE - 1)
+            take = min(n, PAGE_SIZE - pofs)
+            out.append((page * PAGE_SIZE + pofs, take))
+            off += take
+            n -= take
+        return out
+
+    def _write(self, z: int, idx: int, start: int, data: np.ndarray) -> None:
+        pos = 0
+        for at, n in self._span(z, idx, start, len(data)):
+            self.mem[at : at + n] = data[pos : pos + n]
+            pos += n
+
+    def _read(self, z: int, idx: int, start: int, n: int, out: np.ndarray | None = None
+              ) -> np.ndarray:
+        spans = self._span(z, idx, start, n)
+        if len(spans) == 1 and out is None:
+            at, m = spans[0]
+            return self.mem[at : at + m]
+        buf = out if out is not None else np.empty(n, dtype=np.uint8)
+        pos = 0
+        for at, m in spans:
+            buf[pos : pos + m] = self.mem[at : at + m]
+            pos += m
+        return buf[:n]
+
+    def _word_index(self, z: int, idx: int) -> int:
+        # slot offsets are multiples of 16, so a header word never crosses a page
+        off = idx * self._size[self.zs_class[z]]
+        return (int(self.zs_pages[z, off >> PAGE_SHIFT]) * PAGE_SIZE
+                + (off & (PAGE_SIZE - 1))) >> 3
+
+    def _word(self, z: int, idx: int) -> int:
+        """The first 8 bytes of a slot (handle tag, or free-list link)."""
+        return int(self._mem64[self._word_index(z, idx)])
+
+    def _set_word(self, z: int, idx: int, value: int) -> None:
+        self._mem64[self._word_index(z, idx)] = value
+
+    # --- zspages -------------------------------------------------------------------------------
+    def _move_group(self, cls: int, z: int, old: int) -> None:
+        new = fullness_group(self.zs_inuse[z], self._objs[cls])
+        if new != old:
+            self.groups[cls][old].pop(z, None)
+            self.groups[cls][new][z] = None
+
+    def _alloc_zspage(self, cls: int) -> int:
+        npages = int(self.classes.pages[cls])
+        if self.total_pages + npages > self.max_pages or self._nfree_pages < npages:
+            return -1
+        z = self._free_zspages.pop()
+        self._nfree_pages -= npages
+        pages = self._free_pages[self._nfree_pages : self._nfree_pages + npages][::-1]
+        self.zs_pages[z, :npages] = pages
+        self.page_zspage[pages] = z
+        self.zs_class[z] = cls
+        self.zs_inuse[z] = 0
+        objs = self._objs[cls]
+        self.total_pages += npages
+        self.objs_allocated[cls] += objs
+        if not self._huge(cls):
+            # chain the free slots through their first word: i -> i + 1, last -> none
+            size = self._size[cls]
+            last = OBJ_INDEX_MASK << OBJ_TAG_BITS
+            if objs <= 32:
+                mem64 = self._mem64
+                zp = [int(x) for x in pages]
+                for i in range(objs):
+                    off = i * size
+                    mem64[(zp[off >> PAGE_SHIFT] * PAGE_SIZE + (off & (PAGE_SIZE - 1))) >> 3] = (
+                        (i + 1) << OBJ_TAG_BITS if i + 1 < objs else last)
+            else:
+                offs = np.arange(objs, dtype=np.int64) * size
+                words = (pages[offs >> PAGE_SHIFT].astype(np.int64) * PAGE_SIZE
+                         + (offs & (PAGE_SIZE - 1))) >> 3
+                links = np.arange(1, objs + 1, dtype=np.uint64) << np.uint64(OBJ_TAG_BITS)
+                links[-1] = last
+                self._mem64[words] = links
+        self.zs_free[z] = 0
+        self.groups[cls][ZS_INUSE_RATIO_0][z] = None
+        return z
+
+    def _free_zspage(self, cls: int, z: int) -> None:
+        npages = int(self.classes.pages[cls])
+        pages = self.zs_pages[z, :npages].copy()
+        self.groups[cls][ZS_INUSE_RATIO_0].pop(z, None)
+        self.page_zspage[pages] = -1
+        self._free_pages[self._nfree_pages : self._nfree_pages + npages] = pages[::-1]
+        self._nfree_pages += npages
+        self.zs_pages[z, :] = -1
+        self.zs_class[z] = -1
+        self.zs_free[z] = _NO_FREE
+        self._free_zspages.append(z)
+        self.total_pages -= npages
+        self.objs_allocated[cls] -= self._objs[cls]
+
+    def _find_zspage(self, cls: int) -> int:
+        groups = self.groups[cls]
+        for g in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0 - 1, -1):
+            if groups[g]:
+                return next(iter(groups[g]))
+        return -1
+
+    # --- handles ---------------------------------------------------------------------------------
+    def _new_handle(self) -> int:
+        if self._free_handles:
+            return self._free_handles.pop()
+        h = self._next_handle
+        if h >= len(self.handles):
+            self.handles = np.concatenate([self.handles, np.zeros_like(self.handles)])
+        self._next_handle += 1
+        return h
+
+    def _locate(self, handle: int) -> tuple[int, int]:
+        obj = int(self.handles[handle])
+        if obj == 0:
+            raise ValueError(f"zsmalloc: handle {handle} is not allocated")
+        page = obj >> OBJ_INDEX_BITS
+        return int(self.page_zspage[page]), obj & OBJ_INDEX_MASK
+
+    # --- the API -----------------------------------------------------------------------------
+    def malloc(self, size: int) -> int:
+        """zs_malloc: a handle for ``size`` bytes, or -EINVAL (0 bytes), -ENOSPC
+        (over 4096) or -ENOMEM (the pool is at its page limit)."""
+        if size <= 0:
+            return -errno.EINVAL
+        if size > ZS_MAX_ALLOC_SIZE:
+            return -errno.ENOSPC
+        cls = self.classes.class_index(size + ZS_HANDLE_SIZE)
+        with self.lock:
+            z = self._find_zspage(cls)
+            if z < 0:
+                z = self._alloc_zspage(cls)
+                if z < 0:
+                    return -errno.ENOMEM
+            h = self._new_handle()
+            if self._huge(cls):
+                idx = 0
+                old = fullness_group(0, 1)
+                self.zs_free[z] = _NO_FREE
+                self.page_handle[self.zs_pages[z, 0]] = h
+                self.zs_inuse[z] = 1
+                self._move_group(cls, z, old)
+            else:
+                idx = self._take_slot(cls, z)
+                self._set_word(z, idx, (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG)
+            page, _ = self._obj_pos(z, idx)
+            self.handles[h] = (page << OBJ_INDEX_BITS) | idx
+            self.objs_used[cls] += 1
+        return h
+
+    def free(self, handle: int) -> None:
+        """zs_free: release the object; its zspage goes when it empties."""
+        with self.lock:
+            z, idx = self._locate(handle)
+            cls = self.zs_class[z]
+            if self._huge(cls):
+                self.page_handle[self.zs_pages[z, 0]] = 0
+                self.zs_free[z] = 0
+                self.zs_inuse[z] = 0
+                self._move_group(cls, z, ZS_INUSE_RATIO_100)
+            else:
+                self._release_slot(cls, z, idx)
+            self.handles[handle] = 0
+            self._free_handles.append(handle)
+            self.objs_used[cls] -= 1
+            if self.zs_inuse[z] == 0:
+                self._free_zspage(cls, z)
+
+    def write(self, handle: int, data: bytes | np.ndarray) -> None:
+        """zs_obj_write: store ``data`` as the object's payload."""
+        buf = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+        z, idx = self._locate(handle)
+        start = 0 if self._huge(self.zs_class[z]) else ZS_HANDLE_SIZE
+        self._write(z, idx, start, buf)
+
+    def read(self, handle: int, n: int, bounce: np.ndarray | None = None) -> np.ndarray:
+        """zs_obj_read_begin: ``n`` payload bytes; a view into the pool when the
+        object sits in one page, else a copy into ``bounce`` (or a new buffer)."""
+        z, idx = self._locate(handle)
+        start = 0 if self._huge(self.zs_class[z]) else ZS_HANDLE_SIZE
+        return self._read(z, idx, start, n, bounce if self._straddles(z, idx, start, n)
+                          else None)
+
+    def _straddles(self, z: int, idx: int, start: int, n: int) -> bool:
+        off = idx * self._size[self.zs_class[z]] + start
+        return (off & (PAGE_SIZE - 1)) + n > PAGE_SIZE
+
+    def handle_of(self, z: int, idx: int) -> int:
+        """The handle stored in an allocated slot (what compaction reads)."""
+        if self._huge(self.zs_class[z]):
+            return int(self.page_handle[self.zs_pages[z, 0]])
+        word = self._word(z, idx)
+        if not word & OBJ_ALLOCATED_TAG:
+            raise ValueError(f"zsmalloc: slot {idx} of zspage {z} is free")
+        return word >> OBJ_TAG_BITS
+
+    # --- compaction ------------------------------------------------------------------------------
+    def can_compact(self, cls: int) -> int:
+        """zs_can_compact: pages compaction of class ``cls`` could free."""
+        wasted = self.objs_allocated[cls] - self.objs_used[cls]
+        return (wasted // self._objs[cls]) * self._npages[cls]
+
+    def compact(self) -> int:
+        """zs_compact: move objects from the emptiest zspages into the fullest;
+        return the pages freed (also added to ``pages_compacted``)."""
+        freed = 0
+        with self.lock:
+            for cls in range(ZS_SIZE_CLASSES - 1, -1, -1):
+                if self.classes.index[cls] != cls or self._huge(cls):
+                    continue
+                freed += self._compact_class(cls)
+            self.pages_compacted += freed
+        return freed
+
+    def _take_slot(self, cls: int, z: int) -> int:
+        objs = self._objs[cls]
+        old = fullness_group(self.zs_inuse[z], objs)
+        idx = self.zs_free[z]
+        nxt = self._word(z, idx) >> OBJ_TAG_BITS
+        self.zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
+        self.zs_inuse[z] += 1
+        self._move_group(cls, z, old)
+        return idx
+
+    def _release_slot(self, cls: int, z: int, idx: int) -> None:
+        objs = self._objs[cls]
+        old = fullness_group(self.zs_inuse[z], objs)
+        head = self.zs_free[z]
+        self._set_word(z, idx, (OBJ_INDEX_MASK if head == _NO_FREE else head) << OBJ_TAG_BITS)
+        self.zs_free[z] = idx
+        self.zs_inuse[z] -= 1
+        self._move_group(cls, z, old)
+
+    def _compact_class(self, cls: int) -> int:
+        """Empty the least-used zspages into the most-used ones while that frees pages."""
+        groups = self.groups[cls]
+        objs = int(self.classes.objs[cls])
+        size = int(self.classes.size[cls])
+        freed = 0
+        while self.can_compact(cls) > 0:
+            src = next((z for g in range(ZS_INUSE_RATIO_10, ZS_INUSE_RATIO_100)
+                        for z in groups[g]), -1)
+            if src < 0:
+                break
+            for idx in range(objs):
+                if self.zs_inuse[src] == 0:
+                    break
+                word = self._word(src, idx)
+                if not word & OBJ_ALLOCATED_TAG:
+                    continue
+                dst = next((z for g in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0, -1)
+                            for z in groups[g] if z != src), -1)
+                if dst < 0:
+                    return freed
+                data = self._read(src, idx, 0, size).copy()
+                didx = self._take_slot(cls, dst)
+                self._write(dst, didx, 0, data)
+                page, _ = self._obj_pos(dst, didx)
+                self.handles[word >> OBJ_TAG_BITS] = (page << OBJ_INDEX_BITS) | didx
+                self._release_slot(cls, src, idx)
+            if self.zs_inuse[src]:
+                break
+            freed += int(self.classes.pages[cls])
+            self._free_zspage(cls, src)
+        return freed
+
+    def stats(self) -> dict[str, int]:
+        return {"pages": self.total_pages, "pages_compacted": self.pages_compacted,
+                "objects": sum(self.objs_used)}
