@@ -1,0 +1,1 @@
+"""Device drivers (drivers/ in the kernel)."""

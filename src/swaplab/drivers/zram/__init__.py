@@ -1,0 +1,1 @@
+"""zram: the compressed RAM block device (drivers/block/zram)."""
