@@ -198,7 +198,7 @@ class Zcomp:
         """Compress one page; the compressed bytes, or a negative errno."""
         try:
             return stream.comp(bytes(src) if isinstance(src, np.ndarray) else src)
-        except Exception:  # noqa: BLE001 - any library failure is the kernel's -EINVAL
+        except Exception:  # any library failure is the kernel's -EINVAL
             return -errno.EINVAL
 
     @staticmethod
@@ -207,7 +207,7 @@ class Zcomp:
         or does not expand to exactly one page."""
         try:
             out = stream.decomp(bytes(src) if isinstance(src, np.ndarray) else src)
-        except Exception:  # noqa: BLE001
+        except Exception:  # corrupt input: the kernel says -EINVAL
             return -errno.EINVAL
         if len(out) != PAGE_SIZE:
             return -errno.EINVAL
