@@ -90,6 +90,17 @@ def test_objects_straddling_pages_read_through_bounce():
     assert straddled > 0
 
 
+def test_a_pool_for_16_gib_reserves_without_touching():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    pool = ZsPool("zram0", (16 << 30) // 4096 * 2)
+    h = pool.malloc(100)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 64 * 1024  # far below the 32 GiB reserved
+    assert h > 0 and pool.total_pages == 7
+
+
 def test_limits():
     pool = ZsPool("p", 2)
     assert pool.malloc(0) == -errno.EINVAL
@@ -162,6 +173,5 @@ def test_random_alloc_free_matches_a_model(ops):
         assert (pool.read(h, size, np.empty(4096, np.uint8)) == fill).all()
         z, idx = pool._locate(h)
         assert pool.handle_of(z, idx) == h
-    used = sum(int(pool.classes.pages[pool.zs_class[z]]) for z in range(len(pool.zs_class))
-               if pool.zs_class[z] >= 0)
+    used = sum(int(pool.classes.pages[c]) for c in pool.zs_class if c >= 0)
     assert used == pool.total_pages

@@ -56,6 +56,7 @@ ZS_INUSE_RATIO_99 = 10
 ZS_INUSE_RATIO_100 = 11
 NR_FULLNESS_GROUPS = 12
 _NO_FREE = -1
+MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 
 
 def zspage_chain_size(size: int, chain: int) -> int:
@@ -129,7 +130,8 @@ class ZsPool:
         self.max_pages = max_pages
         # page 0 is never handed out, so no object location is 0
         cap = max_pages + ZS_SIZE_CLASSES * chain + 1
-        self._map = mmap.mmap(-1, cap * PAGE_SIZE)
+        self._map = mmap.mmap(-1, cap * PAGE_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                              | MAP_NORESERVE)
         self.mem = np.frombuffer(self._map, dtype=np.uint8)
         self._mem64 = self.mem.view(np.uint64)  # slot header words (never straddle)
         # per-class geometry as Python lists: read on every call
@@ -138,19 +140,22 @@ class ZsPool:
         self._npages = [int(x) for x in self.classes.pages]
         self._is_huge = [p == 1 and o == 1 for p, o in zip(self._npages, self._objs,
                                                            strict=True)]
-        #: page -> zspage id, or -1 when the page is free
-        self.page_zspage = np.full(cap, -1, dtype=np.int32)
+        # Everything below starts empty and grows: a pool for a 16 GiB device
+        # costs nothing until it is used (np.zeros is lazily backed).
+        #: page -> zspage id + 1 (0: free)
+        self.page_zspage = np.zeros(cap, dtype=np.int32)
         #: huge pages keep their handle beside the page
         self.page_handle = np.zeros(cap, dtype=np.int64)
-        self._free_pages = np.arange(cap - 1, 0, -1, dtype=np.int32)
-        self._nfree_pages = cap - 1
-        nz = cap
+        self._next_page = 1
+        self._freed_pages = np.zeros(64, dtype=np.int32)
+        self._nfreed = 0
+        self._cap = cap
         # per-zspage scalars are read and written on every call: plain lists
-        self.zs_class = [-1] * nz
-        self.zs_inuse = [0] * nz
-        self.zs_free = [_NO_FREE] * nz
-        self.zs_pages = np.full((nz, chain), -1, dtype=np.int32)
-        self._free_zspages = list(range(nz - 1, -1, -1))
+        self.zs_class: list[int] = []
+        self.zs_inuse: list[int] = []
+        self.zs_free: list[int] = []
+        self.zs_pages = np.zeros((64, chain), dtype=np.int32)
+        self._free_zspages: list[int] = []
         #: per class, per fullness group: ordered set of zspage ids
         self.groups: list[list[dict[int, None]]] = [
             [{} for _ in range(NR_FULLNESS_GROUPS)] for _ in range(ZS_SIZE_CLASSES)]
@@ -236,15 +241,45 @@ class ZsPool:
             self.groups[cls][old].pop(z, None)
             self.groups[cls][new][z] = None
 
+    def _get_pages(self, n: int) -> np.ndarray | None:
+        if self._nfreed >= n:
+            self._nfreed -= n
+            return self._freed_pages[self._nfreed : self._nfreed + n].copy()
+        if self._next_page + n > self._cap:
+            return None
+        pages = np.arange(self._next_page, self._next_page + n, dtype=np.int32)
+        self._next_page += n
+        return pages
+
+    def _put_pages(self, pages: np.ndarray) -> None:
+        n = len(pages)
+        if self._nfreed + n > len(self._freed_pages):
+            self._freed_pages = np.concatenate([self._freed_pages,
+                                                np.zeros_like(self._freed_pages)])
+        self._freed_pages[self._nfreed : self._nfreed + n] = pages
+        self._nfreed += n
+
+    def _new_zspage_id(self) -> int:
+        if self._free_zspages:
+            return self._free_zspages.pop()
+        z = len(self.zs_class)
+        self.zs_class.append(-1)
+        self.zs_inuse.append(0)
+        self.zs_free.append(_NO_FREE)
+        if z >= len(self.zs_pages):
+            self.zs_pages = np.concatenate([self.zs_pages, np.zeros_like(self.zs_pages)])
+        return z
+
     def _alloc_zspage(self, cls: int) -> int:
-        npages = int(self.classes.pages[cls])
-        if self.total_pages + npages > self.max_pages or self._nfree_pages < npages:
+        npages = self._npages[cls]
+        if self.total_pages + npages > self.max_pages:
             return -1
-        z = self._free_zspages.pop()
-        self._nfree_pages -= npages
-        pages = self._free_pages[self._nfree_pages : self._nfree_pages + npages][::-1]
+        pages = self._get_pages(npages)
+        if pages is None:
+            return -1
+        z = self._new_zspage_id()
         self.zs_pages[z, :npages] = pages
-        self.page_zspage[pages] = z
+        self.page_zspage[pages] = z + 1
         self.zs_class[z] = cls
         self.zs_inuse[z] = 0
         objs = self._objs[cls]
@@ -276,10 +311,9 @@ class ZsPool:
         npages = int(self.classes.pages[cls])
         pages = self.zs_pages[z, :npages].copy()
         self.groups[cls][ZS_INUSE_RATIO_0].pop(z, None)
-        self.page_zspage[pages] = -1
-        self._free_pages[self._nfree_pages : self._nfree_pages + npages] = pages[::-1]
-        self._nfree_pages += npages
-        self.zs_pages[z, :] = -1
+        self.page_zspage[pages] = 0
+        self._put_pages(pages)
+        self.zs_pages[z, :] = 0
         self.zs_class[z] = -1
         self.zs_free[z] = _NO_FREE
         self._free_zspages.append(z)
@@ -308,7 +342,7 @@ class ZsPool:
         if obj == 0:
             raise ValueError(f"zsmalloc: handle {handle} is not allocated")
         page = obj >> OBJ_INDEX_BITS
-        return int(self.page_zspage[page]), obj & OBJ_INDEX_MASK
+        return int(self.page_zspage[page]) - 1, obj & OBJ_INDEX_MASK
 
     # --- the API -----------------------------------------------------------------------------
     def malloc(self, size: int) -> int:
