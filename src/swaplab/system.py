@@ -53,7 +53,7 @@ class System:
         self._drivers: dict[str, Any] = {}
         self._minors: dict[str, int] = {}
 
-    # --- block devices -------------------------------------------------------------------
+    # --- block devices ------------------------------------------------------------------
     def _next_minor(self, prefix: str) -> int:
         n = self._minors.get(prefix, 0)
         while f"{prefix}{n}" in self.block:
@@ -96,7 +96,7 @@ class System:
         """The driver object behind a registered device."""
         return self._drivers.get(bdev.name)
 
-    # --- swap areas -----------------------------------------------------------------------
+    # --- swap areas ---------------------------------------------------------------------
     def mkswap(self, target: BlockDevice | str | os.PathLike[str], *,
                uuid: uuidlib.UUID | str | None = None, label: str | None = None) -> None:
         """Write a swap header (util-linux mkswap's bytes) to a device or file.
@@ -142,7 +142,7 @@ class System:
     def swap_unregister_block_ops(self, fops: object) -> None:
         swapfile.swap_unregister_block_ops(self, fops)
 
-    # --- processes -------------------------------------------------------------------------
+    # --- processes ----------------------------------------------------------------------
     def create_mm(self, nr_pages: int) -> MmStruct:
         """A new address space of ``nr_pages`` anonymous virtual pages."""
         mm_id = max(self.mms, default=-1) + 1
@@ -154,7 +154,7 @@ class System:
         mm.release()
         self.mms.pop(mm.id, None)
 
-    # --- lifetime ----------------------------------------------------------------------------
+    # --- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
         """Swap off every area, release every process and close every disk."""
         for si in list(self.swap.active()):

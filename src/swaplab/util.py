@@ -31,3 +31,86 @@ def memparse(text: str | int) -> int:
     if value < 0:
         raise kerror(errno.EINVAL, f"size {text!r} is negative")
     return value << shift
+
+
+def _strip_nl(text: str) -> str:
+    return text[:-1] if text.endswith("\n") else text
+
+
+def kstrtoull(text: str, base: int = 0, *, what: str = "value") -> int:
+    """Parse like the kernel's kstrtoull: optional '+', digits in ``base`` (0:
+    auto 0x/0 prefix), one optional trailing newline, nothing else.
+
+    EINVAL for anything else, ERANGE above 2**64 - 1.
+    """
+    s = _strip_nl(text)
+    if s.startswith("+"):
+        s = s[1:]
+    b = base
+    if base in (0, 16) and s[:2].lower() == "0x" and len(s) > 2:
+        s, b = s[2:], 16
+    elif base == 0:
+        b = 8 if len(s) > 1 and s.startswith("0") else 10
+    valid = "0123456789abcdef"[:b]
+    if not s or any(ch.lower() not in valid for ch in s):
+        raise kerror(errno.EINVAL, f"{what} {text!r} is not a number")
+    v = int(s, b)
+    if v >= 1 << 64:
+        raise kerror(errno.ERANGE, f"{what} {text!r} is out of range")
+    return v
+
+
+def kstrtouint(text: str, base: int = 0, bits: int = 32, *, what: str = "value") -> int:
+    """kstrtouint / kstrtou16: as :func:`kstrtoull`, ERANGE above the type's maximum."""
+    v = kstrtoull(text, base, what=what)
+    if v >= 1 << bits:
+        raise kerror(errno.ERANGE, f"{what} {text!r} is out of range")
+    return v
+
+
+def kstrtoint(text: str, base: int = 0, *, what: str = "value") -> int:
+    """kstrtoint: an optional '-' before a kstrtouint-style number, within int range."""
+    s = _strip_nl(text)
+    neg = s.startswith("-")
+    v = kstrtoull(s[1:] if neg else s, base, what=what)
+    v = -v if neg else v
+    if not -(1 << 31) <= v < 1 << 31:
+        raise kerror(errno.ERANGE, f"{what} {text!r} is out of range")
+    return v
+
+
+def kstrtobool(text: str, *, what: str = "value") -> bool:
+    """kstrtobool: y/Y/1/t/T/on true, n/N/0/f/F/off false; EINVAL otherwise."""
+    s = _strip_nl(text)
+    if s[:1] in ("y", "Y", "1", "t", "T"):
+        return True
+    if s[:1] in ("n", "N", "0", "f", "F"):
+        return False
+    if s[:2].lower() == "on":
+        return True
+    if s[:3].lower() == "of" + "f":
+        return False
+    raise kerror(errno.EINVAL, f"{what} {text!r} is not a boolean")
+
+
+def memparse_prefix(text: str) -> tuple[int, int]:
+    """The kernel's memparse: the longest leading number (base 0) with an
+    optional K/M/G/T/P/E suffix; returns (value, characters consumed)."""
+    s = text
+    i = 0
+    base = 10
+    if s[:2].lower() == "0x":
+        base, i = 16, 2
+    elif s[:1] == "0":
+        base = 8
+    digits = "0123456789abcdef"[:base]
+    j = i
+    while j < len(s) and s[j].lower() in digits:
+        j += 1
+    if j == i:
+        return 0, (1 if base == 8 else 0)
+    value = int(s[i:j], base)
+    if j < len(s) and s[j].upper() in _SUFFIX:
+        value <<= _SUFFIX[s[j].upper()]
+        j += 1
+    return value, j

@@ -115,7 +115,7 @@ class BlockDevice:
         self._features = value
         self._io_stat = bool(value & BlkFeat.IO_STAT)  # read on every bio
 
-    # --- identity and capacity -------------------------------------------------
+    # --- identity and capacity ----------------------------------------------------------
     @property
     def path(self) -> str:
         return f"/dev/{self.name}"
@@ -131,7 +131,7 @@ class BlockDevice:
     def __repr__(self) -> str:
         return f"BlockDevice({self.name} {self.major}:{self.minor} {self.capacity} bytes)"
 
-    # --- exclusive claim (swapon opens the device exclusively) --------------------
+    # --- exclusive claim (swapon opens the device exclusively) --------------------------
     def claim(self, holder: object) -> None:
         """Open exclusively for ``holder``; EBUSY when someone else holds it."""
         if self.holder is not None:
@@ -144,7 +144,7 @@ class BlockDevice:
             self.holder = None
             self.open_count -= 1
 
-    # --- I/O submission and accounting -------------------------------------------
+    # --- I/O submission and accounting --------------------------------------------------
     def submit_bio(self, bio: Bio) -> None:
         """Check the bio against the device, start accounting, call the driver.
 
@@ -191,7 +191,7 @@ class BlockDevice:
         with self._stat_lock:
             self._stat[:] = 0
 
-    # --- what writing to /dev/<name> does ----------------------------------------------
+    # --- what writing to /dev/<name> does -----------------------------------------------
     def _check_direct(self, offset: int, length: int) -> None:
         lbs = self.logical_block_size
         if offset % lbs or length % lbs:

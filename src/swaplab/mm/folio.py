@@ -90,7 +90,7 @@ class Folio:
     def __repr__(self) -> str:
         return f"Folio(pfn={self.pfn}, order={self.order}, flags={PG.names(self.flags)})"
 
-    # --- geometry and contents -------------------------------------------------
+    # --- geometry and contents ----------------------------------------------------------
     @property
     def order(self) -> int:
         return int(self.mem.order[self.pfn])
@@ -113,7 +113,7 @@ class Folio:
         """The folio's bytes as one contiguous writable 1-D view."""
         return self.pages.reshape(-1)
 
-    # --- swap entry --------------------------------------------------------------
+    # --- swap entry ---------------------------------------------------------------------
     @property
     def swap(self) -> int:
         """``folio->swap``: the first swap entry (0 when none)."""
@@ -128,7 +128,7 @@ class Folio:
         """Id of the memory cgroup charged for this folio (0: none)."""
         return int(self.mem.memcg[self.pfn])
 
-    # --- flags ----------------------------------------------------------------------
+    # --- flags --------------------------------------------------------------------------
     @property
     def flags(self) -> int:
         return int(self.mem.flags[self.pfn])
@@ -151,7 +151,7 @@ class Folio:
             self.mem.flags[self.pfn] &= ~np.uint32(flag)
             return was
 
-    # --- lock and writeback (sleeping bits) ----------------------------------------------
+    # --- lock and writeback (sleeping bits) ---------------------------------------------
     def trylock(self) -> bool:
         """Take PG_locked if free; never waits."""
         with self.mem.flag_lock:

@@ -62,7 +62,7 @@ class MmStruct:
     def __repr__(self) -> str:
         return f"MmStruct(id={self.id}, pages={self.nr_pages})"
 
-    # --- mapping ---------------------------------------------------------------------
+    # --- mapping ------------------------------------------------------------------------
     def _check(self, vpn: int) -> None:
         if not 0 <= vpn < self.nr_pages:
             raise kerror(errno.EFAULT, f"mm {self.id}: page {vpn} outside 0..{self.nr_pages - 1}")
@@ -80,7 +80,7 @@ class MmStruct:
     def resident(self) -> int:
         return int(np.count_nonzero(self.ptes & PTE_PRESENT))
 
-    # --- faults ----------------------------------------------------------------------------
+    # --- faults -------------------------------------------------------------------------
     def fault(self, vpn: int, write: bool = False) -> Folio:
         """handle_mm_fault: make ``vpn`` present and return its (unlocked) folio."""
         self._check(vpn)
@@ -131,7 +131,7 @@ class MmStruct:
         folio.unlock()
         return folio
 
-    # --- what a process does ------------------------------------------------------------------
+    # --- what a process does ------------------------------------------------------------
     def write(self, vpn: int, data: bytes | np.ndarray) -> None:
         """Store one page of contents at ``vpn`` (faulting it in first)."""
         buf = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
@@ -158,7 +158,7 @@ class MmStruct:
             folios = [Folio(self.system.mem, int(self.ptes[v]) >> 1) for v in vpns]
             return shrink_folio_list(self.system, folios)
 
-    # --- swapoff ------------------------------------------------------------------------------
+    # --- swapoff ------------------------------------------------------------------------
     def unuse(self, type_: int) -> int:
         """Swap in every page of this mm that lives on area ``type_``; 0 or -errno."""
         system = self.system

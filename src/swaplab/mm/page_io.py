@@ -124,7 +124,7 @@ def folio_swap_info(folio: Folio) -> SwapInfo:
     return _system(folio).swap.info_of(folio.swap)
 
 
-# --- batching -------------------------------------------------------------------------
+# --- batching --------------------------------------------------------------------------
 
 def swap_can_merge(ctx: SwapIoCtx, folio: Folio, rw: int) -> bool:
     """May ``folio`` join the batch in ``ctx``? Same area, same direction, ops agree."""
@@ -186,7 +186,7 @@ def swap_read_submit(ctx: SwapIoCtx) -> None:
     _flush(ctx, READ, VmEvent.nrswpin)
 
 
-# --- completion ---------------------------------------------------------------------------
+# --- completion ------------------------------------------------------------------------
 
 def _end_once(sio: SwapIocb, what: str) -> None:
     with sio.sis.io_lock:
@@ -226,7 +226,7 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
     sio.sis.io_end()
 
 
-# --- swap-out ------------------------------------------------------------------------------
+# --- swap-out --------------------------------------------------------------------------
 
 def is_folio_zero_filled(folio: Folio) -> bool:
     """All bytes zero? Looks at the last word of each page first, like the kernel."""
@@ -283,7 +283,7 @@ def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
 swap_writepage = __swap_writepage
 
 
-# --- swap-in -------------------------------------------------------------------------------
+# --- swap-in ---------------------------------------------------------------------------
 
 def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
     """Start reading a locked, not-uptodate swap-cache folio.
@@ -320,7 +320,7 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
     swap_add_folio(ctx, folio, READ)
 
 
-# --- the default block ops (swap_bdev_ops) -----------------------------------------------------
+# --- the default block ops (swap_bdev_ops) ---------------------------------------------
 
 def swap_folio_sector(folio: Folio) -> int:
     """Sector of the folio's first page, through the area's extent map."""
@@ -381,7 +381,7 @@ swap_bdev_ops = SwapOps(name="bdev", can_merge=swap_bdev_can_merge,
                         submit_read=swap_bdev_submit_read)
 
 
-# --- the pre-series path: one bio per page ------------------------------------------------------
+# --- the pre-series path: one bio per page ---------------------------------------------
 
 def _legacy_can_merge(folio: Folio, prev: Folio, prev_size: int, rw: int) -> bool:
     return False
@@ -429,7 +429,7 @@ swap_bdev_page_ops = SwapOps(name="bio-per-page", can_merge=_legacy_can_merge,
                              submit_read=lambda ctx: _legacy_submit(ctx, READ))
 
 
-# --- the file ops (swap_fs_ops) -----------------------------------------------------------------
+# --- the file ops (swap_fs_ops) --------------------------------------------------------
 
 def swap_dev_pos(folio: Folio) -> int:
     """Byte position of the folio in the swap file."""

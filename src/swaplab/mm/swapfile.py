@@ -121,7 +121,7 @@ class SwapInfo:
         self.io_idle = threading.Condition(self.io_lock)
         self.inflight = 0
 
-    # --- shape -------------------------------------------------------------------------
+    # --- shape --------------------------------------------------------------------------
     @property
     def name(self) -> str:
         return self.bdev.path if self.bdev is not None else str(self.swap_file)
@@ -191,7 +191,7 @@ class SwapInfo:
         start_page, _, start_block = exts[i]
         return start_block + (offset - start_page)
 
-    # --- in-flight batches (swapoff waits for them) ------------------------------------------
+    # --- in-flight batches (swapoff waits for them) -------------------------------------
     def io_begin(self) -> None:
         with self.io_lock:
             self.inflight += 1
@@ -202,7 +202,7 @@ class SwapInfo:
             if self.inflight == 0:
                 self.io_idle.notify_all()
 
-    # --- cluster lists (caller holds self.lock) -------------------------------------------------
+    # --- cluster lists (caller holds self.lock) -----------------------------------------
     def _list_of(self, c: int) -> dict[int, None]:
         flag = self.cluster_flags[c]
         order = self.cluster_order[c]
@@ -244,7 +244,7 @@ class SwapInfo:
             blk = self.offset_to_block(lo)
             self.bdev.discard(blk << PAGE_SHIFT, (hi - lo) << PAGE_SHIFT)
 
-    # --- slot scanning -----------------------------------------------------------------------
+    # --- slot scanning ------------------------------------------------------------------
     def _free_mask(self, lo: int, hi: int) -> np.ndarray:
         return (self.swap_map[lo:hi] == 0) & (self.cache[lo:hi] < 0)
 
@@ -333,7 +333,7 @@ class SwapInfo:
                     return off
         return -1
 
-    # --- freeing -----------------------------------------------------------------------------
+    # --- freeing ------------------------------------------------------------------------
     def _free_if_unused(self, off: int, nr: int) -> None:
         """Free the slots of [off, off+nr) whose count is 0 and that no cache folio holds.
 
@@ -356,7 +356,7 @@ class SwapInfo:
             self._relocate(c)
 
 
-# --- the swap table of a System ----------------------------------------------------------------
+# --- the swap table of a System --------------------------------------------------------
 
 class SwapState:
     """swap_info[], the active and available lists, totals, driver registrations."""
@@ -409,7 +409,7 @@ class SwapState:
         self._add_avail(si)
 
 
-# --- allocation, counts, swap cache ----------------------------------------------------------
+# --- allocation, counts, swap cache ----------------------------------------------------
 
 def folio_alloc_swap(folio: Folio) -> int:
     """Allocate swap slots for a locked folio and add it to the swap cache.
@@ -628,7 +628,7 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
             st._add_avail(si)
 
 
-# --- driver registration (the posted series, one entry per driver) ---------------------------
+# --- driver registration (the posted series, one entry per driver) ---------------------
 
 def swap_register_block_ops(system: System, fops: object, ops: SwapOps) -> int:
     """Register ``ops`` for every block device whose ops table is ``fops``.
@@ -666,7 +666,7 @@ def lookup_swap_block_ops(system: System, bdev: BlockDevice) -> SwapOps | None:
     return hit[1] if hit else None
 
 
-# --- swapon / swapoff -------------------------------------------------------------------------
+# --- swapon / swapoff ------------------------------------------------------------------
 
 def resolve_target(system: System, target: BlockDevice | str | os.PathLike[str]
                     ) -> tuple[BlockDevice | None, str | None]:

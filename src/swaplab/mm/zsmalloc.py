@@ -168,7 +168,7 @@ class ZsPool:
         self.objs_used = [0] * ZS_SIZE_CLASSES
         self.lock = threading.Lock()
 
-    # --- geometry ----------------------------------------------------------------------
+    # --- geometry -----------------------------------------------------------------------
     @property
     def huge_class_size(self) -> int:
         return self.classes.huge_class_size
@@ -185,7 +185,7 @@ class ZsPool:
         off = idx * self._size[self.zs_class[z]]
         return int(self.zs_pages[z, off >> PAGE_SHIFT]), off & (PAGE_SIZE - 1)
 
-    # --- raw object bytes (may straddle two pool pages) ---------------------------------------
+    # --- raw object bytes (may straddle two pool pages) ---------------------------------
     def _span(self, z: int, idx: int, start: int, n: int) -> list[tuple[int, int]]:
         """Byte ranges in ``mem`` holding bytes [start, start+n) of a slot."""
         off = idx * self._size[self.zs_class[z]] + start
@@ -234,7 +234,7 @@ class ZsPool:
     def _set_word(self, z: int, idx: int, value: int) -> None:
         self._mem64[self._word_index(z, idx)] = value
 
-    # --- zspages -------------------------------------------------------------------------------
+    # --- zspages ------------------------------------------------------------------------
     def _move_group(self, cls: int, z: int, old: int) -> None:
         new = fullness_group(self.zs_inuse[z], self._objs[cls])
         if new != old:
@@ -327,7 +327,7 @@ class ZsPool:
                 return next(iter(groups[g]))
         return -1
 
-    # --- handles ---------------------------------------------------------------------------------
+    # --- handles ------------------------------------------------------------------------
     def _new_handle(self) -> int:
         if self._free_handles:
             return self._free_handles.pop()
@@ -344,7 +344,7 @@ class ZsPool:
         page = obj >> OBJ_INDEX_BITS
         return int(self.page_zspage[page]) - 1, obj & OBJ_INDEX_MASK
 
-    # --- the API -----------------------------------------------------------------------------
+    # --- the API ------------------------------------------------------------------------
     def malloc(self, size: int) -> int:
         """zs_malloc: a handle for ``size`` bytes, or -EINVAL (0 bytes), -ENOSPC
         (over 4096) or -ENOMEM (the pool is at its page limit)."""
@@ -421,7 +421,7 @@ class ZsPool:
             raise ValueError(f"zsmalloc: slot {idx} of zspage {z} is free")
         return word >> OBJ_TAG_BITS
 
-    # --- compaction ------------------------------------------------------------------------------
+    # --- compaction ---------------------------------------------------------------------
     def can_compact(self, cls: int) -> int:
         """zs_can_compact: pages compaction of class ``cls`` could free."""
         wasted = self.objs_allocated[cls] - self.objs_used[cls]

@@ -1,0 +1,96 @@
+"""zram's swap_ops, as the series has them (kernel-facts §1.9).
+
+- ``submit_write``: each page of each folio goes straight to
+  ``zram_write_page`` at index ``swp_offset(folio.swap) + j`` — no bio, so
+  /sys/block/zramN/stat does not see swap I/O. The first error counts
+  ``failed_writes`` once, logs, and stops; pages already stored stay stored
+  and ``swap_write_end(sio, failed)`` re-dirties the whole batch. Each stored
+  page is marked accessed under its slot lock.
+- ``submit_read``: with a backing device configured the whole batch goes down
+  the block read path (``swap_bdev_submit_read``: bios into zram, because
+  written-back slots need the backing device). Otherwise each slot is read
+  with ``read_from_zspool`` and marked accessed in the same slot-lock
+  section; the first error counts ``failed_reads`` once and stops.
+- no ``can_merge``: any folios of the same device batch together.
+- ``slot_free_notify``: notify_free++, trylock, miss_free++ on contention.
+
+The device is ``sis.private_data`` (set by swap_activate); with a plain
+registration it is found through ``sis.bdev``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
+from ...mm.swapops import swp_offset
+
+if TYPE_CHECKING:
+    from ...mm.swapfile import SwapInfo
+    from .zram_drv import Zram
+
+
+def _zram(sis: SwapInfo) -> Zram:
+    return sis.private_data if sis.private_data is not None else sis.bdev.private_data
+
+
+def zram_swap_submit_write(ctx: SwapIoCtx) -> None:
+    sio = ctx.sio
+    zram = _zram(ctx.sis)
+    failed = False
+    for folio in sio.folios:
+        base = swp_offset(folio.swap)
+        for j, page in enumerate(folio.pages):
+            index = base + j
+            ret = zram.write_page(page, index)
+            if ret < 0:
+                zram.stats.add("failed_writes")
+                zram.system.printk.ratelimited(
+                    "zram-swap-write", logging.ERROR,
+                    f"Write-error on swap-device {zram.name} at index {index}: err={ret}")
+                failed = True
+                break
+            zram.slot_lock(index)
+            zram.mark_slot_accessed(index)
+            zram.slot_unlock(index)
+        if failed:
+            break
+    swap_write_end(sio, failed)
+
+
+def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
+    zram = _zram(ctx.sis)
+    if zram.backing_dev is not None:
+        swap_bdev_submit_read(ctx)
+        return
+    sio = ctx.sio
+    failed = False
+    for folio in sio.folios:
+        base = swp_offset(folio.swap)
+        for j, page in enumerate(folio.pages):
+            index = base + j
+            zram.slot_lock(index)
+            ret = zram.read_from_zspool(page, index)
+            if ret == 0:
+                zram.mark_slot_accessed(index)
+            zram.slot_unlock(index)
+            if ret < 0:
+                zram.stats.add("failed_reads")
+                zram.system.printk.ratelimited(
+                    "zram-swap-read", logging.ERROR,
+                    f"Read-error on swap-device {zram.name} at index {index}: err={ret}")
+                failed = True
+                break
+        if failed:
+            break
+    swap_read_end(sio, failed)
+
+
+def zram_swap_slot_free_notify(sis: SwapInfo, offset: int) -> None:
+    _zram(sis).slot_free_notify(offset)
+
+
+zram_swap_ops = SwapOps(name="zram", submit_write=zram_swap_submit_write,
+                        submit_read=zram_swap_submit_read,
+                        slot_free_notify=zram_swap_slot_free_notify)
