@@ -52,6 +52,8 @@ class System:
         self.zswap: Any = None
         self._drivers: dict[str, Any] = {}
         self._minors: dict[str, int] = {}
+        #: Loaded driver modules by name (each has ``unload()``), e.g. "zram".
+        self.modules: dict[str, Any] = {}
 
     # --- block devices ------------------------------------------------------------------
     def _next_minor(self, prefix: str) -> int:
@@ -142,6 +144,30 @@ class System:
     def swap_unregister_block_ops(self, fops: object) -> None:
         swapfile.swap_unregister_block_ops(self, fops)
 
+    def load_zram(self, num_devices: int = 1, *, swap_ops: str = "activate",
+                  chain_size: int = 8) -> Any:
+        """modprobe zram: the driver's control object (``hot_add``, devices by id).
+
+        ``swap_ops`` is how swap reaches zram: "activate" (swap_activate with
+        private_data), "register" (the posted series' registration) or "none"
+        (the default block ops, bios into zram). Loading twice is EEXIST.
+        """
+        from .drivers.zram.zram_drv import ZramControl
+
+        if "zram" in self.modules:
+            raise kerror(errno.EEXIST, "zram is already loaded")
+        ctl = ZramControl(self, num_devices, swap_ops=swap_ops, chain_size=chain_size)
+        self.modules["zram"] = ctl
+        return ctl
+
+    def unload_module(self, name: str) -> None:
+        """rmmod: EBUSY while one of its devices is in use."""
+        mod = self.modules.get(name)
+        if mod is None:
+            raise kerror(errno.ENOENT, f"module {name} is not loaded")
+        mod.unload()
+        del self.modules[name]
+
     # --- processes ----------------------------------------------------------------------
     def create_mm(self, nr_pages: int) -> MmStruct:
         """A new address space of ``nr_pages`` anonymous virtual pages."""
@@ -164,6 +190,8 @@ class System:
             self.exit_mm(mm)
         for si in list(self.swap.active()):
             swapfile.sys_swapoff(self, si.bdev if si.bdev is not None else si.swap_file)
+        for name in list(self.modules):
+            self.unload_module(name)
         for name in list(self.block):
             self.del_disk(self.block[name])
 

@@ -1,0 +1,140 @@
+"""zram as swap: its swap_ops (activate / register), the default block ops into
+zram, and the pre-series per-page bio path, on the same device and pages."""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+
+from conftest import real_pages
+from swaplab import PAGE_SIZE, SWP
+from swaplab.drivers.zram.swap_ops import zram_swap_ops
+from swaplab.mm.page_io import swap_bdev_ops, swap_bdev_page_ops
+from zram_helpers import mm_stat, zram_device
+
+PAGES = real_pages(400, seed=21)
+
+
+def run_swap(system, z, n=len(PAGES), **swapon_kw):
+    system.mkswap(z.bdev)
+    si = system.swapon(z.bdev, **swapon_kw)
+    mm = system.create_mm(n)
+    for i in range(n):
+        mm.write(i, PAGES[i])
+    z.bdev.reset_stat()
+    assert mm.pageout() == n
+    return si, mm
+
+
+@pytest.mark.parametrize("mode", ["activate", "register"])
+def test_zram_swap_ops_path(system, mode):
+    z = zram_device(system, "16M", swap_ops=mode)
+    si, mm = run_swap(system, z)
+    assert si.ops is zram_swap_ops
+    assert si.private_data is (z if mode == "activate" else None)
+    assert si.flags & SWP.SYNCHRONOUS_IO and si.flags & SWP.STABLE_WRITES
+    # swap_ops bypass bios: the disk stat file sees nothing
+    assert z.bdev.stat()["write_ios"] == 0
+    assert system.vmstat["pswpout"] == len(PAGES) - system.vmstat["swpout_zero"]
+    stored = mm_stat(z)[0] // PAGE_SIZE
+    assert stored == system.vmstat["pswpout"] + 1  # + the header page
+    assert all(mm.read(i) == PAGES[i] for i in range(len(PAGES)))
+    assert z.bdev.stat()["read_ios"] == 0
+    # synchronous device: every fault freed its slot through slot_free_notify
+    assert z.stats["notify_free"] == stored - 1 and z.stats["miss_free"] == 0
+    system.swapoff(z.bdev)
+    assert si.private_data is None
+    z.attr["reset"] = "1"
+    assert mm_stat(z)[1] == 0
+
+
+def test_default_block_ops_into_zram(system):
+    z = zram_device(system, "16M", swap_ops="none")
+    si, mm = run_swap(system, z)
+    assert si.ops is swap_bdev_ops
+    nbatches = system.vmstat["nrswpout"]
+    assert z.bdev.stat()["write_ios"] == nbatches < len(PAGES)
+    assert all(mm.read(i) == PAGES[i] for i in range(len(PAGES)))
+    assert z.bdev.stat()["read_ios"] > 0
+
+
+def test_pre_series_path_on_the_same_device(system):
+    z = zram_device(system, "16M")
+    si, mm = run_swap(system, z, legacy_bio=True)
+    assert si.ops is swap_bdev_page_ops
+    assert z.bdev.stat()["write_ios"] == system.vmstat["pswpout"]  # one bio per page
+    assert all(mm.read(i) == PAGES[i] for i in range(len(PAGES)))
+    assert z.stats["notify_free"] > 0  # through the block device's ops table
+
+
+def test_same_pages_through_every_path_store_the_same(system):
+    """mm_stat is deterministic: the three paths store identical bytes."""
+    from swaplab import System
+
+    results = []
+    for kw, mode in (({}, "activate"), ({}, "none"), ({"legacy_bio": True}, "activate")):
+        s = System("64M")
+        try:
+            z = zram_device(s, "16M", swap_ops=mode)
+            run_swap(s, z, **kw)
+            results.append(mm_stat(z)[:2] + mm_stat(z)[5:6])
+        finally:
+            s.close()
+    assert results[0] == results[1] == results[2]
+
+
+def test_write_failure_redirties_the_batch(system):
+    z = zram_device(system, "16M")
+    z.attr["mem_limit"] = "32K"
+    system.mkswap(z.bdev)
+    system.swapon(z.bdev)
+    mm = system.create_mm(100)
+    for i in range(100):
+        mm.write(i, PAGES[i])
+    freed = mm.pageout()
+    assert freed < 100
+    nbatches = system.vmstat["nrswpout"]
+    assert 1 <= z.stats["failed_writes"] <= nbatches  # once per failing batch
+    assert "Write-error on swap-device zram0 at index" in system.printk.text()
+    assert all(mm.read(i) == PAGES[i] for i in range(100))
+
+
+def test_read_failure_is_eio_and_counted_once(system):
+    z = zram_device(system, "16M")
+    si, mm = run_swap(system, z, n=64)
+    slot = next(i for i in range(1, 65) if z.get_obj_size(i) not in (0, PAGE_SIZE))
+    z.mem_pool.write(int(z.handle[slot]), np.full(z.get_obj_size(slot), 0xFF, np.uint8))
+    vpn = next(v for v in range(64) if (int(mm.ptes[v]) >> 1) & 0xFFFFFF == slot)
+    with pytest.raises(OSError) as e:
+        mm.read(vpn)
+    assert e.value.errno == errno.EIO
+    assert z.stats["failed_reads"] == 1
+    assert not int(mm.ptes[vpn]) & 1  # still a swap entry
+
+
+def test_busy_slot_is_a_missed_free(system):
+    z = zram_device(system, "16M")
+    si, mm = run_swap(system, z, n=8)
+    entry = int(mm.ptes[0]) >> 1
+    off = entry & ((1 << 58) - 1)
+    z.slot_lock(off)
+    from swaplab.mm.swapfile import swap_put_entries
+
+    swap_put_entries(system, entry)  # the last reference: notify runs, trylock fails
+    mm.ptes[0] = 0
+    z.slot_unlock(off)
+    assert z.stats["miss_free"] == 1
+    assert z.slot_allocated(off)  # stale data stays until overwritten or reset
+
+
+def test_backing_device_sends_reads_down_the_bio_path(system, tmp_path):
+    disk = system.add_filedisk(tmp_path / "bd.img", "16M")
+    z = zram_device(system, "", swap_ops="activate")
+    z.attr["backing_dev"] = disk.path
+    z.attr["disksize"] = "16M"
+    si, mm = run_swap(system, z, n=64)
+    assert si.ops is zram_swap_ops
+    assert all(mm.read(i) == PAGES[i] for i in range(64))
+    assert z.bdev.stat()["read_ios"] > 0 and z.bdev.stat()["write_ios"] == 0
