@@ -26,8 +26,9 @@ def test_flag_bits_are_the_kernels():
     from swaplab.drivers.zram import zram_drv as d
 
     assert d.ZRAM_FLAG_SHIFT == 13 and ZRAM_SIZE_MASK == (1 << 13) - 1
-    assert tuple(1 << b for b in range(13, 20)) == (ZRAM_SAME, ZRAM_ENTRY_LOCK, d.ZRAM_WB, d.ZRAM_PP_SLOT, ZRAM_HUGE, ZRAM_IDLE,
-            d.ZRAM_INCOMPRESSIBLE)
+    flags = (ZRAM_SAME, ZRAM_ENTRY_LOCK, d.ZRAM_WB, d.ZRAM_PP_SLOT, ZRAM_HUGE, ZRAM_IDLE,
+             d.ZRAM_INCOMPRESSIBLE)
+    assert flags == tuple(1 << b for b in range(13, 20))
     assert d.ZRAM_COMP_PRIORITY_BIT1 == 20
 
 

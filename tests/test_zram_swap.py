@@ -17,7 +17,8 @@ from zram_helpers import mm_stat, zram_device
 PAGES = real_pages(400, seed=21)
 
 
-def run_swap(system, z, n=len(PAGES), **swapon_kw):
+def run_swap(system, z, n=None, **swapon_kw):
+    n = len(PAGES) if n is None else n
     system.mkswap(z.bdev)
     si = system.swapon(z.bdev, **swapon_kw)
     mm = system.create_mm(n)
@@ -103,7 +104,7 @@ def test_write_failure_redirties_the_batch(system):
 
 def test_read_failure_is_eio_and_counted_once(system):
     z = zram_device(system, "16M")
-    si, mm = run_swap(system, z, n=64)
+    _si, mm = run_swap(system, z, n=64)
     slot = next(i for i in range(1, 65) if z.get_obj_size(i) not in (0, PAGE_SIZE))
     z.mem_pool.write(int(z.handle[slot]), np.full(z.get_obj_size(slot), 0xFF, np.uint8))
     vpn = next(v for v in range(64) if (int(mm.ptes[v]) >> 1) & 0xFFFFFF == slot)
@@ -116,7 +117,7 @@ def test_read_failure_is_eio_and_counted_once(system):
 
 def test_busy_slot_is_a_missed_free(system):
     z = zram_device(system, "16M")
-    si, mm = run_swap(system, z, n=8)
+    _si, mm = run_swap(system, z, n=8)
     entry = int(mm.ptes[0]) >> 1
     off = entry & ((1 << 58) - 1)
     z.slot_lock(off)

@@ -41,7 +41,7 @@ def bd_stat(z):
 
 
 def test_idle_writeback_moves_data_to_the_disk(wbdev):
-    z, disk = wbdev
+    z, _disk = wbdev
     write_pages(z, PAGES)
     before = mm_stat(z)
     z.attr["idle"] = "all"
