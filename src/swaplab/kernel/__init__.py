@@ -1,0 +1,1 @@
+"""The real-kernel oracle: drive a zram device of the host kernel."""

@@ -1,0 +1,162 @@
+"""A zram device of the host kernel, for side-by-side checks.
+
+:class:`KernelZram` hot-adds a device through /sys/class/zram-control (root
+only), configures it through its sysfs files, writes and reads pages with
+O_DIRECT in 1 MiB requests, and on exit always resets and removes the device
+it added (and any /dev node it had to create). :func:`unavailable` says why
+the host cannot serve as an oracle, so tests can skip cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import stat
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..consts import PAGE_SIZE
+
+CONTROL = Path("/sys/class/zram-control")
+CHUNK = 1 << 20
+
+
+def unavailable() -> str | None:
+    """None when a kernel zram device can be hot-added here, else the reason."""
+    if not CONTROL.is_dir():
+        return "no /sys/class/zram-control (zram not built in or not loaded)"
+    if os.geteuid() != 0:
+        return "driving the kernel's zram needs root"
+    return None
+
+
+class KernelZram:
+    """A hot-added kernel zram device; use as a context manager."""
+
+    def __init__(self, algorithm: str = "lz4", disksize: int = 64 << 20) -> None:
+        self.algorithm = algorithm
+        self.disksize = disksize
+        self.id: int | None = None
+        self._made_node = False
+
+    # --- lifetime ---------------------------------------------------------------------------
+    def __enter__(self) -> KernelZram:
+        why = unavailable()
+        if why:
+            raise OSError(why)
+        self.id = int((CONTROL / "hot_add").read_text())
+        try:
+            self._ensure_node()
+            self.set("comp_algorithm", self.algorithm)
+            self.set("disksize", str(self.disksize))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Reset and remove the device; remove a /dev node we created."""
+        if self.id is None:
+            return
+        with contextlib.suppress(OSError):
+            self.set("reset", "1")
+        if self._made_node:
+            with contextlib.suppress(OSError):
+                os.unlink(self.dev)
+        for _ in range(50):
+            try:
+                (CONTROL / "hot_remove").write_text(str(self.id))
+                break
+            except OSError:
+                time.sleep(0.02)
+        self.id = None
+
+    # --- sysfs -----------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return f"zram{self.id}"
+
+    @property
+    def sysfs(self) -> Path:
+        return Path("/sys/block") / self.name
+
+    @property
+    def dev(self) -> str:
+        return f"/dev/{self.name}"
+
+    def _ensure_node(self) -> None:
+        for _ in range(100):
+            if os.path.exists(self.dev):
+                return
+            time.sleep(0.01)
+        major, minor = (int(x) for x in (self.sysfs / "dev").read_text().split(":"))
+        os.mknod(self.dev, 0o600 | stat.S_IFBLK, os.makedev(major, minor))
+        self._made_node = True
+
+    def set(self, attr: str, value: str) -> None:
+        (self.sysfs / attr).write_text(value)
+
+    def get(self, attr: str) -> str:
+        return (self.sysfs / attr).read_text()
+
+    def mm_stat(self) -> list[int]:
+        return [int(x) for x in self.get("mm_stat").split()]
+
+    # --- I/O -------------------------------------------------------------------------------------
+    def write_pages(self, pages: np.ndarray) -> float:
+        """Write ``pages`` from offset 0 with O_DIRECT, 1 MiB at a time; seconds taken."""
+        buf = mmap.mmap(-1, CHUNK)
+        view = np.frombuffer(buf, dtype=np.uint8)
+        flat = pages.reshape(-1)
+        fd = os.open(self.dev, os.O_WRONLY | os.O_DIRECT)
+        try:
+            t = time.perf_counter()
+            for off in range(0, flat.nbytes, CHUNK):
+                n = min(CHUNK, flat.nbytes - off)
+                view[:n] = flat[off : off + n]
+                os.pwritev(fd, [memoryview(buf)[:n]], off)
+            return time.perf_counter() - t
+        finally:
+            os.close(fd)
+            del view
+            buf.close()
+
+    def read_pages(self, n: int) -> tuple[np.ndarray, float]:
+        """Read ``n`` pages from offset 0 with O_DIRECT; (pages, seconds)."""
+        out = np.empty((n, PAGE_SIZE), dtype=np.uint8)
+        buf = mmap.mmap(-1, CHUNK)
+        view = np.frombuffer(buf, dtype=np.uint8)
+        flat = out.reshape(-1)
+        fd = os.open(self.dev, os.O_RDONLY | os.O_DIRECT)
+        try:
+            t = time.perf_counter()
+            for off in range(0, flat.nbytes, CHUNK):
+                n_ = min(CHUNK, flat.nbytes - off)
+                os.preadv(fd, [memoryview(buf)[:n_]], off)
+                flat[off : off + n_] = view[:n_]
+            return out, time.perf_counter() - t
+        finally:
+            os.close(fd)
+            del view
+            buf.close()
+
+    def read_page_latencies(self, n: int, seed: int = 0) -> np.ndarray:
+        """ns per single-page O_DIRECT read, in a seeded random order."""
+        buf = mmap.mmap(-1, PAGE_SIZE)
+        fd = os.open(self.dev, os.O_RDONLY | os.O_DIRECT)
+        lat = np.empty(n, dtype=np.int64)
+        try:
+            for k, i in enumerate(np.random.default_rng(seed).permutation(n)):
+                t = time.perf_counter_ns()
+                os.preadv(fd, [buf], int(i) * PAGE_SIZE)
+                lat[k] = time.perf_counter_ns() - t
+            return lat
+        finally:
+            os.close(fd)
+            buf.close()
