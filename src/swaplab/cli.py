@@ -101,6 +101,60 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
+    """List zram devices as util-linux zramctl does (swaplab's, or the host's)."""
+    from .drivers.zram import zramctl
+    from .system import System
+    from .util import memparse
+
+    if args.output_all:
+        columns = zramctl.ALL_COLUMNS
+    elif args.output:
+        spec = args.output
+        extra = spec.startswith("+")
+        cols = tuple(c.strip().upper() for c in spec.lstrip("+").split(",") if c.strip())
+        columns = (zramctl.DEFAULT_COLUMNS + cols) if extra else cols
+    else:
+        columns = zramctl.DEFAULT_COLUMNS
+    bad = [c for c in columns if c not in zramctl.ALL_COLUMNS]
+    if bad:
+        raise UsageError(f"zramctl: unknown column {bad[0]!r}; choose from "
+                         f"{', '.join(zramctl.ALL_COLUMNS)}")
+    system = None
+    try:
+        if args.kernel:
+            views = zramctl.host_views()
+        else:
+            try:
+                size = memparse(args.size)
+            except OSError as e:
+                raise UsageError(f"zramctl: {e.strerror}") from None
+            system = System(max(64 << 20, (args.fill + 1024) * 4096))
+            z = system.load_zram()[0]
+            try:
+                z.attr["comp_algorithm"] = args.algorithm
+                z.attr["disksize"] = str(size)
+            except OSError as e:
+                raise UsageError(f"zramctl: {e.strerror}") from None
+            if args.fill:
+                if args.fill * 4096 > size:
+                    raise UsageError(f"zramctl: --fill {args.fill} pages do not fit in "
+                                     f"{args.size}")
+                z.bdev.pwrite(file_pages(args.fill, args.seed).tobytes(), 0)
+            views = zramctl.swaplab_views(system)
+        table = zramctl.rows(views, columns, args.bytes)
+    finally:
+        if system is not None:
+            system.close()
+    if args.json:
+        print(json.dumps({"zramdevices": [{k.lower(): v for k, v in r.items()}
+                                          for r in table]}, indent=2))
+    else:
+        sys.stdout.write(zramctl.format_table(table, columns, raw=args.raw,
+                                              noheadings=args.noheadings))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="swaplab", description="The Linux swap I/O stack, run and measured.")
     p.add_argument("--version", action="version", version=f"swaplab {__version__}")
@@ -117,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     b.add_argument("--progress", action="store_true", help="show progress even without a tty")
     b.set_defaults(func=cmd_bench)
+
+    z = sub.add_parser("zramctl", help="list zram devices with util-linux zramctl's columns")
+    z.add_argument("--kernel", action="store_true",
+                   help="list the host kernel's zram devices instead of a swaplab one")
+    z.add_argument("-s", "--size", default="64M", help="disksize of the swaplab device (64M)")
+    z.add_argument("-a", "--algorithm", default="lz4", help="compression algorithm (lz4)")
+    z.add_argument("--fill", type=int, default=0, metavar="N",
+                   help="write N pages of real file data into the device first")
+    z.add_argument("--seed", type=int, default=1, help="seed for --fill (1)")
+    z.add_argument("-o", "--output", metavar="LIST",
+                   help="columns, comma separated; '+LIST' adds to the defaults")
+    z.add_argument("--output-all", action="store_true", help="every column")
+    z.add_argument("-n", "--noheadings", action="store_true", help="no header line")
+    z.add_argument("--raw", action="store_true", help="raw output: single spaces")
+    z.add_argument("-b", "--bytes", action="store_true", help="sizes in bytes")
+    z.add_argument("--json", action="store_true", help="JSON output")
+    z.set_defaults(func=cmd_zramctl)
     return p
 
 
