@@ -25,8 +25,12 @@ import numpy as np
 
 from swaplab import PAGE_SIZE, PG, Folio, SwapIoCtx, System
 from swaplab.kernel.zram import KernelZram, unavailable
-from swaplab.mm.page_io import swap_read_folio, swap_read_submit, swap_write_submit, \
-    swap_writeout
+from swaplab.mm.page_io import (
+    swap_read_folio,
+    swap_read_submit,
+    swap_write_submit,
+    swap_writeout,
+)
 from swaplab.mm.swapfile import (
     folio_alloc_swap,
     swap_cache_del_folio,
@@ -144,7 +148,8 @@ def main() -> None:
     for name in ("plain", "swap_ops", "bio_per_page", "kernel"):
         if name in res:
             r = res[name]
-            print(f"{name:13s} write {r['write_mib_s']:8.1f} MiB/s   read {r['read_mib_s']:8.1f} MiB/s")
+            print(f"{name:13s} write {r['write_mib_s']:8.1f} MiB/s   "
+                  f"read {r['read_mib_s']:8.1f} MiB/s")
     so, pl = res["swap_ops"], res["plain"]
     print(f"swap_ops / plain:         write {so['write_mib_s'] / pl['write_mib_s']:.2f}x  "
           f"read {so['read_mib_s'] / pl['read_mib_s']:.2f}x   (target >= 0.8x)")

@@ -109,42 +109,36 @@ class KernelZram:
         return [int(x) for x in self.get("mm_stat").split()]
 
     # --- I/O -------------------------------------------------------------------------------------
-    def write_pages(self, pages: np.ndarray) -> float:
-        """Write ``pages`` from offset 0 with O_DIRECT, 1 MiB at a time; seconds taken."""
+    def _chunks(self, flat: np.ndarray, write: bool) -> float:
+        """Move ``flat`` to (write) or from the device in 1 MiB O_DIRECT requests
+        through an aligned bounce buffer; seconds taken."""
         buf = mmap.mmap(-1, CHUNK)
         view = np.frombuffer(buf, dtype=np.uint8)
-        flat = pages.reshape(-1)
-        fd = os.open(self.dev, os.O_WRONLY | os.O_DIRECT)
+        fd = os.open(self.dev, (os.O_WRONLY if write else os.O_RDONLY) | os.O_DIRECT)
         try:
             t = time.perf_counter()
             for off in range(0, flat.nbytes, CHUNK):
                 n = min(CHUNK, flat.nbytes - off)
-                view[:n] = flat[off : off + n]
-                os.pwritev(fd, [memoryview(buf)[:n]], off)
+                if write:
+                    view[:n] = flat[off : off + n]
+                    os.pwritev(fd, [memoryview(buf)[:n]], off)
+                else:
+                    os.preadv(fd, [memoryview(buf)[:n]], off)
+                    flat[off : off + n] = view[:n]
             return time.perf_counter() - t
         finally:
             os.close(fd)
             del view
             buf.close()
 
+    def write_pages(self, pages: np.ndarray) -> float:
+        """Write ``pages`` from offset 0 with O_DIRECT, 1 MiB at a time; seconds taken."""
+        return self._chunks(pages.reshape(-1), write=True)
+
     def read_pages(self, n: int) -> tuple[np.ndarray, float]:
         """Read ``n`` pages from offset 0 with O_DIRECT; (pages, seconds)."""
         out = np.empty((n, PAGE_SIZE), dtype=np.uint8)
-        buf = mmap.mmap(-1, CHUNK)
-        view = np.frombuffer(buf, dtype=np.uint8)
-        flat = out.reshape(-1)
-        fd = os.open(self.dev, os.O_RDONLY | os.O_DIRECT)
-        try:
-            t = time.perf_counter()
-            for off in range(0, flat.nbytes, CHUNK):
-                n_ = min(CHUNK, flat.nbytes - off)
-                os.preadv(fd, [memoryview(buf)[:n_]], off)
-                flat[off : off + n_] = view[:n_]
-            return out, time.perf_counter() - t
-        finally:
-            os.close(fd)
-            del view
-            buf.close()
+        return out, self._chunks(out.reshape(-1), write=False)
 
     def read_page_latencies(self, n: int, seed: int = 0) -> np.ndarray:
         """ns per single-page O_DIRECT read, in a seeded random order."""

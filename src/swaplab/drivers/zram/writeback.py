@@ -276,17 +276,13 @@ def writeback_store(z: Zram, buf: str) -> None:
         try:
             for tok in buf.split():
                 key, eq, val = tok.partition("=")
-                if not eq:
-                    if key not in _MODES:
-                        raise kerror(errno.EINVAL, f"{z.name}: unknown writeback mode {key!r}")
-                    mode = _MODES[key]
-                    scan_slots_for_writeback(z, mode, 0, nr, ctl)
-                    scanned = True
-                    break
-                if key == "type":
-                    if val not in _MODES:
-                        raise kerror(errno.EINVAL, f"{z.name}: unknown writeback type {val!r}")
-                    mode = _MODES[val]
+                if not eq or key == "type":
+                    # type=MODE, or the legacy bare word: scan everything, stop parsing
+                    name = val if eq else key
+                    if name not in _MODES:
+                        raise kerror(errno.EINVAL, f"{z.name}: unknown writeback mode "
+                                     f"{name!r}")
+                    mode = _MODES[name]
                     scan_slots_for_writeback(z, mode, 0, nr, ctl)
                     scanned = True
                     break
