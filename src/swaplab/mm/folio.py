@@ -181,6 +181,15 @@ class Folio:
             while self.mem.flags[self.pfn] & PG.locked:
                 self.mem.flag_wait.wait()
 
+    def start_writeback_unlock(self) -> None:
+        """Set PG_writeback and release PG_locked in one step (__swap_writepage)."""
+        with self.mem.flag_wait:
+            f = int(self.mem.flags[self.pfn])
+            if not f & PG.locked:
+                raise RuntimeError(f"unlock of unlocked {self!r}")
+            self.mem.flags[self.pfn] = (f | PG.writeback) & ~PG.locked
+            self.mem.flag_wait.notify_all()
+
     def start_writeback(self) -> None:
         with self.mem.flag_lock:
             self.mem.flags[self.pfn] |= PG.writeback

@@ -34,6 +34,8 @@ class PhysMem:
         self.nr_frames = nr_frames
         self._map = mmap.mmap(-1, nr_frames * PAGE_SIZE)
         self.data = np.frombuffer(self._map, dtype=np.uint8).reshape(nr_frames, PAGE_SIZE)
+        #: the same frames as machine words (zero and same-filled checks)
+        self.data64 = self.data.view(np.uint64)
         self.flags = np.zeros(nr_frames, dtype=np.uint32)
         self.order = np.zeros(nr_frames, dtype=np.int8)
         self.swap = np.zeros(nr_frames, dtype=np.uint64)

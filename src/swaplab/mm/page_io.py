@@ -230,10 +230,16 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
 
 def is_folio_zero_filled(folio: Folio) -> bool:
     """All bytes zero? Looks at the last word of each page first, like the kernel."""
-    pages = folio.pages
-    if pages[:, -8:].any():
+    mem, pfn = folio.mem, folio.pfn
+    nr = 1 << int(mem.order[pfn])
+    if nr == 1:
+        if mem.data64[pfn, -1]:
+            return False
+        return not mem.data64[pfn].any()
+    words = mem.data64[pfn : pfn + nr]
+    if words[:, -1].any():
         return False
-    return not pages.any()
+    return not words.any()
 
 
 def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
@@ -244,20 +250,26 @@ def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
     was all zeroes, or zswap took it).
     """
     system = _system(folio)
-    from .swapfile import folio_free_swap
-
-    if folio_free_swap(folio):
-        folio.unlock()
-        return 0
-    sis = folio_swap_info(folio)
-    off = swp_offset(folio.swap)
+    entry = folio.swap
+    sis = system.swap.info_of(entry)
+    off = swp_offset(entry)
     nr = folio.nr_pages
+    # folio_free_swap, with the cheap test first: a referenced slot keeps its swap
+    if not sis.swap_map[off : off + nr].any():
+        from .swapfile import folio_free_swap
+
+        if folio_free_swap(folio):
+            folio.unlock()
+            return 0
     if is_folio_zero_filled(folio):
         sis.zeromap[off : off + nr] = True
         system.vmstat.count(VmEvent.swpout_zero, nr)
         folio.unlock()
         return 0
-    sis.zeromap[off : off + nr] = False
+    if nr == 1:
+        sis.zeromap[off] = False
+    else:
+        sis.zeromap[off : off + nr] = False
     zswap = system.zswap
     if zswap is not None and zswap.store(folio):
         system.vmstat.count_mthp(folio.order, MthpStat.zswpout)
@@ -270,13 +282,13 @@ def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
 def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
     """Count the write, start writeback, unlock, and add the folio to the batch."""
     system = _system(folio)
-    nr = folio.nr_pages
-    if folio.order == HPAGE_PMD_ORDER:
-        system.vmstat.count(VmEvent.thp_swpout)
-    system.vmstat.count_mthp(folio.order, MthpStat.swpout)
-    system.vmstat.count(VmEvent.pswpout, nr)
-    folio.start_writeback()
-    folio.unlock()
+    order = folio.order
+    if order:
+        if order == HPAGE_PMD_ORDER:
+            system.vmstat.count(VmEvent.thp_swpout)
+        system.vmstat.count_mthp(order, MthpStat.swpout)
+    system.vmstat.count(VmEvent.pswpout, 1 << order)
+    folio.start_writeback_unlock()
     swap_add_folio(ctx, folio, WRITE)
 
 

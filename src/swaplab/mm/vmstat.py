@@ -55,7 +55,9 @@ class VmStat:
     """The event counters of one System; safe to update from several threads."""
 
     def __init__(self) -> None:
-        self._ev = np.zeros(len(VmEvent), dtype=np.int64)
+        # a list of ints, not a numpy array: counted on every page, and a Python
+        # int add under a lock costs a fraction of a numpy scalar update
+        self._ev = [0] * len(VmEvent)
         self._mthp = np.zeros((SWAP_NR_ORDERS, len(MthpStat)), dtype=np.int64)
         self._lock = threading.Lock()
 
@@ -88,8 +90,8 @@ class VmStat:
     def snapshot(self) -> dict[str, int]:
         """All counters by their /proc/vmstat name."""
         with self._lock:
-            values = self._ev.copy()
-        return {e.name: int(values[e]) for e in VmEvent}
+            values = list(self._ev)
+        return {e.name: values[e] for e in VmEvent}
 
     def text(self) -> str:
         """The counters as /proc/vmstat prints them: ``name value`` per line."""

@@ -17,15 +17,18 @@ kernel (kernel-facts §4):
   location ``obj = (pool pfn of the object's first byte) << 24 | index in
   zspage``. Compaction moves objects and rewrites that word; handles stay.
 - A non-huge allocated slot starts with the handle word ``handle << 1 | 1``
-  (OBJ_ALLOCATED_TAG); a free slot holds the index of the next free slot
-  ``<< 1``. Huge objects fill their page; their handle is kept beside the
-  page. Objects may straddle two pool pages: reads copy them into a bounce
+  (OBJ_ALLOCATED_TAG); a freed slot holds the index of the next freed slot
+  ``<< 1``. Never-used slots are handed out in ascending order after the
+  freed ones, the order of the kernel's chain built at zspage creation.
+  Huge objects fill their page; their handle is kept beside the page.
+  Objects may straddle two pool pages: reads copy them into a bounce
   buffer, as zram's ``local_copy``.
 - ``total_pages`` (zs_get_total_pages) counts every page backing a zspage:
   zram's mem_used_total and what mem_limit is checked against.
 
-All per-object and per-page state is numpy arrays (no Python object per
-stored page); the pool's pages are one anonymous mmap, touched only when used.
+Per-object and per-page state is numpy arrays (no Python object per stored
+page); per-zspage counters are plain lists; the pool's pages are one
+anonymous mmap, touched only when used.
 """
 
 from __future__ import annotations
@@ -154,12 +157,19 @@ class ZsPool:
         self.zs_class: list[int] = []
         self.zs_inuse: list[int] = []
         self.zs_free: list[int] = []
+        #: per zspage: slots below this index have been handed out at least once
+        self.zs_bump: list[int] = []
         self.zs_pages = np.zeros((64, chain), dtype=np.int32)
         self._free_zspages: list[int] = []
         #: per class, per fullness group: ordered set of zspage ids
         self.groups: list[list[dict[int, None]]] = [
             [{} for _ in range(NR_FULLNESS_GROUPS)] for _ in range(ZS_SIZE_CLASSES)]
         self.handles = np.zeros(1024, dtype=np.uint64)
+        #: byte offset in ``mem`` of each object's payload (fast path of read/write)
+        self.handle_off = np.zeros(1024, dtype=np.int64)
+        # size -> class index, for every size zs_malloc can be asked for
+        self._cls_of = [self.classes.class_index(n + ZS_HANDLE_SIZE)
+                        for n in range(ZS_MAX_ALLOC_SIZE + 1)]
         self._free_handles: list[int] = []
         self._next_handle = 1  # handle 0 is never given out
         self.total_pages = 0
@@ -266,6 +276,7 @@ class ZsPool:
         self.zs_class.append(-1)
         self.zs_inuse.append(0)
         self.zs_free.append(_NO_FREE)
+        self.zs_bump.append(0)
         if z >= len(self.zs_pages):
             self.zs_pages = np.concatenate([self.zs_pages, np.zeros_like(self.zs_pages)])
         return z
@@ -285,25 +296,13 @@ class ZsPool:
         objs = self._objs[cls]
         self.total_pages += npages
         self.objs_allocated[cls] += objs
-        if not self._huge(cls):
-            # chain the free slots through their first word: i -> i + 1, last -> none
-            size = self._size[cls]
-            last = OBJ_INDEX_MASK << OBJ_TAG_BITS
-            if objs <= 32:
-                mem64 = self._mem64
-                zp = [int(x) for x in pages]
-                for i in range(objs):
-                    off = i * size
-                    mem64[(zp[off >> PAGE_SHIFT] * PAGE_SIZE + (off & (PAGE_SIZE - 1))) >> 3] = (
-                        (i + 1) << OBJ_TAG_BITS if i + 1 < objs else last)
-            else:
-                offs = np.arange(objs, dtype=np.int64) * size
-                words = (pages[offs >> PAGE_SHIFT].astype(np.int64) * PAGE_SIZE
-                         + (offs & (PAGE_SIZE - 1))) >> 3
-                links = np.arange(1, objs + 1, dtype=np.uint64) << np.uint64(OBJ_TAG_BITS)
-                links[-1] = last
-                self._mem64[words] = links
-        self.zs_free[z] = 0
+        # Free slots: the chain of freed slots (through their first word, most
+        # recently freed first) and, after it, the never-used slots in
+        # ascending order. That is the order the kernel's chain, built 0 -> 1
+        # -> ... at zspage creation, hands slots out in; building it lazily
+        # keeps a new zspage cheap.
+        self.zs_free[z] = _NO_FREE
+        self.zs_bump[z] = 0
         self.groups[cls][ZS_INUSE_RATIO_0][z] = None
         return z
 
@@ -334,8 +333,16 @@ class ZsPool:
         h = self._next_handle
         if h >= len(self.handles):
             self.handles = np.concatenate([self.handles, np.zeros_like(self.handles)])
+            self.handle_off = np.concatenate([self.handle_off, np.zeros_like(self.handle_off)])
         self._next_handle += 1
         return h
+
+    def _set_location(self, h: int, z: int, idx: int) -> None:
+        """Record where handle ``h``'s object lives: obj word and payload offset."""
+        page, pofs = self._obj_pos(z, idx)
+        self.handles[h] = (page << OBJ_INDEX_BITS) | idx
+        self.handle_off[h] = page * PAGE_SIZE + pofs + (0 if self._is_huge[self.zs_class[z]]
+                                                       else ZS_HANDLE_SIZE)
 
     def _locate(self, handle: int) -> tuple[int, int]:
         obj = int(self.handles[handle])
@@ -352,7 +359,7 @@ class ZsPool:
             return -errno.EINVAL
         if size > ZS_MAX_ALLOC_SIZE:
             return -errno.ENOSPC
-        cls = self.classes.class_index(size + ZS_HANDLE_SIZE)
+        cls = self._cls_of[size]
         with self.lock:
             z = self._find_zspage(cls)
             if z < 0:
@@ -370,8 +377,7 @@ class ZsPool:
             else:
                 idx = self._take_slot(cls, z)
                 self._set_word(z, idx, (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG)
-            page, _ = self._obj_pos(z, idx)
-            self.handles[h] = (page << OBJ_INDEX_BITS) | idx
+            self._set_location(h, z, idx)
             self.objs_used[cls] += 1
         return h
 
@@ -388,6 +394,7 @@ class ZsPool:
             else:
                 self._release_slot(cls, z, idx)
             self.handles[handle] = 0
+            self.handle_off[handle] = 0
             self._free_handles.append(handle)
             self.objs_used[cls] -= 1
             if self.zs_inuse[z] == 0:
@@ -395,7 +402,12 @@ class ZsPool:
 
     def write(self, handle: int, data: bytes | np.ndarray) -> None:
         """zs_obj_write: store ``data`` as the object's payload."""
-        buf = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+        buf = data if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
+        n = len(buf)
+        off = int(self.handle_off[handle])
+        if off and (off & (PAGE_SIZE - 1)) + n <= PAGE_SIZE:
+            self.mem[off : off + n] = buf
+            return
         z, idx = self._locate(handle)
         start = 0 if self._huge(self.zs_class[z]) else ZS_HANDLE_SIZE
         self._write(z, idx, start, buf)
@@ -403,6 +415,9 @@ class ZsPool:
     def read(self, handle: int, n: int, bounce: np.ndarray | None = None) -> np.ndarray:
         """zs_obj_read_begin: ``n`` payload bytes; a view into the pool when the
         object sits in one page, else a copy into ``bounce`` (or a new buffer)."""
+        off = int(self.handle_off[handle])
+        if off and (off & (PAGE_SIZE - 1)) + n <= PAGE_SIZE and self.handles[handle]:
+            return self.mem[off : off + n]
         z, idx = self._locate(handle)
         start = 0 if self._huge(self.zs_class[z]) else ZS_HANDLE_SIZE
         return self._read(z, idx, start, n, bounce if self._straddles(z, idx, start, n)
@@ -416,6 +431,8 @@ class ZsPool:
         """The handle stored in an allocated slot (what compaction reads)."""
         if self._huge(self.zs_class[z]):
             return int(self.page_handle[self.zs_pages[z, 0]])
+        if idx >= self.zs_bump[z]:
+            raise ValueError(f"zsmalloc: slot {idx} of zspage {z} is free")
         word = self._word(z, idx)
         if not word & OBJ_ALLOCATED_TAG:
             raise ValueError(f"zsmalloc: slot {idx} of zspage {z} is free")
@@ -443,8 +460,12 @@ class ZsPool:
         objs = self._objs[cls]
         old = fullness_group(self.zs_inuse[z], objs)
         idx = self.zs_free[z]
-        nxt = self._word(z, idx) >> OBJ_TAG_BITS
-        self.zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
+        if idx != _NO_FREE:
+            nxt = self._word(z, idx) >> OBJ_TAG_BITS
+            self.zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
+        else:
+            idx = self.zs_bump[z]
+            self.zs_bump[z] = idx + 1
         self.zs_inuse[z] += 1
         self._move_group(cls, z, old)
         return idx
@@ -472,6 +493,8 @@ class ZsPool:
             for idx in range(objs):
                 if self.zs_inuse[src] == 0:
                     break
+                if idx >= self.zs_bump[src]:
+                    break  # never handed out: the rest of the zspage is empty
                 word = self._word(src, idx)
                 if not word & OBJ_ALLOCATED_TAG:
                     continue
@@ -482,8 +505,7 @@ class ZsPool:
                 data = self._read(src, idx, 0, size).copy()
                 didx = self._take_slot(cls, dst)
                 self._write(dst, didx, 0, data)
-                page, _ = self._obj_pos(dst, didx)
-                self.handles[word >> OBJ_TAG_BITS] = (page << OBJ_INDEX_BITS) | didx
+                self._set_location(word >> OBJ_TAG_BITS, dst, didx)
                 self._release_slot(cls, src, idx)
             if self.zs_inuse[src]:
                 break

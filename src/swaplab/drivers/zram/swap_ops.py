@@ -1,7 +1,8 @@
 """zram's swap_ops, as the series has them (kernel-facts §1.9).
 
-- ``submit_write``: each page of each folio goes straight to
-  ``zram_write_page`` at index ``swp_offset(folio.swap) + j`` — no bio, so
+- ``submit_write``: each page of each folio goes straight to the write path
+  (``Zram.write_pages``, the batch form of ``zram_write_page``) at index
+  ``swp_offset(folio.swap) + j`` — no bio, so
   /sys/block/zramN/stat does not see swap I/O. The first error counts
   ``failed_writes`` once, logs, and stops; pages already stored stay stored
   and ``swap_write_end(sio, failed)`` re-dirties the whole batch. Each stored
@@ -23,6 +24,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
 from ...mm.swapops import swp_offset
 
@@ -35,27 +38,33 @@ def _zram(sis: SwapInfo) -> Zram:
     return sis.private_data if sis.private_data is not None else sis.bdev.private_data
 
 
+def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
+    """(pfn of every page, slot index of every page) of a batch, in order."""
+    pfns, idx = [], []
+    for folio in sio.folios:
+        nr = folio.nr_pages
+        base = swp_offset(folio.swap)
+        if nr == 1:
+            pfns.append(folio.pfn)
+            idx.append(base)
+        else:
+            pfns.extend(range(folio.pfn, folio.pfn + nr))
+            idx.extend(range(base, base + nr))
+    return np.array(pfns, dtype=np.int64), np.array(idx, dtype=np.int64)
+
+
 def zram_swap_submit_write(ctx: SwapIoCtx) -> None:
     sio = ctx.sio
     zram = _zram(ctx.sis)
-    failed = False
-    for folio in sio.folios:
-        base = swp_offset(folio.swap)
-        for j, page in enumerate(folio.pages):
-            index = base + j
-            ret = zram.write_page(page, index)
-            if ret < 0:
-                zram.stats.add("failed_writes")
-                zram.system.printk.ratelimited(
-                    "zram-swap-write", logging.ERROR,
-                    f"Write-error on swap-device {zram.name} at index {index}: err={ret}")
-                failed = True
-                break
-            zram.slot_lock(index)
-            zram.mark_slot_accessed(index)
-            zram.slot_unlock(index)
-        if failed:
-            break
+    pfns, idx = _batch(sio)
+    rows = sio.folios[0].mem.data[pfns]
+    m, err = zram.write_pages(rows, idx)
+    failed = err < 0
+    if failed:
+        zram.stats.add("failed_writes")
+        zram.system.printk.ratelimited(
+            "zram-swap-write", logging.ERROR,
+            f"Write-error on swap-device {zram.name} at index {int(idx[m])}: err={err}")
     swap_write_end(sio, failed)
 
 
@@ -65,25 +74,17 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
         swap_bdev_submit_read(ctx)
         return
     sio = ctx.sio
-    failed = False
-    for folio in sio.folios:
-        base = swp_offset(folio.swap)
-        for j, page in enumerate(folio.pages):
-            index = base + j
-            zram.slot_lock(index)
-            ret = zram.read_from_zspool(page, index)
-            if ret == 0:
-                zram.mark_slot_accessed(index)
-            zram.slot_unlock(index)
-            if ret < 0:
-                zram.stats.add("failed_reads")
-                zram.system.printk.ratelimited(
-                    "zram-swap-read", logging.ERROR,
-                    f"Read-error on swap-device {zram.name} at index {index}: err={ret}")
-                failed = True
-                break
-        if failed:
-            break
+    pfns, idx = _batch(sio)
+    mem = sio.folios[0].mem
+    rows = np.empty((len(pfns), mem.data.shape[1]), dtype=np.uint8)
+    m, err = zram.read_pages(rows, idx)
+    mem.data[pfns[:m]] = rows[:m]
+    failed = err < 0
+    if failed:
+        zram.stats.add("failed_reads")
+        zram.system.printk.ratelimited(
+            "zram-swap-read", logging.ERROR,
+            f"Read-error on swap-device {zram.name} at index {int(idx[m])}: err={err}")
     swap_read_end(sio, failed)
 
 

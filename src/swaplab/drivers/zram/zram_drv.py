@@ -209,6 +209,20 @@ class Zram:
             self.flags[i] = int(self.flags[i]) & ~ZRAM_ENTRY_LOCK
             self._slot_cv.notify_all()
 
+    def slots_lock(self, idx: np.ndarray) -> None:
+        """Take the lock bits of all slots in ``idx`` at once (all or none),
+        sleeping while any of them is held. Single-slot lockers never hold one
+        slot while waiting for another, so this cannot deadlock."""
+        with self._slot_cv:
+            while (self.flags[idx] & ZRAM_ENTRY_LOCK).any():
+                self._slot_cv.wait()
+            self.flags[idx] |= np.uint32(ZRAM_ENTRY_LOCK)
+
+    def slots_unlock(self, idx: np.ndarray) -> None:
+        with self._slot_cv:
+            self.flags[idx] &= np.uint32(~ZRAM_ENTRY_LOCK & 0xFFFFFFFF)
+            self._slot_cv.notify_all()
+
     def slot_locked(self, i: int) -> bool:
         return bool(int(self.flags[i]) & ZRAM_ENTRY_LOCK)
 
@@ -321,6 +335,156 @@ class Zram:
         self.stats.add("pages_stored")
         self.stats.add("compr_data_size", comp_len)
         return 0
+
+    def write_pages(self, rows: np.ndarray, indices: np.ndarray) -> tuple[int, int]:
+        """The batch form of zram_write_page: store ``rows[k]`` at slot
+        ``indices[k]`` in order, stopping at the first error.
+
+        Returns ``(m, err)``: pages ``0..m-1`` are stored (and marked
+        accessed), ``err`` is 0 or the negative errno of page ``m``. Per page it
+        does what write_page does (same-filled, compress, huge, zs_malloc,
+        mem_limit after the allocation); slot updates, lock bits and counters
+        are done once for the batch with array operations. A slot overwritten
+        in the batch has its old object freed at the end of the batch, so a
+        mem_limit check inside the batch still sees the old objects.
+        """
+        n = len(indices)
+        words = rows.view(np.uint64)
+        same = (words == words[:, :1]).all(axis=1)
+        handles = np.zeros(n, dtype=np.uint64)
+        sizes = np.zeros(n, dtype=np.uint32)
+        huge = np.zeros(n, dtype=bool)
+        pool = self.mem_pool
+        hcs = self.huge_class_size
+        limit = self.limit_pages
+        zcomp = self.comps[ZRAM_PRIMARY_COMP]
+        zstrm = zcomp.stream_get()
+        comp = zstrm.comp
+        err = 0
+        m = 0
+        peak = 0
+        try:
+            for k in range(n):
+                if same[k]:
+                    handles[k] = words[k, 0]
+                    m = k + 1
+                    continue
+                try:
+                    out = comp(rows[k])
+                except Exception:  # the library refused: the kernel's compress error
+                    self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
+                    err = -errno.EINVAL
+                    break
+                ln = len(out)
+                if ln >= hcs:
+                    h = pool.malloc(PAGE_SIZE)
+                    obj = rows[k]
+                    ln = PAGE_SIZE
+                    huge[k] = True
+                else:
+                    h = pool.malloc(ln)
+                    obj = out
+                if h < 0:
+                    err = h
+                    break
+                total = pool.total_pages
+                peak = max(peak, total)
+                if limit and total > limit:
+                    pool.free(h)
+                    err = -errno.ENOMEM
+                    break
+                pool.write(h, obj)
+                handles[k] = h
+                sizes[k] = ln
+                m = k + 1
+        finally:
+            zcomp.stream_put(zstrm)
+        if peak:
+            self.stats.max("max_used_pages", peak)
+        if m == 0:
+            return 0, err
+        idx = indices[:m]
+        same_m, huge_m, sizes_m = same[:m], huge[:m], sizes[:m]
+        self.slots_lock(idx)
+        old = self.flags[idx] & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
+        for i in idx[old != 0]:
+            self.slot_free(int(i))
+        self.flags[idx] = (sizes_m | np.where(same_m, ZRAM_SAME, 0).astype(np.uint32)
+                           | np.where(huge_m, ZRAM_HUGE, 0).astype(np.uint32)
+                           | np.uint32(ZRAM_ENTRY_LOCK))
+        self.handle[idx] = handles[:m]
+        self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
+        self.slots_unlock(idx)
+        nsame = int(np.count_nonzero(same_m))
+        nhuge = int(np.count_nonzero(huge_m))
+        st = self.stats
+        with st._lock:
+            v = st._v
+            v["pages_stored"] += m
+            v["same_pages"] += nsame
+            v["huge_pages"] += nhuge
+            v["huge_pages_since"] += nhuge
+            v["compr_data_size"] += int(sizes_m.sum())
+        return m, err
+
+    def read_pages(self, rows: np.ndarray, indices: np.ndarray) -> tuple[int, int]:
+        """The batch form of read_from_zspool + mark_slot_accessed for slots
+        that are not written back: fill ``rows[k]`` from slot ``indices[k]``.
+
+        Returns ``(m, err)`` like :meth:`write_pages`; pages ``0..m-1`` are read
+        and marked accessed, all under their slot locks.
+        """
+        n = len(indices)
+        self.slots_lock(indices)
+        try:
+            f = self.flags[indices]
+            h = self.handle[indices]
+            if (f & np.uint32(ZRAM_WB)).any():
+                raise RuntimeError("read_pages: written-back slots go through the bio path")
+            fill = ((f & np.uint32(ZRAM_SAME)) != 0) | (h == 0)
+            if fill.any():
+                rows.view(np.uint64)[fill] = h[fill][:, None]
+            pool = self.mem_pool
+            err = 0
+            m = n
+            rest = np.flatnonzero(~fill)
+            if len(rest):
+                sizes = (f[rest] & np.uint32(ZRAM_SIZE_MASK)).tolist()
+                prios = ((f[rest] >> np.uint32(ZRAM_COMP_PRIORITY_BIT1))
+                         & np.uint32(ZRAM_COMP_PRIORITY_MASK)).tolist()
+                hugeb = ((f[rest] & np.uint32(ZRAM_HUGE)) != 0).tolist()
+                hs = h[rest].tolist()
+                streams: dict[int, object] = {}
+                try:
+                    for j, k in enumerate(rest.tolist()):
+                        if hugeb[j]:
+                            rows[k] = pool.read(hs[j], PAGE_SIZE)
+                            continue
+                        p = prios[j]
+                        zstrm = streams.get(p)
+                        if zstrm is None:
+                            zstrm = streams[p] = self.comps[p].stream_get()
+                        src = pool.read(hs[j], sizes[j], zstrm.local_copy)
+                        try:
+                            out = zstrm.decomp(src)
+                        except Exception:  # corrupt object: the kernel's -EINVAL
+                            out = b""
+                        if len(out) != PAGE_SIZE:
+                            err, m = -errno.EINVAL, k
+                            self.system.printk(logging.WARNING, "Decompression failed! "
+                                               f"err={err}, page={int(indices[k])}")
+                            break
+                        rows[k] = np.frombuffer(out, dtype=np.uint8)
+                finally:
+                    for p, zstrm in streams.items():
+                        self.comps[p].stream_put(zstrm)
+            if m:
+                done = indices[:m]
+                self.flags[done] &= np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
+                self.ac_time[done] = self.system.clock.seconds() & UINT_MAX
+            return m, err
+        finally:
+            self.slots_unlock(indices)
 
     # --- read path ----------------------------------------------------------------------
     def read_from_zspool(self, page: np.ndarray, index: int) -> int:
