@@ -262,3 +262,37 @@ def test_compaction_and_pages_compacted(system):
     out = np.empty(PAGE_SIZE, np.uint8)
     for i in range(1, len(PAGES) * 3, 2):
         assert z.read_page(out, i) == 0 and np.array_equal(out, PAGES[i % len(PAGES)])
+
+
+def test_batch_paths_match_the_page_paths(system):
+    """write_pages/read_pages store and return what write_page/read_page do,
+    overwrites included, and stop at the first error."""
+    from swaplab import System
+
+    rng = np.random.default_rng(5)
+    batch = np.stack([PAGES[0], page_of(0), rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8),
+                      PAGES[1], PAGES[2]])
+    idx = np.array([3, 9, 4, 1, 7])
+    z = zram_device(system)
+    write_pages(z, [PAGES[5]] * 10)  # every slot holds something to overwrite
+    m, err = z.write_pages(batch.copy(), idx)
+    assert (m, err) == (5, 0)
+    other = System("64M")
+    try:
+        y = zram_device(other)
+        write_pages(y, [PAGES[5]] * 10)
+        for k, i in enumerate(idx):
+            assert y.write_page(batch[k], int(i)) == 0
+        assert mm_stat(z)[:2] + mm_stat(z)[5:] == mm_stat(y)[:2] + mm_stat(y)[5:]
+        assert (z.flags & ~np.uint32(ZRAM_ENTRY_LOCK)).tolist() == y.flags.tolist()
+    finally:
+        other.close()
+    rows = np.zeros_like(batch)
+    assert z.read_pages(rows, idx) == (5, 0)
+    assert np.array_equal(rows, batch)
+    assert not any(z.slot_locked(i) for i in range(10))
+    z.attr["mem_limit"] = str(z.mem_pool.total_pages * PAGE_SIZE)
+    noise = rng.integers(0, 256, (4, PAGE_SIZE), dtype=np.uint8)
+    m, err = z.write_pages(noise, np.array([20, 21, 22, 23]))
+    assert err == -errno.ENOMEM and m < 4
+    assert not z.slot_allocated(20 + m)
