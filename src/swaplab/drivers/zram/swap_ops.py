@@ -53,19 +53,24 @@ def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
     return np.array(pfns, dtype=np.int64), np.array(idx, dtype=np.int64)
 
 
+def _failed(zram: Zram, what: str, err: int, idx: np.ndarray, m: int) -> bool:
+    """Count and log a failed batch once (failed_writes / failed_reads)."""
+    if err >= 0:
+        return False
+    zram.stats.add("failed_writes" if what == "Write" else "failed_reads")
+    zram.system.printk.ratelimited(
+        f"zram-swap-{what}", logging.ERROR,
+        f"{what}-error on swap-device {zram.name} at index {int(idx[m])}: err={err}")
+    return True
+
+
 def zram_swap_submit_write(ctx: SwapIoCtx) -> None:
     sio = ctx.sio
     zram = _zram(ctx.sis)
     pfns, idx = _batch(sio)
     rows = sio.folios[0].mem.data[pfns]
     m, err = zram.write_pages(rows, idx)
-    failed = err < 0
-    if failed:
-        zram.stats.add("failed_writes")
-        zram.system.printk.ratelimited(
-            "zram-swap-write", logging.ERROR,
-            f"Write-error on swap-device {zram.name} at index {int(idx[m])}: err={err}")
-    swap_write_end(sio, failed)
+    swap_write_end(sio, _failed(zram, "Write", err, idx, m))
 
 
 def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
@@ -79,13 +84,7 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
     rows = np.empty((len(pfns), mem.data.shape[1]), dtype=np.uint8)
     m, err = zram.read_pages(rows, idx)
     mem.data[pfns[:m]] = rows[:m]
-    failed = err < 0
-    if failed:
-        zram.stats.add("failed_reads")
-        zram.system.printk.ratelimited(
-            "zram-swap-read", logging.ERROR,
-            f"Read-error on swap-device {zram.name} at index {int(idx[m])}: err={err}")
-    swap_read_end(sio, failed)
+    swap_read_end(sio, _failed(zram, "Read", err, idx, m))
 
 
 def zram_swap_slot_free_notify(sis: SwapInfo, offset: int) -> None:
