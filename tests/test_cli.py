@@ -24,7 +24,8 @@ def test_bench_json_and_png(tmp_path):
     png = (tmp_path / "bench-latency-cdf.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     names = [x["design"] for x in doc["results"]]
-    assert names == ["ram/swap_ops", "ram/bio-per-page", "file/swap_ops", "swapfile"]
+    assert names == ["ram/swap_ops", "ram/bio-per-page", "file/swap_ops", "swapfile",
+                     "zram/swap_ops", "zram/bio-per-page"]
     for res in doc["results"]:
         assert res["repeats"] == 2 and res["verified"] == 128
         for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"):

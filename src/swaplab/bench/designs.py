@@ -34,6 +34,13 @@ def _file(system: System, tmp: Path, nbytes: int) -> Any:
     return system.add_filedisk(tmp / "swapdisk.img", nbytes)
 
 
+def _zram(system: System, tmp: Path, nbytes: int) -> Any:
+    z = system.load_zram()[0]
+    z.attr["comp_algorithm"] = "lz4"
+    z.attr["disksize"] = str(nbytes)
+    return z.bdev
+
+
 def _swapfile(system: System, tmp: Path, nbytes: int) -> Any:
     path = tmp / "swapfile"
     with open(path, "wb") as fh:
@@ -49,6 +56,10 @@ DESIGNS: dict[str, Design] = {
                {"legacy_bio": True}),
         Design("file/swap_ops", "file-backed disk (O_DIRECT), one bio per batch", _file),
         Design("swapfile", "swap file on the host filesystem, file swap_ops", _swapfile),
+        Design("zram/swap_ops", "zram (lz4) through its swap_ops, installed by swap_activate",
+               _zram),
+        Design("zram/bio-per-page", "the same zram on the pre-series path: one bio per page",
+               _zram, {"legacy_bio": True}),
     )
 }
 DEFAULT_DESIGNS = tuple(DESIGNS)

@@ -70,7 +70,7 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
         target = design.setup(system, Path(tmp), area_bytes)
         system.mkswap(target)
         system.swapon(target, **design.swapon)
-        disks = list(system.block.values())
+        disks = [d for d in system.block.values() if d.holder is not None]
         mm = system.create_mm(n)
         for i in range(n):
             mm.write(i, pages[i])

@@ -79,8 +79,19 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
         swap_bdev_submit_read(ctx)
         return
     sio = ctx.sio
+    folio = sio.folios[0]
+    if len(sio.folios) == 1 and folio.nr_pages == 1:
+        # the synchronous single-page fault: the page path beats array set-up
+        index = swp_offset(folio.swap)
+        zram.slot_lock(index)
+        err = zram.read_from_zspool(folio.data, index)
+        if err == 0:
+            zram.mark_slot_accessed(index)
+        zram.slot_unlock(index)
+        swap_read_end(sio, _failed(zram, "Read", err, np.array([index]), 0))
+        return
     pfns, idx = _batch(sio)
-    mem = sio.folios[0].mem
+    mem = folio.mem
     rows = np.empty((len(pfns), mem.data.shape[1]), dtype=np.uint8)
     m, err = zram.read_pages(rows, idx)
     mem.data[pfns[:m]] = rows[:m]
