@@ -6,8 +6,9 @@ the per-page bio path on the same device, and the host kernel's zram.
 (a) plain loop: ``compress(page)`` for every page, then ``decompress`` of every
     result: the floor any zram model pays for the same compressor.
 (swap_ops) folios of the corpus written in batches of 32 through the swap core
-    (swap_writeout + swap_write_submit -> zram's submit_write), then read back in
-    batches of 32 (swap_read_folio + swap_read_submit); every page verified.
+    (swap_writeout_folios + swap_write_submit -> zram's submit_write), as a
+    reclaim pass does, then read back in batches of 32 (swap_read_folios +
+    swap_read_submit); every page verified.
 (bio-per-page) the same on the pre-series path: one bio per page into zram.
 (b) the kernel: the same pages written to a hot-added /dev/zramN with O_DIRECT in
     1 MiB requests and read back (root and zram-control only).
@@ -26,10 +27,10 @@ import numpy as np
 from swaplab import PAGE_SIZE, PG, Folio, SwapIoCtx, System
 from swaplab.kernel.zram import KernelZram, unavailable
 from swaplab.mm.page_io import (
-    swap_read_folio,
+    swap_read_folios,
     swap_read_submit,
     swap_write_submit,
-    swap_writeout,
+    swap_writeout_folios,
 )
 from swaplab.mm.swapfile import (
     folio_alloc_swap,
@@ -76,8 +77,7 @@ def swap_path(pages: np.ndarray, algo: str, legacy: bool) -> tuple[float, float,
         t = time.perf_counter()
         for k in range(0, n, 32):
             ctx = SwapIoCtx()
-            for f in folios[k : k + 32]:
-                swap_writeout(f, ctx)
+            swap_writeout_folios(folios[k : k + 32], ctx)
             swap_write_submit(ctx)
         tw = time.perf_counter() - t
         for f in folios:
@@ -87,8 +87,7 @@ def swap_path(pages: np.ndarray, algo: str, legacy: bool) -> tuple[float, float,
         t = time.perf_counter()
         for k in range(0, n, 32):
             ctx = SwapIoCtx()
-            for f in folios[k : k + 32]:
-                swap_read_folio(f, ctx)
+            swap_read_folios(folios[k : k + 32], ctx)
             swap_read_submit(ctx)
         tr = time.perf_counter() - t
         bad = sum(not np.array_equal(f.data, p) for f, p in zip(folios, pages, strict=True))

@@ -295,6 +295,54 @@ def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
 swap_writepage = __swap_writepage
 
 
+def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
+    """:func:`swap_writeout` for a reclaim pass's worth of locked swap-cache folios.
+
+    Each folio gets exactly what swap_writeout would give it, and folios join
+    ``ctx`` in list order, so the batches are the ones per-folio calls would
+    build. The common case (order-0 folios whose slots are referenced) runs as
+    array operations: the zero test, the zero map, the counters, and setting
+    PG_writeback with PG_locked released. Large folios, unreferenced slots
+    and zswap take the per-folio path.
+    """
+    if not folios:
+        return
+    mem = folios[0].mem
+    system = mem.system
+    n = len(folios)
+    pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=n)
+    entries = mem.swap[pfns]
+    types = (entries >> np.uint64(58)).astype(np.int64)
+    if mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any():
+        for f in folios:
+            swap_writeout(f, ctx)
+        return
+    sis = system.swap.info_of(int(entries[0]))
+    offs = (entries & np.uint64((1 << 58) - 1)).astype(np.int64)
+    slow = sis.swap_map[offs] == 0  # maybe freeable: folio_free_swap decides
+    last = mem.data64[pfns, -1]
+    zero = np.zeros(n, dtype=bool)
+    cand = np.flatnonzero((last == 0) & ~slow)
+    if len(cand):
+        zero[cand] = ~mem.data64[pfns[cand]].any(axis=1)
+    fast = ~slow
+    sis.zeromap[offs[fast]] = zero[fast]
+    nzero = int(np.count_nonzero(zero))
+    if nzero:
+        system.vmstat.count(VmEvent.swpout_zero, nzero)
+        folios_set_flags(mem, pfns[zero], clear=PG.locked)
+    write = fast & ~zero
+    nwrite = int(np.count_nonzero(write))
+    if nwrite:
+        system.vmstat.count(VmEvent.pswpout, nwrite)
+        folios_set_flags(mem, pfns[write], set_=PG.writeback, clear=PG.locked)
+    for k in range(n):
+        if write[k]:
+            swap_add_folio(ctx, folios[k], WRITE)
+        elif slow[k]:
+            swap_writeout(folios[k], ctx)
+
+
 # --- swap-in ---------------------------------------------------------------------------
 
 def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
@@ -330,6 +378,30 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
             folio.unlock()
             return
     swap_add_folio(ctx, folio, READ)
+
+
+def swap_read_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
+    """:func:`swap_read_folio` for many folios: the zero-map test runs once for
+    all of them; folios join ``ctx`` in list order."""
+    if not folios:
+        return
+    mem = folios[0].mem
+    system = mem.system
+    n = len(folios)
+    pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=n)
+    entries = mem.swap[pfns]
+    types = (entries >> np.uint64(58)).astype(np.int64)
+    if mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any():
+        for f in folios:
+            swap_read_folio(f, ctx)
+        return
+    sis = system.swap.info_of(int(entries[0]))
+    zero = sis.zeromap[(entries & np.uint64((1 << 58) - 1)).astype(np.int64)]
+    for k in range(n):
+        if zero[k]:
+            swap_read_folio(folios[k], ctx)
+        else:
+            swap_add_folio(ctx, folios[k], READ)
 
 
 # --- the default block ops (swap_bdev_ops) ---------------------------------------------

@@ -14,7 +14,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 from .folio import PG, Folio
-from .page_io import SwapIoCtx, swap_write_submit, swap_writeout
+from .page_io import SwapIoCtx, swap_write_submit, swap_writeout_folios
 from .swapfile import folio_alloc_swap, swap_cache_del_folio, swap_dup_entries
 
 if TYPE_CHECKING:
@@ -69,10 +69,10 @@ def shrink_folio_list(system: System, folios: list[Folio]) -> int:
                 folio.unlock()
                 continue
         if folio.test_and_clear(PG.dirty):
-            swap_writeout(folio, ctx)
-            written.append(folio)
+            written.append(folio)  # pageout: written below, in this order
         else:
             freed += _free_clean(folio)
+    swap_writeout_folios(written, ctx)
     swap_write_submit(ctx)
     for folio in written:
         if folio.trylock():
