@@ -367,17 +367,34 @@ class ZsPool:
                 if z < 0:
                     return -errno.ENOMEM
             h = self._new_handle()
-            if self._huge(cls):
-                idx = 0
-                old = fullness_group(0, 1)
+            if self._is_huge[cls]:
                 self.zs_free[z] = _NO_FREE
                 self.page_handle[self.zs_pages[z, 0]] = h
                 self.zs_inuse[z] = 1
-                self._move_group(cls, z, old)
+                self._move_group(cls, z, ZS_INUSE_RATIO_0)
+                self._set_location(h, z, 0)
             else:
-                idx = self._take_slot(cls, z)
-                self._set_word(z, idx, (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG)
-            self._set_location(h, z, idx)
+                # _take_slot, _set_word and _set_location, inline: this runs per page
+                objs = self._objs[cls]
+                inuse = self.zs_inuse[z]
+                old = fullness_group(inuse, objs)
+                idx = self.zs_free[z]
+                mem64 = self._mem64
+                if idx != _NO_FREE:
+                    nxt = int(mem64[self._word_index(z, idx)]) >> OBJ_TAG_BITS
+                    self.zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
+                else:
+                    idx = self.zs_bump[z]
+                    self.zs_bump[z] = idx + 1
+                self.zs_inuse[z] = inuse + 1
+                if fullness_group(inuse + 1, objs) != old:
+                    self._move_group(cls, z, old)
+                off = idx * self._size[cls]
+                page = int(self.zs_pages[z, off >> PAGE_SHIFT])
+                at = page * PAGE_SIZE + (off & (PAGE_SIZE - 1))
+                mem64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
+                self.handles[h] = (page << OBJ_INDEX_BITS) | idx
+                self.handle_off[h] = at + ZS_HANDLE_SIZE
             self.objs_used[cls] += 1
         return h
 

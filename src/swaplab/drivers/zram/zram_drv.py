@@ -351,10 +351,12 @@ class Zram:
         n = len(indices)
         words = rows.view(np.uint64)
         same = (words == words[:, :1]).all(axis=1)
-        handles = np.zeros(n, dtype=np.uint64)
-        sizes = np.zeros(n, dtype=np.uint32)
-        huge = np.zeros(n, dtype=bool)
+        same_l = same.tolist()
+        handles = [0] * n
+        sizes = [0] * n
+        huge = [False] * n
         pool = self.mem_pool
+        pool_mem = pool.mem
         hcs = self.huge_class_size
         limit = self.limit_pages
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
@@ -365,35 +367,38 @@ class Zram:
         peak = 0
         try:
             for k in range(n):
-                if same[k]:
-                    handles[k] = words[k, 0]
+                if same_l[k]:
+                    handles[k] = int(words[k, 0])
                     m = k + 1
                     continue
+                page = rows[k]
                 try:
-                    out = comp(rows[k])
+                    out = comp(page)
                 except Exception:  # the library refused: the kernel's compress error
                     self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
                     err = -errno.EINVAL
                     break
                 ln = len(out)
                 if ln >= hcs:
-                    h = pool.malloc(PAGE_SIZE)
-                    obj = rows[k]
                     ln = PAGE_SIZE
                     huge[k] = True
-                else:
-                    h = pool.malloc(ln)
-                    obj = out
+                h = pool.malloc(ln)
                 if h < 0:
                     err = h
                     break
                 total = pool.total_pages
-                peak = max(peak, total)
+                if total > peak:
+                    peak = total
                 if limit and total > limit:
                     pool.free(h)
                     err = -errno.ENOMEM
                     break
-                pool.write(h, obj)
+                # zs_obj_write, inline for the common case of an object in one page
+                off = int(pool.handle_off[h])  # (the table may have grown)
+                if (off & (PAGE_SIZE - 1)) + ln <= PAGE_SIZE:
+                    pool_mem[off : off + ln] = page if huge[k] else np.frombuffer(out, np.uint8)
+                else:
+                    pool.write(h, page if huge[k] else out)
                 handles[k] = h
                 sizes[k] = ln
                 m = k + 1
@@ -404,7 +409,9 @@ class Zram:
         if m == 0:
             return 0, err
         idx = indices[:m]
-        same_m, huge_m, sizes_m = same[:m], huge[:m], sizes[:m]
+        same_m = same[:m]
+        huge_m = np.array(huge[:m], dtype=bool)
+        sizes_m = np.array(sizes[:m], dtype=np.uint32)
         self.slots_lock(idx)
         old = self.flags[idx] & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
         for i in idx[old != 0]:
@@ -412,7 +419,7 @@ class Zram:
         self.flags[idx] = (sizes_m | np.where(same_m, ZRAM_SAME, 0).astype(np.uint32)
                            | np.where(huge_m, ZRAM_HUGE, 0).astype(np.uint32)
                            | np.uint32(ZRAM_ENTRY_LOCK))
-        self.handle[idx] = handles[:m]
+        self.handle[idx] = np.array(handles[:m], dtype=np.uint64)
         self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
         self.slots_unlock(idx)
         nsame = int(np.count_nonzero(same_m))
