@@ -161,6 +161,33 @@ def swap_add_folio(ctx: SwapIoCtx, folio: Folio, rw: int) -> None:
         _submit(ctx, rw)
 
 
+def swap_add_folios(ctx: SwapIoCtx, folios: list[Folio], sis: SwapInfo, rw: int) -> None:
+    """:func:`swap_add_folio` for folios all of area ``sis``, in order.
+
+    With ``can_merge=None`` nothing needs asking per folio: the folios go into
+    the batch 32 at a time. Otherwise each folio goes through swap_add_folio.
+    """
+    if sis.ops.can_merge is not None:
+        for f in folios:
+            swap_add_folio(ctx, f, rw)
+        return
+    if ctx.sio is not None and (ctx.sis is not sis or ctx.sio.rw != rw):
+        _submit(ctx, ctx.sio.rw)
+    k = 0
+    n = len(folios)
+    while k < n:
+        if ctx.sio is None:
+            ctx.sis = sis
+            ctx.sio = SwapIocb(sis, rw)
+        sio = ctx.sio
+        take = folios[k : k + SWAP_CLUSTER_MAX - len(sio.folios)]
+        sio.folios.extend(take)
+        sio.len += sum(f.size for f in take)
+        k += len(take)
+        if len(sio.folios) >= SWAP_CLUSTER_MAX:
+            _submit(ctx, rw)
+
+
 def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
     sio = ctx.sio
     if sio is None:
@@ -336,6 +363,9 @@ def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
     if nwrite:
         system.vmstat.count(VmEvent.pswpout, nwrite)
         folios_set_flags(mem, pfns[write], set_=PG.writeback, clear=PG.locked)
+    if not slow.any():
+        swap_add_folios(ctx, [folios[k] for k in np.flatnonzero(write)], sis, WRITE)
+        return
     for k in range(n):
         if write[k]:
             swap_add_folio(ctx, folios[k], WRITE)
@@ -397,6 +427,9 @@ def swap_read_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
         return
     sis = system.swap.info_of(int(entries[0]))
     zero = sis.zeromap[(entries & np.uint64((1 << 58) - 1)).astype(np.int64)]
+    if not zero.any():
+        swap_add_folios(ctx, folios, sis, READ)
+        return
     for k in range(n):
         if zero[k]:
             swap_read_folio(folios[k], ctx)

@@ -91,10 +91,8 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
         swap_read_end(sio, _failed(zram, "Read", err, np.array([index]), 0))
         return
     pfns, idx = _batch(sio)
-    mem = folio.mem
-    rows = np.empty((len(pfns), mem.data.shape[1]), dtype=np.uint8)
-    m, err = zram.read_pages(rows, idx)
-    mem.data[pfns[:m]] = rows[:m]
+    data = folio.mem.data
+    m, err = zram.read_pages([data[p] for p in pfns.tolist()], idx)
     swap_read_end(sio, _failed(zram, "Read", err, idx, m))
 
 

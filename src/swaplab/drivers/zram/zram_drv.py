@@ -434,9 +434,11 @@ class Zram:
             v["compr_data_size"] += int(sizes_m.sum())
         return m, err
 
-    def read_pages(self, rows: np.ndarray, indices: np.ndarray) -> tuple[int, int]:
+    def read_pages(self, rows: np.ndarray | list[np.ndarray], indices: np.ndarray
+                   ) -> tuple[int, int]:
         """The batch form of read_from_zspool + mark_slot_accessed for slots
-        that are not written back: fill ``rows[k]`` from slot ``indices[k]``.
+        that are not written back: fill ``rows[k]`` (a 2-D array, or a list of
+        page views such as the folios' own frames) from slot ``indices[k]``.
 
         Returns ``(m, err)`` like :meth:`write_pages`; pages ``0..m-1`` are read
         and marked accessed, all under their slot locks.
@@ -450,7 +452,11 @@ class Zram:
                 raise RuntimeError("read_pages: written-back slots go through the bio path")
             fill = ((f & np.uint32(ZRAM_SAME)) != 0) | (h == 0)
             if fill.any():
-                rows.view(np.uint64)[fill] = h[fill][:, None]
+                if isinstance(rows, np.ndarray):
+                    rows.view(np.uint64)[fill] = h[fill][:, None]
+                else:
+                    for k in np.flatnonzero(fill).tolist():
+                        rows[k].view(np.uint64)[:] = h[k]
             pool = self.mem_pool
             err = 0
             m = n
@@ -465,7 +471,7 @@ class Zram:
                 try:
                     for j, k in enumerate(rest.tolist()):
                         if hugeb[j]:
-                            rows[k] = pool.read(hs[j], PAGE_SIZE)
+                            rows[k][:] = pool.read(hs[j], PAGE_SIZE)
                             continue
                         p = prios[j]
                         zstrm = streams.get(p)
@@ -481,7 +487,7 @@ class Zram:
                             self.system.printk(logging.WARNING, "Decompression failed! "
                                                f"err={err}, page={int(indices[k])}")
                             break
-                        rows[k] = np.frombuffer(out, dtype=np.uint8)
+                        rows[k][:] = np.frombuffer(out, dtype=np.uint8)
                 finally:
                     for p, zstrm in streams.items():
                         self.comps[p].stream_put(zstrm)
