@@ -322,6 +322,21 @@ def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
 swap_writepage = __swap_writepage
 
 
+def _uniform_batch(folios: list[Folio]) -> tuple[SwapInfo, np.ndarray, np.ndarray] | None:
+    """(area, pfns, slot offsets) when every folio is order 0, of one area, and
+    zswap is off — the case the batch forms do with arrays; else None."""
+    if not folios:
+        return None
+    mem = folios[0].mem
+    pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=len(folios))
+    entries = mem.swap[pfns]
+    types = entries >> np.uint64(58)
+    if mem.order[pfns].any() or mem.system.zswap is not None or (types != types[0]).any():
+        return None
+    sis = mem.system.swap.info_of(int(entries[0]))
+    return sis, pfns, (entries & np.uint64((1 << 58) - 1)).astype(np.int64)
+
+
 def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
     """:func:`swap_writeout` for a reclaim pass's worth of locked swap-cache folios.
 
@@ -332,20 +347,15 @@ def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
     PG_writeback with PG_locked released. Large folios, unreferenced slots
     and zswap take the per-folio path.
     """
-    if not folios:
-        return
-    mem = folios[0].mem
-    system = mem.system
-    n = len(folios)
-    pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=n)
-    entries = mem.swap[pfns]
-    types = (entries >> np.uint64(58)).astype(np.int64)
-    if mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any():
+    batch = _uniform_batch(folios)
+    if batch is None:
         for f in folios:
             swap_writeout(f, ctx)
         return
-    sis = system.swap.info_of(int(entries[0]))
-    offs = (entries & np.uint64((1 << 58) - 1)).astype(np.int64)
+    sis, pfns, offs = batch
+    mem = folios[0].mem
+    system = mem.system
+    n = len(folios)
     slow = sis.swap_map[offs] == 0  # maybe freeable: folio_free_swap decides
     last = mem.data64[pfns, -1]
     zero = np.zeros(n, dtype=bool)
@@ -413,24 +423,17 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
 def swap_read_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
     """:func:`swap_read_folio` for many folios: the zero-map test runs once for
     all of them; folios join ``ctx`` in list order."""
-    if not folios:
-        return
-    mem = folios[0].mem
-    system = mem.system
-    n = len(folios)
-    pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=n)
-    entries = mem.swap[pfns]
-    types = (entries >> np.uint64(58)).astype(np.int64)
-    if mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any():
+    batch = _uniform_batch(folios)
+    if batch is None:
         for f in folios:
             swap_read_folio(f, ctx)
         return
-    sis = system.swap.info_of(int(entries[0]))
-    zero = sis.zeromap[(entries & np.uint64((1 << 58) - 1)).astype(np.int64)]
+    sis, _, offs = batch
+    zero = sis.zeromap[offs]
     if not zero.any():
         swap_add_folios(ctx, folios, sis, READ)
         return
-    for k in range(n):
+    for k in range(len(folios)):
         if zero[k]:
             swap_read_folio(folios[k], ctx)
         else:
