@@ -155,6 +155,72 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_capture(args: argparse.Namespace, console: Console) -> int:
+    """Snapshot a live process's anonymous memory into a page file."""
+    from .workload.capture import capture
+    from .workload.corpus import describe as desc
+    from .workload.pagefile import write_pagefile
+
+    pf = capture(args.pid, freeze=not args.no_freeze, max_pages=args.max_pages)
+    nbytes = write_pagefile(args.output, pf.pages, pf.vaddrs, pf.meta)
+    info = {"output": args.output, "file_bytes": nbytes, **pf.meta, **desc(pf.pages)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        console.print(f"captured {len(pf)} pages of pid {args.pid} ({pf.meta['comm']}) from "
+                      f"{pf.meta['mappings']} mappings into {args.output} ({nbytes} bytes; "
+                      f"{info['zero']:.1%} zero, {info['same_filled']:.1%} same-filled)")
+    return EXIT_OK
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=Console(stderr=True),
+                    disable=args.json or (not sys.stderr.isatty() and not args.progress))
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """Run a scenario file; every page is verified on every fault."""
+    from .workload.engine import PageCorruption, Workload
+    from .workload.scenario import load_scenario
+
+    if not Path(args.scenario).is_file():
+        raise UsageError(f"run: scenario file {args.scenario!r} does not exist")
+    try:
+        sc = load_scenario(args.scenario)
+    except OSError as e:
+        raise UsageError(f"run: {e.strerror}") from None
+    tasks: dict[str, Any] = {}
+    with _progress(args) as prog, Workload(sc) as w:
+        def step(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = prog.add_task(phase, total=total)
+            prog.update(tasks[phase], completed=done)
+        try:
+            rep = w.run(step)
+        except PageCorruption as e:
+            print(f"swaplab: verification failed: {e}", file=sys.stderr)
+            return EXIT_FAIL
+    doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
+           "scenario": sc.model_dump(), **rep}
+    if args.out:
+        write_json(doc, Path(args.out))
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+        return EXIT_OK
+    console.print(f"[bold]{args.scenario}[/]: {rep['accesses']} accesses, "
+                  f"{rep['pages_verified']} page checks, all verified")
+    console.print(f"populate {rep['populate_s']:.1f} s, run {rep['run_s']:.1f} s, "
+                  f"verify {rep['verify_s']:.1f} s; run phase: "
+                  f"{rep.get('faults_per_s', 0):.0f} faults/s, "
+                  f"{rep.get('swapped_pages_per_s', 0):.0f} pages swapped/s")
+    vm = rep["vmstat"]
+    console.print("vmstat: " + ", ".join(f"{k} {v}" for k, v in vm.items() if v))
+    for name, z in rep.get("zram", {}).items():
+        console.print(f"{name} mm_stat: {z['mm_stat']}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="swaplab", description="The Linux swap I/O stack, run and measured.")
     p.add_argument("--version", action="version", version=f"swaplab {__version__}")
@@ -188,6 +254,22 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("-b", "--bytes", action="store_true", help="sizes in bytes")
     z.add_argument("--json", action="store_true", help="JSON output")
     z.set_defaults(func=cmd_zramctl)
+
+    c = sub.add_parser("capture", help="snapshot a live process's anonymous memory")
+    c.add_argument("pid", type=_positive, help="process id")
+    c.add_argument("-o", "--output", required=True, metavar="FILE", help="page file to write")
+    c.add_argument("--max-pages", type=_positive, metavar="N", help="capture at most N pages")
+    c.add_argument("--no-freeze", action="store_true",
+                   help="do not stop the process while reading it")
+    c.add_argument("--json", action="store_true", help="JSON output")
+    c.set_defaults(func=cmd_capture)
+
+    r = sub.add_parser("run", help="run a scenario file (TOML)")
+    r.add_argument("scenario", help="scenario file")
+    r.add_argument("--out", metavar="FILE", help="also write the report as JSON here")
+    r.add_argument("--json", action="store_true", help="print the JSON report")
+    r.add_argument("--progress", action="store_true", help="show progress even without a tty")
+    r.set_defaults(func=cmd_run)
     return p
 
 

@@ -20,14 +20,30 @@ from .clock import Clock, RealClock
 from .consts import PAGE_SHIFT, PAGE_SIZE
 from .errors import kerror
 from .mm import swapfile
+from .mm.memcontrol import MAX_MEMCG, MemCgroup, MemcgStats
 from .mm.memory import MmStruct
 from .mm.page_alloc import PhysMem
 from .mm.page_io import SwapOps
 from .mm.swap_header import build_swap_header
+from .mm.swap_state import SwapRaState
 from .mm.swapops import MAX_SWAPFILES
 from .mm.vmstat import VmStat
 from .printk import Printk
 from .util import memparse
+
+
+def zone_watermarks(managed: int) -> dict[str, int]:
+    """min/low/high in pages for one zone of ``managed`` pages, as
+    __setup_per_zone_wmarks computes them from min_free_kbytes
+    (sqrt(16 * KiB of RAM), clamped to 128 KiB..256 MiB) and the default
+    watermark_scale_factor of 10 (0.1% of memory)."""
+    import math
+
+    kbytes = managed * (PAGE_SIZE // 1024)
+    min_free_kbytes = min(max(math.isqrt(kbytes * 16), 128), 262144)
+    wmin = min_free_kbytes >> (PAGE_SHIFT - 10)
+    step = max(wmin >> 2, managed * 10 // 10000)
+    return {"min": wmin, "low": wmin + step, "high": wmin + 2 * step}
 
 
 class System:
@@ -54,6 +70,17 @@ class System:
         self._minors: dict[str, int] = {}
         #: Loaded driver modules by name (each has ``unload()``), e.g. "zram".
         self.modules: dict[str, Any] = {}
+        #: Memory cgroups by id; 0 is the root.
+        self.memcg_stats = MemcgStats()
+        self.memcgs: dict[int, MemCgroup] = {}
+        self.root_memcg = MemCgroup(self, 0, "")
+        self.memcgs[0] = self.root_memcg
+        #: vm.page-cluster and vma_ra_enabled, and the cluster-readahead state
+        self.swap_ra = SwapRaState()
+        self.watermark = zone_watermarks(self.mem.nr_frames)
+        #: kswapd runs (synchronously) when an allocation takes free memory
+        #: below the low watermark; off, only direct reclaim frees memory
+        self.kswapd_enabled = True
 
     # --- block devices ------------------------------------------------------------------
     def _next_minor(self, prefix: str) -> int:
@@ -169,10 +196,35 @@ class System:
         del self.modules[name]
 
     # --- processes ----------------------------------------------------------------------
-    def create_mm(self, nr_pages: int) -> MmStruct:
-        """A new address space of ``nr_pages`` anonymous virtual pages."""
+    def create_cgroup(self, name: str) -> MemCgroup:
+        """mkdir /sys/fs/cgroup/NAME (memory controller enabled)."""
+        if not name or "/" in name or name in (".", ".."):
+            raise kerror(errno.EINVAL, f"cgroup name {name!r} is not a directory name")
+        if any(cg.name == name for cg in self.memcgs.values()):
+            raise kerror(errno.EEXIST, f"cgroup {name!r} exists")
+        cid = max(self.memcgs) + 1
+        if cid >= MAX_MEMCG:
+            raise kerror(errno.ENOSPC, f"no more than {MAX_MEMCG - 1} cgroups")
+        cg = MemCgroup(self, cid, name)
+        self.memcgs[cid] = cg
+        return cg
+
+    def cgroup(self, name: str) -> MemCgroup:
+        for cg in self.memcgs.values():
+            if cg.name == name:
+                return cg
+        raise kerror(errno.ENOENT, f"no cgroup {name!r}")
+
+    def memcg_list(self) -> list[MemCgroup]:
+        """Every cgroup, root first (the order mem_cgroup_iter walks them)."""
+        return [self.memcgs[k] for k in sorted(self.memcgs)]
+
+    def create_mm(self, nr_pages: int, *, memcg: MemCgroup | None = None,
+                  vmas: list[int] | None = None) -> MmStruct:
+        """A new address space of ``nr_pages`` anonymous virtual pages in
+        ``memcg`` (default root), split into VMAs of ``vmas`` pages."""
         mm_id = max(self.mms, default=-1) + 1
-        mm = MmStruct(self, mm_id, nr_pages)
+        mm = MmStruct(self, mm_id, nr_pages, memcg, vmas)
         self.mms[mm_id] = mm
         return mm
 

@@ -48,6 +48,9 @@ class PG:
     readahead = 1 << 20
     #: The last read of this folio failed (the fault reports EIO).
     error = 1 << 21
+    #: The accessed ("young") bit of the folio's one PTE: set by every access,
+    #: tested and cleared by reclaim (folio_referenced).
+    young = 1 << 22
 
     @classmethod
     def names(cls, flags: int) -> str:
@@ -76,6 +79,16 @@ class Folio:
         if order:
             mem.flags[pfn] = PG.head
         return cls(mem, pfn)
+
+    def get(self) -> None:
+        """folio_get: hold the folio so reclaim cannot free it."""
+        with self.mem.flag_lock:
+            self.mem.refs[self.pfn] += 1
+
+    def put(self) -> None:
+        """folio_put: drop a reference taken by :meth:`get`."""
+        with self.mem.flag_lock:
+            self.mem.refs[self.pfn] -= 1
 
     def free(self) -> None:
         """Give the frames back; the folio must not be locked, mapped or cached."""

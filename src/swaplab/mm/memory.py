@@ -1,38 +1,57 @@
 """Address spaces and faults (mm/memory.c, reduced to anonymous memory).
 
-An :class:`MmStruct` is one process's anonymous memory: a flat array of PTEs,
-one per virtual page. A PTE is 0 (never touched), present
-(``pfn << 1 | 1``), or a swap PTE (``entry << 1``). Frames record their
-owner in the reverse map (``mem.mapping`` = mm id, ``mem.index`` = virtual
-page), which reclaim uses to unmap them.
+An :class:`MmStruct` is one process's anonymous memory: VMAs laid end to end
+over a flat array of PTEs, one per virtual page. A PTE is 0 (never touched),
+present (``pfn << 1 | 1``), or a swap PTE (``entry << 1``). Frames record
+their owner in the reverse map (``mem.mapping`` = mm id, ``mem.index`` =
+virtual page), which reclaim uses to unmap them. Every access sets the
+folio's young bit (the PTE accessed bit) that reclaim tests.
 
-Faults: a never-touched page gets a zeroed frame; a swap PTE goes through
-:func:`do_swap_page` (swap cache, then a read through the area's ops). A read
-that fails leaves the PTE as it was and raises EIO naming the page.
+Faults (:meth:`MmStruct.fault`):
+- never touched: a new frame (watermarks and kswapd apply), charged to the
+  process's cgroup (reclaiming from it at memory.max), zero-filled, put on the
+  inactive list;
+- swap PTE, :meth:`MmStruct.do_swap_page`: swap-cache lookup (a readahead hit
+  is counted); otherwise, on a SWP_SYNCHRONOUS_IO area with swap count 1, the
+  single-folio synchronous read, else readahead (VMA or cluster). The entry's
+  reference is dropped, and the swap copy is freed when the area is
+  synchronous, the fault writes, or swap is more than half full
+  (should_try_to_free_swap). A read that fails leaves the PTE as it was and
+  raises EIO naming the page.
 """
 
 from __future__ import annotations
 
+import bisect
 import errno
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import kerror
 from .folio import PG, Folio
+from .memcontrol import MemcgEvent, mem_cgroup_charge
 from .page_io import SwapIoCtx, swap_read_submit
-from .swap_state import read_swap_cache_async
-from .swapfile import folio_free_swap, swap_cache_del_folio, swap_put_entries
+from .swap_state import read_swap_cache_async, swap_update_readahead, swapin_readahead
+from .swapfile import (
+    folio_free_swap,
+    swap_cache_del_folio,
+    swap_cache_get_folio,
+    swap_count,
+    swap_put_entries,
+)
 from .swapops import SWP_TYPE_SHIFT
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
+    from .memcontrol import MemCgroup
 
 PTE_PRESENT = np.uint64(1)
 #: How many swap PTEs swapoff reads in one go.
-UNUSE_CHUNK = 1024
+UNUSE_CHUNK = 256
 
 
 def pte_present(pte: int) -> bool:
@@ -49,28 +68,70 @@ def vm_swap_full(system: System) -> bool:
     return st.nr_swap_pages * 2 < st.total_swap_pages
 
 
-class MmStruct:
-    """One process's anonymous memory of ``nr_pages`` virtual pages."""
+@dataclass
+class Vma:
+    """One anonymous VMA, pages ``[start, end)``, with its readahead state
+    (swap_readahead_info: last fault address, window, hits)."""
 
-    def __init__(self, system: System, mm_id: int, nr_pages: int) -> None:
+    start: int
+    end: int
+    ra_addr: int = 0
+    ra_win: int = 0
+    ra_hits: int = 0
+
+    @property
+    def nr_pages(self) -> int:
+        return self.end - self.start
+
+
+class MmStruct:
+    """One process's anonymous memory: VMAs of the given sizes, end to end."""
+
+    def __init__(self, system: System, mm_id: int, nr_pages: int,
+                 memcg: MemCgroup | None = None, vmas: list[int] | None = None) -> None:
+        sizes = vmas if vmas else [nr_pages]
+        if sum(sizes) != nr_pages or min(sizes) <= 0:
+            raise kerror(errno.EINVAL, f"VMA sizes {sizes} do not add up to {nr_pages} pages")
         self.system = system
         self.id = mm_id
         self.nr_pages = nr_pages
+        self.memcg = memcg if memcg is not None else system.root_memcg
         self.ptes = np.zeros(nr_pages, dtype=np.uint64)
         self.ptl = threading.RLock()
+        self.vmas: list[Vma] = []
+        lo = 0
+        for n in sizes:
+            self.vmas.append(Vma(lo, lo + n))
+            lo += n
+        self._vma_starts = [v.start for v in self.vmas]
+        #: called as ``on_swap_out(vpn, entry)`` when reclaim unmaps a page
+        self.on_swap_out = None
 
     def __repr__(self) -> str:
-        return f"MmStruct(id={self.id}, pages={self.nr_pages})"
+        return f"MmStruct(id={self.id}, pages={self.nr_pages}, memcg={self.memcg.name})"
 
     # --- mapping ------------------------------------------------------------------------
     def _check(self, vpn: int) -> None:
         if not 0 <= vpn < self.nr_pages:
             raise kerror(errno.EFAULT, f"mm {self.id}: page {vpn} outside 0..{self.nr_pages - 1}")
 
+    def find_vma(self, vpn: int) -> Vma:
+        return self.vmas[bisect.bisect_right(self._vma_starts, vpn) - 1]
+
     def _map(self, vpn: int, folio: Folio) -> None:
         self.ptes[vpn] = (np.uint64(folio.pfn) << np.uint64(1)) | PTE_PRESENT
         self.system.mem.mapping[folio.pfn] = self.id
         self.system.mem.index[folio.pfn] = vpn
+
+    def swap_entry_at(self, vpn: int) -> int:
+        """The swap entry of ``vpn``'s PTE, or 0 if it is not a swap PTE."""
+        pte = int(self.ptes[vpn])
+        return 0 if pte & 1 or pte == 0 else pte >> 1
+
+    def swapped_out(self, vpn: int, entry: int) -> None:
+        """Reclaim replaced ``vpn``'s PTE by ``entry`` (called under ptl)."""
+        if self.on_swap_out is not None:
+            self.on_swap_out(self, vpn, entry)
 
     def folio_at(self, vpn: int) -> Folio | None:
         """The folio mapped at ``vpn``, or None if not present."""
@@ -79,6 +140,10 @@ class MmStruct:
 
     def resident(self) -> int:
         return int(np.count_nonzero(self.ptes & PTE_PRESENT))
+
+    def swapped(self) -> int:
+        return int(np.count_nonzero((self.ptes & PTE_PRESENT) == 0) - np.count_nonzero(
+            self.ptes == 0))
 
     # --- faults -------------------------------------------------------------------------
     def fault(self, vpn: int, write: bool = False) -> Folio:
@@ -89,30 +154,48 @@ class MmStruct:
             pte = int(self.ptes[vpn])
             if pte & 1:
                 folio = Folio(system.mem, pte >> 1)
-                folio.set(PG.referenced)
+                folio.set(PG.young | PG.dirty if write else PG.young)
                 return folio
             system.vmstat.count(VmEvent.pgfault)
+            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
             if pte == 0:
-                folio = Folio.alloc(system.mem, 0)
-                if folio is None:
-                    raise kerror(errno.ENOMEM, f"mm {self.id}: out of memory at page {vpn}")
-                folio.data[:] = 0
-                folio.set(PG.uptodate | PG.swapbacked | PG.dirty)
-                self._map(vpn, folio)
-                return folio
+                return self.do_anonymous_page(vpn)
             return self.do_swap_page(vpn, pte_swap_entry(pte), write)
+
+    def do_anonymous_page(self, vpn: int) -> Folio:
+        from .vmscan import alloc_folio
+
+        folio = alloc_folio(self.system, 0)
+        try:
+            mem_cgroup_charge(folio, self.memcg)
+        except OSError:
+            folio.free()
+            raise
+        folio.data[:] = 0
+        folio.set(PG.uptodate | PG.swapbacked | PG.dirty | PG.young)
+        self._map(vpn, folio)
+        self.memcg.lruvec.add([folio.pfn])
+        return folio
 
     def do_swap_page(self, vpn: int, entry: int, write: bool) -> Folio:
         """Bring the page of swap ``entry`` back and map it at ``vpn``. Caller holds ptl."""
         system = self.system
         si = system.swap.info_of(entry)
-        ctx = SwapIoCtx()
-        folio, started = read_swap_cache_async(system, entry, ctx)
-        if folio is None:
-            raise kerror(errno.ENOMEM, f"mm {self.id}: no memory to swap in page {vpn}")
-        swap_read_submit(ctx)
-        if started:
+        vma = self.find_vma(vpn)
+        folio = swap_cache_get_folio(system, entry)
+        if folio is not None:
+            swap_update_readahead(system, folio, vma, vpn)
+        else:
+            if si.synchronous_io and swap_count(system, entry) == 1:
+                ctx = SwapIoCtx()
+                folio, _ = read_swap_cache_async(system, entry, ctx)
+                swap_read_submit(ctx)
+            else:
+                folio = swapin_readahead(system, self, vma, vpn)
+            if folio is None:
+                raise kerror(errno.ENOMEM, f"mm {self.id}: no memory to swap in page {vpn}")
             system.vmstat.count(VmEvent.pgmajfault)
+            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgmajfault)
         folio.lock()
         if not folio.test(PG.uptodate):
             swap_cache_del_folio(folio)
@@ -122,6 +205,7 @@ class MmStruct:
                          f"offset {entry & ((1 << SWP_TYPE_SHIFT) - 1)} failed; page "
                          "stays on swap")
         folio.clear(PG.readahead)
+        folio.set(PG.young)
         self._map(vpn, folio)
         swap_put_entries(system, entry)
         if si.synchronous_io or write or vm_swap_full(system):
@@ -177,21 +261,30 @@ class MmStruct:
                     folio, _ = read_swap_cache_async(system, entry, ctx)
                     if folio is None:
                         swap_read_submit(ctx)
+                        self._unuse_release(got)
                         return -errno.ENOMEM
+                    folio.get()  # held until mapped: reclaim may run between reads
                     got.append((int(v), entry, folio))
                 swap_read_submit(ctx)
-                for v, entry, folio in got:
+                for k, (v, entry, folio) in enumerate(got):
                     folio.lock()
+                    folio.put()
                     if not folio.test(PG.uptodate):
                         swap_cache_del_folio(folio)
                         folio.unlock()
                         folio.free()
+                        self._unuse_release(got[k + 1 :])
                         return -errno.EIO
                     self._map(v, folio)
                     swap_put_entries(system, entry)
                     folio_free_swap(folio)
                     folio.unlock()
         return 0
+
+    @staticmethod
+    def _unuse_release(got: list[tuple[int, int, Folio]]) -> None:
+        for _, _, folio in got:
+            folio.put()
 
     def release(self) -> None:
         """exit_mmap: free every frame and drop every swap reference."""

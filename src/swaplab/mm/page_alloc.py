@@ -21,6 +21,9 @@ import numpy as np
 
 from ..consts import PAGE_SIZE
 
+#: PG_lru and PG_active (mm/folio.py), needed here to keep the LRU counts right
+LRU_BIT = 1 << 5
+ACTIVE_BIT = 1 << 8
 #: Largest buddy order (MAX_PAGE_ORDER on x86_64).
 MAX_PAGE_ORDER = 10
 
@@ -40,8 +43,19 @@ class PhysMem:
         self.order = np.zeros(nr_frames, dtype=np.int8)
         self.swap = np.zeros(nr_frames, dtype=np.uint64)
         self.memcg = np.zeros(nr_frames, dtype=np.int32)
+        #: pages charged per cgroup id (root, 0, holds every frame not moved
+        #: to a child by mem_cgroup_charge); memory.current reads it
+        self.memcg_pages = np.zeros(256, dtype=np.int64)
+        #: LRU stamp of each frame: a list entry is valid while its stamp matches
+        self.lru_seq = np.zeros(nr_frames, dtype=np.int64)
+        self.lru_next = 1
+        #: pages on each cgroup's [inactive, active] anon list (mm/lru.py)
+        self.lru_count = np.zeros((256, 2), dtype=np.int64)
         self.mapping = np.full(nr_frames, -1, dtype=np.int32)
         self.index = np.zeros(nr_frames, dtype=np.int64)
+        #: extra references (folio_get) beyond the mapping and the swap cache:
+        #: reclaim cannot free a folio someone holds
+        self.refs = np.zeros(nr_frames, dtype=np.int32)
         #: Set by the owning System (the folio -> swap device lookup needs it).
         self.system = None
         self.free_area: list[set[int]] = [set() for _ in range(MAX_PAGE_ORDER + 1)]
@@ -81,6 +95,7 @@ class PhysMem:
                 cur -= 1
                 self.free_area[cur].add(pfn + (1 << cur))
             self.nr_free -= 1 << order
+            self.memcg_pages[0] += 1 << order
         if order == 0:
             self.flags[pfn] = 0
             self.order[pfn] = 0
@@ -96,13 +111,26 @@ class PhysMem:
         self.mapping[pfn:end] = -1
         return pfn
 
+    def move_charge(self, pfn: int, nr: int, memcg_id: int) -> None:
+        """Move the charge of frames [pfn, pfn+nr) to cgroup ``memcg_id``."""
+        with self.zone_lock:
+            old = int(self.memcg[pfn])
+            self.memcg_pages[old] -= nr
+            self.memcg_pages[memcg_id] += nr
+            self.memcg[pfn : pfn + nr] = memcg_id
+
     def free_pages(self, pfn: int, order: int = 0) -> None:
         """Return a block to the allocator, merging it with free buddies."""
         if pfn & ((1 << order) - 1):
             raise ValueError(f"pfn {pfn} is not aligned to order {order}")
+        fl = int(self.flags[pfn])
+        if fl & LRU_BIT:  # freed while on an LRU list: the list entry goes stale
+            with self.zone_lock:
+                self.lru_count[self.memcg[pfn], 1 if fl & ACTIVE_BIT else 0] -= 1 << order
         self.flags[pfn : pfn + (1 << order)] = 0
         self.mapping[pfn : pfn + (1 << order)] = -1
         with self.zone_lock:
+            self.memcg_pages[self.memcg[pfn]] -= 1 << order
             self.nr_free += 1 << order
             while order < MAX_PAGE_ORDER:
                 buddy = pfn ^ (1 << order)

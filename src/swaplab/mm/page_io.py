@@ -37,6 +37,7 @@ import numpy as np
 from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
 from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
 from .folio import PG, Folio, folios_set_flags
+from .memcontrol import MemcgEvent
 from .swapops import swp_offset
 from .vmstat import MthpStat, VmEvent
 
@@ -250,6 +251,12 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
             system.vmstat.count_mthp(f.order, MthpStat.swpin)
         folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
         system.vmstat.count(VmEvent.pswpin, sio.len >> PAGE_SHIFT)
+        if len(pfns) == 1:
+            system.memcg_stats.count(int(mem.memcg[pfns[0]]), MemcgEvent.pswpin,
+                                     int(sio.len >> PAGE_SHIFT))
+        else:
+            system.memcg_stats.count_ids(mem.memcg[pfns], MemcgEvent.pswpin,
+                                         1 << mem.order[pfns].astype(np.int64))
     sio.sis.io_end()
 
 
@@ -291,6 +298,7 @@ def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
     if is_folio_zero_filled(folio):
         sis.zeromap[off : off + nr] = True
         system.vmstat.count(VmEvent.swpout_zero, nr)
+        system.memcg_stats.count(int(folio.mem.memcg[folio.pfn]), MemcgEvent.swpout_zero, nr)
         folio.unlock()
         return 0
     if nr == 1:
@@ -315,6 +323,7 @@ def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
             system.vmstat.count(VmEvent.thp_swpout)
         system.vmstat.count_mthp(order, MthpStat.swpout)
     system.vmstat.count(VmEvent.pswpout, 1 << order)
+    system.memcg_stats.count(int(folio.mem.memcg[folio.pfn]), MemcgEvent.pswpout, 1 << order)
     folio.start_writeback_unlock()
     swap_add_folio(ctx, folio, WRITE)
 
@@ -367,11 +376,13 @@ def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
     nzero = int(np.count_nonzero(zero))
     if nzero:
         system.vmstat.count(VmEvent.swpout_zero, nzero)
+        system.memcg_stats.count_ids(mem.memcg[pfns[zero]], MemcgEvent.swpout_zero)
         folios_set_flags(mem, pfns[zero], clear=PG.locked)
     write = fast & ~zero
     nwrite = int(np.count_nonzero(write))
     if nwrite:
         system.vmstat.count(VmEvent.pswpout, nwrite)
+        system.memcg_stats.count_ids(mem.memcg[pfns[write]], MemcgEvent.pswpout)
         folios_set_flags(mem, pfns[write], set_=PG.writeback, clear=PG.locked)
     if not slow.any():
         swap_add_folios(ctx, [folios[k] for k in np.flatnonzero(write)], sis, WRITE)
@@ -403,6 +414,7 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
         folio.data[:] = 0
         folio.set(PG.uptodate)
         system.vmstat.count(VmEvent.swpin_zero, nr)
+        system.memcg_stats.count(int(folio.mem.memcg[folio.pfn]), MemcgEvent.swpin_zero, nr)
         folio.unlock()
         return
     elif zero.any():

@@ -1,8 +1,25 @@
-"""The swap cache seen from the fault side (mm/swap_state.c).
+"""The swap cache seen from the fault side, and swap readahead (mm/swap_state.c).
 
 :func:`read_swap_cache_async` finds or creates the swap-cache folio for an
-entry and, when it created it, starts the read into the caller's batch.
-Readahead around the faulting entry builds on it.
+entry and, when it created it, charges it to the cgroup that owns the slot,
+puts it on that cgroup's inactive list and queues its read in the caller's
+batch. :func:`swapin_readahead` builds a batch around a faulting entry:
+
+- window (``swapin_nr_pages_window``): ``hits + 2`` pages; with no hits 1 page,
+  or 2 when the fault is next to the previous one; otherwise rounded up to a
+  power of two >= 4; capped at the maximum; never below half the previous
+  window.
+- cluster readahead (physical): the aligned block of ``window`` slots around
+  the offset, skipping slot 0 and clamped to the area; the hit counter is
+  global and is reset each time it is read.
+- VMA readahead (virtual, used when ``vma_ra_enabled`` and no rotational area
+  is active): max window ``1 << min(page_cluster, 5)``; hits kept per VMA;
+  the window is placed forward, backward or centred and clipped to the VMA
+  and to the faulting address's PMD (512 pages); every swap PTE in it is read.
+
+Readahead folios get PG_readahead and count SWAP_RA; a later fault that finds
+one counts SWAP_RA_HIT (:func:`swap_update_readahead`). ``page_cluster`` 0
+disables readahead.
 """
 
 from __future__ import annotations
@@ -10,38 +27,192 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from ..errors import kerror
 from .folio import PG, Folio
-from .page_io import SwapIoCtx, swap_read_folio
-from .swapfile import swap_cache_add_folio, swap_cache_get_folio
+from .page_io import SwapIoCtx, swap_read_folio, swap_read_submit
+from .swapfile import SWP, swap_cache_add_folio, swap_cache_get_folio
+from .swapops import swp_entry, swp_offset, swp_type
+from .vmstat import VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
+    from .memory import MmStruct, Vma
+
+#: VMA readahead never looks further than 1 << 5 pages.
+SWAP_RA_ORDER_CEILING = 5
+#: Pages per PMD (x86-64, 4 KiB pages): VMA readahead stays inside one.
+PTRS_PER_PMD = 512
+SWAP_RA_HITS_MAX = 0xFF
 
 
 def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
                           ) -> tuple[Folio | None, bool]:
     """Return ``(folio, started)`` for ``entry``.
 
-    ``started`` is True when this call allocated the folio, inserted it into
-    the swap cache and queued its read in ``ctx`` (the read completes when the
-    caller flushes ``ctx``). An existing swap-cache folio is returned with
-    ``started`` False. ``(None, False)`` means no memory, or the entry was
-    freed meanwhile.
+    ``started`` is True when this call allocated the folio, charged it,
+    inserted it into the swap cache, put it on the LRU and queued its read in
+    ``ctx`` (the read completes when the caller flushes ``ctx``). An existing
+    swap-cache folio is returned with ``started`` False. ``(None, False)``
+    means no memory (or no room in the owning cgroup), or the entry was freed
+    meanwhile.
     """
+    from .memcontrol import mem_cgroup_charge
+    from .vmscan import alloc_folio
+
     while True:
         folio = swap_cache_get_folio(system, entry)
         if folio is not None:
             return folio, False
-        folio = Folio.alloc(system.mem, 0)
-        if folio is None:
+        try:
+            folio = alloc_folio(system, 0)
+        except OSError:
             return None, False
+        si = system.swap.info_of(entry)
+        memcg = system.memcgs.get(int(si.swap_cgroup[swp_offset(entry)]))
+        if memcg is not None and memcg.id:
+            try:
+                mem_cgroup_charge(folio, memcg)
+            except OSError:
+                folio.free()
+                return None, False
         folio.lock()
         folio.set(PG.swapbacked)
         ret = swap_cache_add_folio(folio, entry)
         if ret == 0:
+            system.memcgs[int(system.mem.memcg[folio.pfn])].lruvec.add([folio.pfn])
             swap_read_folio(folio, ctx)
             return folio, True
         folio.unlock()
         folio.free()
         if ret != -errno.EEXIST:
             return None, False
+
+
+def swapin_nr_pages_window(prev_offset: int, offset: int, hits: int, max_pages: int,
+                      prev_win: int) -> int:
+    """The readahead window heuristic (see the module docstring)."""
+    pages = hits + 2
+    if pages == 2:
+        if offset != prev_offset + 1 and offset != prev_offset - 1:
+            pages = 1
+    else:
+        roundup = 4
+        while roundup < pages:
+            roundup <<= 1
+        pages = roundup
+    pages = min(pages, max_pages)
+    half = prev_win // 2
+    return max(pages, half)
+
+
+
+
+class SwapRaState:
+    """Global cluster-readahead state and the knobs (vm.page-cluster, vma_ra_enabled)."""
+
+    def __init__(self) -> None:
+        self.page_cluster = 3
+        self.vma_ra_enabled = True
+        self.hits = 0
+        self.prev_offset = 0
+        self.last_readahead_pages = 0
+
+    def set_page_cluster(self, value: int) -> None:
+        if not 0 <= value <= 31:
+            raise kerror(errno.EINVAL, f"vm.page-cluster: {value} outside 0..31")
+        self.page_cluster = value
+
+    def swapin_nr_pages(self, offset: int) -> int:
+        max_pages = 1 << self.page_cluster
+        if max_pages <= 1:
+            return 1
+        hits, self.hits = self.hits, 0
+        pages = swapin_nr_pages_window(self.prev_offset, offset, hits, max_pages,
+                                  self.last_readahead_pages)
+        if not hits:
+            self.prev_offset = offset
+        self.last_readahead_pages = pages
+        return pages
+
+
+def swap_use_vma_readahead(system: System) -> bool:
+    """VMA readahead when enabled and no active area is rotational (nr_rotate_swap)."""
+    if not system.swap_ra.vma_ra_enabled:
+        return False
+    return all(si.flags & SWP.SOLIDSTATE for si in system.swap.active())
+
+
+def swap_update_readahead(system: System, folio: Folio, vma: Vma | None, vpn: int) -> None:
+    """A fault found ``folio`` in the swap cache: count a readahead hit if it was one."""
+    readahead = folio.test_and_clear(PG.readahead)
+    ra = system.swap_ra
+    vma_ra = vma is not None and swap_use_vma_readahead(system)
+    if vma_ra:
+        hits = vma.ra_hits
+        if readahead:
+            hits = min(hits + 1, SWAP_RA_HITS_MAX)
+        vma.ra_addr, vma.ra_hits = vpn, hits
+    if readahead:
+        system.vmstat.count(VmEvent.swap_ra_hit)
+        if not vma_ra:
+            ra.hits += 1
+
+
+def _read_around(system: System, entries: list[int], target: int) -> Folio | None:
+    """Read every entry of ``entries`` in one batch; return the target's folio."""
+    ctx = SwapIoCtx()
+    for e in entries:
+        if e == target:
+            continue
+        folio, started = read_swap_cache_async(system, e, ctx)
+        if started:
+            folio.set(PG.readahead)
+            system.vmstat.count(VmEvent.swap_ra)
+    folio, _ = read_swap_cache_async(system, target, ctx)
+    swap_read_submit(ctx)
+    return folio
+
+
+def swap_cluster_readahead(system: System, entry: int) -> Folio | None:
+    """Read the aligned block of slots around ``entry``, then ``entry`` itself."""
+    si = system.swap.info_of(entry)
+    off = swp_offset(entry)
+    mask = system.swap_ra.swapin_nr_pages(off) - 1
+    if not mask:
+        return _read_around(system, [], entry)
+    start = max(off & ~mask, 1)
+    end = min(off | mask, si.max - 1)
+    t = swp_type(entry)
+    return _read_around(system, [swp_entry(t, o) for o in range(start, end + 1)], entry)
+
+
+def swap_vma_readahead(system: System, mm: MmStruct, vma: Vma, vpn: int) -> Folio | None:
+    """Read the swap PTEs of a window of the VMA around ``vpn``, then ``vpn``'s entry."""
+    target = mm.swap_entry_at(vpn)
+    max_win = 1 << min(system.swap_ra.page_cluster, SWAP_RA_ORDER_CEILING)
+    if max_win == 1:
+        return _read_around(system, [], target)
+    prev, prev_win, hits = vma.ra_addr, vma.ra_win, vma.ra_hits
+    win = swapin_nr_pages_window(prev, vpn, hits, max_win, prev_win)
+    vma.ra_addr, vma.ra_win, vma.ra_hits = vpn, win, 0
+    if win == 1:
+        return _read_around(system, [], target)
+    if vpn == prev + 1:
+        lo, hi = vpn, vpn + win
+    elif prev == vpn + 1:
+        lo, hi = vpn - win + 1, vpn + 1
+    else:
+        left = (win - 1) // 2
+        lo, hi = vpn - left, vpn + win - left
+    pmd = vpn & ~(PTRS_PER_PMD - 1)
+    lo = max(lo, vma.start, pmd)
+    hi = min(hi, vma.end, pmd + PTRS_PER_PMD)
+    entries = [e for e in (mm.swap_entry_at(v) for v in range(lo, hi)) if e]
+    return _read_around(system, entries, target)
+
+
+def swapin_readahead(system: System, mm: MmStruct, vma: Vma, vpn: int) -> Folio | None:
+    """Bring in the page at ``vpn`` with VMA or cluster readahead around it."""
+    if swap_use_vma_readahead(system):
+        return swap_vma_readahead(system, mm, vma, vpn)
+    return swap_cluster_readahead(system, mm.swap_entry_at(vpn))

@@ -154,6 +154,8 @@ class SwapInfo:
         self.swap_map = np.zeros(size, dtype=np.uint16)
         self.cache = np.full(size, -1, dtype=np.int64)
         self.zeromap = np.zeros(size, dtype=bool)
+        #: the cgroup each slot is charged to (swap_cgroup)
+        self.swap_cgroup = np.zeros(size, dtype=np.int32)
         self.swap_map[0] = SWAP_MAP_BAD
         for b in badpages:
             self.swap_map[b] = SWAP_MAP_BAD
@@ -421,6 +423,9 @@ def folio_alloc_swap(folio: Folio) -> int:
     system = folio.mem.system
     st = system.swap
     order = folio.order
+    memcg = system.memcgs[int(folio.mem.memcg[folio.pfn])]
+    if not memcg.try_charge_swap(1 << order):
+        return -errno.ENOMEM
     off = -1
     si = None
     pc = st.percpu_cluster[order]
@@ -445,12 +450,14 @@ def folio_alloc_swap(folio: Folio) -> int:
                 si = cand
                 break
     if off < 0:
+        memcg.uncharge_swap(1 << order)
         if order:
             if order == 9:
                 system.vmstat.count(VmEvent.thp_swpout_fallback)
             system.vmstat.count_mthp(order, MthpStat.swpout_fallback)
         return -errno.ENOMEM
     n = folio.nr_pages
+    si.swap_cgroup[off : off + n] = memcg.id
     nxt = off + n
     st.percpu_cluster[order] = None if nxt % SWAPFILE_CLUSTER == 0 else (si, nxt)
     with st.lock:
@@ -619,6 +626,13 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
         for off in range(offset, offset + nr):
             notify(si, off)
     si.zeromap[offset : offset + nr] = False
+    memcgs = system.memcgs
+    if nr == 1:
+        memcgs[int(si.swap_cgroup[offset])].uncharge_swap(1)
+    else:
+        ids = si.swap_cgroup[offset : offset + nr]
+        for cid, cnt in zip(*np.unique(ids, return_counts=True), strict=True):
+            memcgs[int(cid)].uncharge_swap(int(cnt))
     st = system.swap
     with st.lock:
         st.nr_swap_pages += nr

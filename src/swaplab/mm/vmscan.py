@@ -1,45 +1,99 @@
-"""Reclaim (mm/vmscan.c, the part that pushes anonymous folios to swap).
+"""Reclaim (mm/vmscan.c, the anonymous-memory half).
 
-:func:`shrink_folio_list` is one reclaim pass over a list of folios. It uses
-one :class:`SwapIoCtx` for the whole pass, so pageout of consecutive folios
-builds batches, and flushes it once at the end (``swap_write_submit``). A
-folio is freed once it is clean, off writeback and unmapped; a folio whose
-write failed is dirty again and stays in memory (in the swap cache, so the
-next fault maps it back without I/O).
+Rules:
+- :func:`shrink_folio_list` is one reclaim pass over a list of folios. It uses
+  one :class:`SwapIoCtx` for the whole pass, so pageout of consecutive folios
+  builds batches of up to SWAP_CLUSTER_MAX, and flushes it once at the end
+  (``swap_write_submit``). A folio is freed once it is clean, off writeback and
+  unmapped; a folio whose write failed is dirty again and stays in memory (in
+  the swap cache, so the next fault maps it back without I/O).
+- :func:`shrink_lruvec` ages one cgroup's lists: when the inactive list is
+  low (inactive * ratio < active, ratio = sqrt(10 * GiB) or 1) active folios
+  are deactivated; inactive folios are isolated SWAP_CLUSTER_MAX at a time and
+  sorted by folio_check_references: young and already PG_referenced ->
+  activate; young only -> mark referenced and keep; not young -> reclaim.
+- Who reclaims: kswapd (:func:`balance_pgdat`) when free memory falls below
+  the low watermark, until it is above high; direct reclaim when an
+  allocation finds nothing; cgroup reclaim (:func:`try_to_free_mem_cgroup_pages`)
+  at memory.max and for memory.reclaim. Priorities run from DEF_PRIORITY (12)
+  down to 0; at priority p a list of n folios is scanned n >> p at a time.
+- A cgroup that may not swap is not scanned at all (can_reclaim_anon_pages).
+- Unmapping takes the owner's page-table lock with a trylock: a process that
+  is faulting (and so holds it) keeps its folio this pass, and two processes
+  reclaiming from each other cannot deadlock.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import errno
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from ..consts import PAGE_SHIFT
+from ..errors import kerror
 from .folio import PG, Folio
+from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
+from .memcontrol import MemcgEvent
 from .page_io import SwapIoCtx, swap_write_submit, swap_writeout_folios
 from .swapfile import folio_alloc_swap, swap_cache_del_folio, swap_dup_entries
+from .vmstat import VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
+    from .memcontrol import MemCgroup
+
+SWAP_CLUSTER_MAX = 32
+DEF_PRIORITY = 12
+
+
+@dataclass
+class ScanControl:
+    """struct scan_control, the fields this model uses."""
+
+    nr_to_reclaim: int
+    kswapd: bool = False
+    proactive: bool = False
+    priority: int = DEF_PRIORITY
+    nr_scanned: int = 0
+    nr_reclaimed: int = 0
+    #: stop as soon as this says the goal is met (checked between batches)
+    done: Callable[[], bool] | None = None
 
 
 def try_to_unmap(system: System, folio: Folio) -> bool:
-    """Replace the folio's PTE with its swap entry (taking a swap reference)."""
+    """Replace the folio's PTE with its swap entry (taking a swap reference).
+
+    False when the owner's page-table lock is busy or the reference cannot be
+    taken; the folio then stays mapped.
+    """
     mem = system.mem
     owner = int(mem.mapping[folio.pfn])
     if owner < 0:
         return True
     mm = system.mms[owner]
-    vpn = int(mem.index[folio.pfn])
-    if swap_dup_entries(system, folio.swap):
+    if not mm.ptl.acquire(blocking=False):
         return False
-    mm.ptes[vpn] = folio.swap << 1
-    mem.mapping[folio.pfn] = -1
+    try:
+        vpn = int(mem.index[folio.pfn])
+        if swap_dup_entries(system, folio.swap):
+            return False
+        mm.ptes[vpn] = folio.swap << 1
+        mem.mapping[folio.pfn] = -1
+        mm.swapped_out(vpn, folio.swap)
+    finally:
+        mm.ptl.release()
     return True
 
 
 def _free_clean(folio: Folio) -> bool:
     """__remove_mapping + free: drop a clean, unmapped swap-cache folio (locked)."""
     mem = folio.mem
-    if (folio.test(PG.dirty) or folio.test(PG.writeback) or mem.mapping[folio.pfn] >= 0):
+    if (folio.test(PG.dirty) or folio.test(PG.writeback) or mem.mapping[folio.pfn] >= 0
+            or mem.refs[folio.pfn]):
         folio.unlock()
         return False
     if folio.test(PG.swapcache):
@@ -49,33 +103,181 @@ def _free_clean(folio: Folio) -> bool:
     return True
 
 
-def shrink_folio_list(system: System, folios: list[Folio]) -> int:
-    """Reclaim ``folios`` (anonymous, order 0); return how many were freed."""
+def _shrink_folio_list(system: System, folios: list[Folio]) -> tuple[int, list[Folio]]:
+    """Reclaim ``folios``; return (freed, kept) where kept are still allocated."""
     ctx = SwapIoCtx()
     written: list[Folio] = []
+    kept: list[Folio] = []
     freed = 0
     for folio in folios:
         if not folio.trylock():
+            kept.append(folio)
             continue
         if folio.test(PG.writeback):
             folio.unlock()
+            kept.append(folio)
             continue
         if not folio.test(PG.swapcache) and folio_alloc_swap(folio):
             folio.unlock()
+            kept.append(folio)
             continue
-        owner = int(folio.mem.mapping[folio.pfn])
-        with system.mms[owner].ptl if owner >= 0 else nullcontext():
-            if not try_to_unmap(system, folio):
-                folio.unlock()
-                continue
+        if not try_to_unmap(system, folio):
+            folio.unlock()
+            kept.append(folio)
+            continue
         if folio.test_and_clear(PG.dirty):
             written.append(folio)  # pageout: written below, in this order
+        elif _free_clean(folio):
+            freed += 1
         else:
-            freed += _free_clean(folio)
+            kept.append(folio)
     swap_writeout_folios(written, ctx)
     swap_write_submit(ctx)
     for folio in written:
-        if folio.trylock():
-            freed += _free_clean(folio)
+        if folio.trylock() and _free_clean(folio):
+            freed += 1
+        else:
+            kept.append(folio)
+    return freed, kept
+
+
+def shrink_folio_list(system: System, folios: list[Folio]) -> int:
+    """Reclaim ``folios`` (anonymous, order 0); return how many were freed.
+
+    Folios that stay keep whatever LRU state they had."""
+    return _shrink_folio_list(system, folios)[0]
+
+
+def inactive_is_low(lv: Lruvec) -> bool:
+    """inactive_is_low for the anon lists: inactive * sqrt(10 * GiB) < active."""
+    inactive, active = lv.nr_inactive, lv.nr_active
+    gb = (inactive + active) >> (30 - PAGE_SHIFT)
+    ratio = math.isqrt(10 * gb) if gb else 1
+    return inactive * ratio < active
+
+
+def shrink_active_list(system: System, lv: Lruvec, nr_to_scan: int) -> None:
+    """Deactivate up to ``nr_to_scan`` active folios (anon folios always move)."""
+    mem = system.mem
+    pfns = lv.isolate(LRU_ACTIVE_ANON, nr_to_scan)
+    if not len(pfns):
+        return
+    with mem.flag_wait:
+        mem.flags[pfns] &= ~np.uint32(PG.young | PG.active)
+        mem.flags[pfns] |= np.uint32(PG.workingset)
+    system.memcg_stats.count(lv.memcg_id, MemcgEvent.pgdeactivate, len(pfns))
+    lv.add(pfns, active=False)
+
+
+def shrink_inactive_list(system: System, lv: Lruvec, nr_to_scan: int, sc: ScanControl) -> int:
+    """Isolate up to ``nr_to_scan`` inactive folios and reclaim the unreferenced ones."""
+    mem = system.mem
+    pfns = lv.isolate(LRU_INACTIVE_ANON, nr_to_scan)
+    n = len(pfns)
+    if not n:
+        return 0
+    sc.nr_scanned += n
+    # folio_check_references, for all at once
+    with mem.flag_wait:
+        fl = mem.flags[pfns]
+        young = (fl & np.uint32(PG.young)) != 0
+        referenced = (fl & np.uint32(PG.referenced)) != 0
+        mem.flags[pfns] = (fl & ~np.uint32(PG.young | PG.referenced)) | np.where(
+            young & ~referenced, np.uint32(PG.referenced), np.uint32(0))
+    activate = young & referenced
+    keep = young & ~referenced
+    lv.add(pfns[activate], active=True)
+    lv.add(pfns[keep], active=False)
+    cand = pfns[~young]
+    freed, kept = _shrink_folio_list(system, [Folio(mem, int(p)) for p in cand])
+    if kept:
+        kp = np.fromiter((f.pfn for f in kept), dtype=np.int64, count=len(kept))
+        # a folio whose write failed is dirty again: activate it, as pageout's
+        # AOP_WRITEPAGE_ACTIVATE does; the rest go back to the inactive list
+        kp = kp[(mem.flags[kp] & np.uint32(PG.lru)) == 0]
+        dirty = (mem.flags[kp] & np.uint32(PG.dirty)) != 0
+        lv.add(kp[dirty], active=True)
+        lv.add(kp[~dirty], active=False)
+    nact = int(np.count_nonzero(activate))
+    stats = system.memcg_stats
+    stats.count(lv.memcg_id, MemcgEvent.pgscan, n)
+    stats.count(lv.memcg_id, MemcgEvent.pgsteal, freed)
+    if nact:
+        stats.count(lv.memcg_id, MemcgEvent.pgactivate, nact)
+    vm = system.vmstat
+    vm.count(VmEvent.pgscan_kswapd if sc.kswapd else VmEvent.pgscan_direct, n)
+    vm.count(VmEvent.pgsteal_kswapd if sc.kswapd else VmEvent.pgsteal_direct, freed)
+    sc.nr_reclaimed += freed
     return freed
 
+
+def shrink_lruvec(system: System, memcg: MemCgroup, sc: ScanControl) -> None:
+    """Scan one cgroup's lists at ``sc.priority`` (get_scan_count for anon only)."""
+    if not memcg.may_swap():
+        return
+    lv = memcg.lruvec
+    size = lv.nr_inactive + lv.nr_active
+    nr = size >> sc.priority
+    while nr > 0:
+        if inactive_is_low(lv):
+            shrink_active_list(system, lv, SWAP_CLUSTER_MAX)
+        batch = min(nr, SWAP_CLUSTER_MAX)
+        nr -= batch
+        shrink_inactive_list(system, lv, batch, sc)
+        if sc.done is not None and sc.done():
+            break
+
+
+def _do_reclaim(system: System, memcgs: list[MemCgroup], sc: ScanControl,
+                done: Callable[[], bool]) -> int:
+    """do_try_to_free_pages: raise the pressure until ``done()`` or priority 0."""
+    sc.done = done
+    for prio in range(DEF_PRIORITY, -1, -1):
+        sc.priority = prio
+        for cg in memcgs:
+            shrink_lruvec(system, cg, sc)
+            if done():
+                return sc.nr_reclaimed
+    return sc.nr_reclaimed
+
+
+def try_to_free_mem_cgroup_pages(memcg: MemCgroup, nr_pages: int, *,
+                                 proactive: bool = False) -> int:
+    """Reclaim at least ``nr_pages`` (at least SWAP_CLUSTER_MAX) from one cgroup."""
+    sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX), proactive=proactive)
+    return _do_reclaim(memcg.system, [memcg], sc,
+                       lambda: sc.nr_reclaimed >= sc.nr_to_reclaim)
+
+
+def balance_pgdat(system: System) -> int:
+    """kswapd: reclaim from every cgroup until free memory is above the high watermark."""
+    mem = system.mem
+    high = system.watermark["high"]
+    if mem.nr_free >= high:
+        return 0
+    sc = ScanControl(nr_to_reclaim=high - mem.nr_free, kswapd=True)
+    return _do_reclaim(system, system.memcg_list(), sc, lambda: mem.nr_free >= high)
+
+
+def try_to_free_pages(system: System, nr_pages: int) -> int:
+    """Direct reclaim when an allocation found no free frame."""
+    sc = ScanControl(nr_to_reclaim=max(nr_pages, SWAP_CLUSTER_MAX))
+    return _do_reclaim(system, system.memcg_list(), sc,
+                       lambda: sc.nr_reclaimed >= sc.nr_to_reclaim)
+
+
+def alloc_folio(system: System, order: int = 0) -> Folio:
+    """Allocate a folio the way an anonymous fault does: wake kswapd below the
+    low watermark, reclaim directly when nothing is free, ENOMEM when even
+    that fails (the kernel would OOM-kill)."""
+    mem = system.mem
+    if mem.nr_free - (1 << order) < system.watermark["low"] and system.kswapd_enabled:
+        balance_pgdat(system)
+    folio = Folio.alloc(mem, order)
+    if folio is None:
+        try_to_free_pages(system, 1 << order)
+        folio = Folio.alloc(mem, order)
+    if folio is None:
+        raise kerror(errno.ENOMEM, f"out of memory: no free frame of order {order} "
+                     f"({mem.nr_free} of {mem.nr_frames} free) after reclaim")
+    return folio

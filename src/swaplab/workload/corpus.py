@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,27 +24,49 @@ DEFAULT_ROOTS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/bin",
                  os.path.dirname(os.__file__))
 
 
-def _files(roots: tuple[str, ...]) -> list[Path]:
-    out: list[Path] = []
+def _files(roots: tuple[str, ...], limit: int = 20000) -> list[Path]:
+    out: set[str] = set()
     for root in roots:
-        base = Path(root)
-        if not base.is_dir():
+        if not os.path.isdir(root):
             continue
-        for dirpath, _, names in os.walk(base):
+        for dirpath, _, names in os.walk(root):
             for name in names:
-                p = Path(dirpath) / name
+                p = os.path.join(dirpath, name)
                 try:
-                    if p.is_file() and not p.is_symlink() and p.stat().st_size >= PAGE_SIZE:
-                        out.append(p)
+                    st = os.lstat(p)
                 except OSError:
                     continue
-            if len(out) > 20000:
+                if stat.S_ISREG(st.st_mode) and st.st_size >= PAGE_SIZE:
+                    out.add(p)
+            if len(out) > limit:
                 break
-    return sorted(set(out))
+    return [Path(p) for p in sorted(out)]
 
 
-def file_pages(n: int, seed: int = 0, roots: tuple[str, ...] = DEFAULT_ROOTS) -> np.ndarray:
-    """``n`` pages read from real files under ``roots`` (seeded choice of file and offset).
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def _is_text(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2048)
+    except OSError:
+        return False
+    if not head or b"\0" in head:
+        return False
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return printable >= 0.95 * len(head)
+
+
+def file_pages(n: int, seed: int = 0, roots: tuple[str, ...] = DEFAULT_ROOTS,
+               want: Callable[[str], bool] | None = None) -> np.ndarray:
+    """``n`` pages read from real files under ``roots`` (seeded choice of file and offset);
+    ``want`` filters the files (e.g. ELF only).
 
     Raises ENOENT when no readable file of at least a page exists there.
     """
@@ -53,8 +77,21 @@ def file_pages(n: int, seed: int = 0, roots: tuple[str, ...] = DEFAULT_ROOTS) ->
     rng = np.random.default_rng(seed)
     out = np.zeros((n, PAGE_SIZE), dtype=np.uint8)
     i = 0
+    verdict: dict[int, bool] = {}
+    misses = 0
     while i < n:
-        f = files[int(rng.integers(len(files)))]
+        k = int(rng.integers(len(files)))
+        f = files[k]
+        if want is not None:
+            if k not in verdict:
+                verdict[k] = want(str(f))
+            if not verdict[k]:
+                misses += 1
+                if misses > 50 * len(files) or (len(verdict) == len(files) and not any(
+                        verdict.values())):
+                    raise kerror(errno.ENOENT, f"no file under {', '.join(roots)} passes "
+                                 f"the {want.__name__} filter")
+                continue
         try:
             size = f.stat().st_size
             npg = size // PAGE_SIZE
@@ -80,3 +117,50 @@ def describe(pages: np.ndarray) -> dict[str, float]:
     zero = ~pages.any(axis=1)
     return {"pages": len(pages), "zero": float(zero.mean()) if len(pages) else 0.0,
             "same_filled": float(same.mean()) if len(pages) else 0.0}
+
+
+#: Named sources of page contents: roots and a file filter.
+SOURCES: dict[str, tuple[tuple[str, ...], Callable[[str], bool] | None]] = {
+    "files": (DEFAULT_ROOTS, None),
+    "elf": (("/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/bin", "/usr/sbin"), _is_elf),
+    "text": (("/usr/share/doc", "/usr/share/common-licenses", "/etc", "/usr/include",
+              os.path.dirname(os.__file__)), _is_text),
+    "stdlib": ((os.path.dirname(os.__file__),), None),
+}
+
+
+def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
+                 same: float = 0.0) -> np.ndarray:
+    """``n`` pages from ``source`` with stated shares of zero and same-filled pages.
+
+    ``source`` is one of :data:`SOURCES` or ``pagefile:PATH`` (a capture
+    made by ``swaplab capture``; its pages are cycled if it has fewer than
+    ``n``). A seeded ``zero`` share of positions is then replaced by zero
+    pages and a ``same`` share by same-filled pages (one random repeated
+    8-byte word), on top of whatever the source holds. EINVAL names a bad
+    source or share.
+    """
+    if not 0 <= zero <= 1 or not 0 <= same <= 1 or zero + same > 1:
+        raise kerror(errno.EINVAL, f"zero share {zero} and same share {same} must lie in "
+                     "0..1 and add up to at most 1")
+    if source.startswith("pagefile:"):
+        from .pagefile import read_pagefile
+
+        pf = read_pagefile(source.split(":", 1)[1])
+        if not len(pf):
+            raise kerror(errno.EINVAL, f"{source}: holds no pages")
+        pages = pf.pages[np.arange(n) % len(pf)]
+    elif source in SOURCES:
+        roots, want = SOURCES[source]
+        pages = file_pages(n, seed, roots, want)
+    else:
+        raise kerror(errno.EINVAL, f"corpus source {source!r}: not one of "
+                     f"{', '.join(SOURCES)} or pagefile:PATH")
+    rng = np.random.default_rng(seed + 0x5EED)
+    order = rng.permutation(n)
+    nz, ns = round(zero * n), round(same * n)
+    pages[order[:nz]] = 0
+    if ns:
+        words = rng.integers(1, 1 << 63, size=ns, dtype=np.int64).astype(np.uint64)
+        pages.view(np.uint64)[order[nz : nz + ns]] = words[:, None]
+    return pages

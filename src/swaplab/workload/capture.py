@@ -1,0 +1,183 @@
+"""Capture the anonymous memory of a live process (``swaplab capture PID``).
+
+Reads ``/proc/PID/maps`` for the private writable mappings that hold
+anonymous memory (no backing file, ``[heap]``, ``[stack]``, ``[anon:...]``),
+``/proc/PID/pagemap`` to keep only pages the process has actually touched
+(present or swapped; when pagemap cannot be read every page is kept), and
+``/proc/PID/mem`` for their contents. The process is stopped (SIGSTOP) while
+it is read, so the pages form one consistent snapshot, and continued
+afterwards. Pages that cannot be read (EIO: guard pages) are skipped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..consts import PAGE_SIZE
+from ..errors import kerror
+from .pagefile import PageFile
+
+_SKIP = ("[vvar]", "[vdso]", "[vsyscall]", "[vvar_vclock]", "[uprobes]")
+PM_PRESENT = 1 << 63
+PM_SWAP = 1 << 62
+
+
+@dataclass(frozen=True)
+class Mapping:
+    start: int
+    end: int
+    perms: str
+    path: str
+
+    @property
+    def anonymous(self) -> bool:
+        if "r" not in self.perms or "w" not in self.perms or "p" not in self.perms:
+            return False
+        if self.path in _SKIP:
+            return False
+        return (not self.path or self.path in ("[heap]", "[stack]")
+                or self.path.startswith("[anon:") or self.path.startswith("[stack:"))
+
+
+def read_maps(pid: int) -> list[Mapping]:
+    """The mappings of ``pid`` from /proc/PID/maps; ESRCH when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        raise kerror(errno.ESRCH, f"no process {pid}") from None
+    except PermissionError:
+        raise kerror(errno.EPERM, f"cannot read /proc/{pid}/maps (ptrace permission)") from None
+    out = []
+    for line in lines:
+        parts = line.split(None, 5)
+        lo, hi = (int(x, 16) for x in parts[0].split("-"))
+        out.append(Mapping(lo, hi, parts[1], parts[5] if len(parts) > 5 else ""))
+    return out
+
+
+def _touched(pm_fd: int | None, m: Mapping) -> np.ndarray:
+    """Page indices of ``m`` that are present or swapped (all when pagemap is unreadable)."""
+    n = (m.end - m.start) // PAGE_SIZE
+    if pm_fd is None:
+        return np.arange(n)
+    try:
+        raw = os.pread(pm_fd, n * 8, (m.start // PAGE_SIZE) * 8)
+    except OSError:
+        return np.arange(n)
+    ents = np.frombuffer(raw, dtype=np.uint64)
+    return np.flatnonzero((ents & np.uint64(PM_PRESENT | PM_SWAP)) != 0)
+
+
+def capture(pid: int, *, freeze: bool = True, max_pages: int | None = None) -> PageFile:
+    """Snapshot the touched anonymous pages of ``pid``.
+
+    With ``freeze`` the process is stopped while it is read (and continued
+    even if reading fails). ``max_pages`` caps the capture (first pages first).
+    """
+    maps = [m for m in read_maps(pid) if m.anonymous]
+    stopped = False
+    if freeze and pid != os.getpid():
+        try:
+            os.kill(pid, signal.SIGSTOP)
+            stopped = True
+            _wait_stopped(pid)
+        except ProcessLookupError:
+            raise kerror(errno.ESRCH, f"no process {pid}") from None
+    try:
+        return _read(pid, maps, max_pages)
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        if state in ("T", "t"):
+            return
+        time.sleep(0.001)
+
+
+def _read(pid: int, maps: list[Mapping], max_pages: int | None) -> PageFile:
+    try:
+        mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    except PermissionError:
+        raise kerror(errno.EPERM, f"cannot read /proc/{pid}/mem (ptrace permission)") from None
+    try:
+        pm_fd: int | None = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
+    except OSError:
+        pm_fd = None
+    chunks: list[np.ndarray] = []
+    addrs: list[np.ndarray] = []
+    total = 0
+    skipped = 0
+    try:
+        for m in maps:
+            idx = _touched(pm_fd, m)
+            if max_pages is not None:
+                idx = idx[: max(0, max_pages - total)]
+            if not len(idx):
+                continue
+            got, va, bad = _read_pages(mem_fd, m.start, idx)
+            skipped += bad
+            if len(got):
+                chunks.append(got)
+                addrs.append(va)
+                total += len(got)
+    finally:
+        os.close(mem_fd)
+        if pm_fd is not None:
+            os.close(pm_fd)
+    pages = np.concatenate(chunks) if chunks else np.zeros((0, PAGE_SIZE), dtype=np.uint8)
+    vaddrs = np.concatenate(addrs) if addrs else np.zeros(0, dtype=np.uint64)
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        comm = "?"
+    meta = {"source": "capture", "pid": pid, "comm": comm, "time": time.time(),
+            "mappings": len(maps), "pagemap": pm_fd is not None, "unreadable": skipped}
+    return PageFile(pages, vaddrs, meta)
+
+
+def _read_pages(fd: int, base: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Read pages ``base + idx * PAGE_SIZE``, runs of consecutive pages at a time."""
+    out = np.empty((len(idx), PAGE_SIZE), dtype=np.uint8)
+    ok = np.zeros(len(idx), dtype=bool)
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    pos = 0
+    for run in np.split(idx, breaks):
+        for lo in range(0, len(run), 256):
+            part = run[lo : lo + 256]
+            addr = base + int(part[0]) * PAGE_SIZE
+            k = pos + lo
+            try:
+                buf = os.pread(fd, len(part) * PAGE_SIZE, addr)
+            except OSError:
+                buf = b""
+            full = len(buf) // PAGE_SIZE
+            if full:
+                out[k : k + full] = np.frombuffer(buf[: full * PAGE_SIZE], np.uint8).reshape(
+                    full, PAGE_SIZE)
+                ok[k : k + full] = True
+            for j in range(full, len(part)):  # the rest page by page
+                try:
+                    b = os.pread(fd, PAGE_SIZE, base + int(part[j]) * PAGE_SIZE)
+                except OSError:
+                    continue
+                if len(b) == PAGE_SIZE:
+                    out[k + j] = np.frombuffer(b, np.uint8)
+                    ok[k + j] = True
+        pos += len(run)
+    va = (base + idx.astype(np.uint64) * PAGE_SIZE).astype(np.uint64)
+    return out[ok], va[ok], int(np.count_nonzero(~ok))
+

@@ -1,0 +1,142 @@
+"""The page file format and capturing a live process's memory."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from swaplab import PAGE_SIZE
+from swaplab.cli import main
+from swaplab.workload.capture import capture, read_maps
+from swaplab.workload.corpus import file_pages
+from swaplab.workload.pagefile import (
+    KIND_DATA,
+    KIND_SAME,
+    KIND_ZERO,
+    classify,
+    read_pagefile,
+    write_pagefile,
+)
+
+
+def _mixed(n: int = 64) -> np.ndarray:
+    pages = file_pages(n, seed=3)
+    pages[5] = 0
+    pages.view(np.uint64)[9] = 0xDEADBEEF_00C0FFEE
+    return pages
+
+
+def test_round_trip_keeps_every_page_and_address(tmp_path):
+    pages = _mixed()
+    va = np.arange(len(pages), dtype=np.uint64) * PAGE_SIZE + 0x7F0000000000
+    f = tmp_path / "p.swpl"
+    write_pagefile(f, pages, va, {"source": "test"})
+    pf = read_pagefile(f)
+    assert np.array_equal(pf.pages, pages)
+    assert np.array_equal(pf.vaddrs, va)
+    assert pf.meta == {"source": "test"}
+
+
+def test_zero_and_same_filled_pages_take_no_data_row(tmp_path):
+    pages = _mixed()
+    kind, value = classify(pages)
+    assert kind[5] == KIND_ZERO and kind[9] == KIND_SAME and value[9] == 0xDEADBEEF_00C0FFEE
+    ndata = int(np.count_nonzero(kind == KIND_DATA))
+    assert ndata == len(pages) - 2
+    nbytes = write_pagefile(tmp_path / "p.swpl", pages)
+    assert nbytes == os.path.getsize(tmp_path / "p.swpl")
+    # header page + index (rounded to a page) + one row per data page only
+    assert nbytes <= PAGE_SIZE * (2 + ndata)
+
+
+@pytest.mark.parametrize("damage, needle", [
+    (lambda b: b"NOTPAGES" + b[8:], "magic"),
+    (lambda b: b[: len(b) - PAGE_SIZE], "truncated"),
+    (lambda b: b[:8] + (7).to_bytes(4, "little") + b[12:], "version 7"),
+])
+def test_corrupt_page_files_are_refused_with_einval(tmp_path, damage, needle):
+    f = tmp_path / "p.swpl"
+    write_pagefile(f, _mixed(16))
+    f.write_bytes(damage(f.read_bytes()))
+    with pytest.raises(OSError) as ei:
+        read_pagefile(f)
+    assert ei.value.errno == errno.EINVAL
+    assert needle in str(ei.value)
+
+
+def test_unknown_page_kind_is_named(tmp_path):
+    f = tmp_path / "p.swpl"
+    write_pagefile(f, _mixed(16))
+    raw = bytearray(f.read_bytes())
+    raw[PAGE_SIZE + 2 + 24 * 3 + 8] = 9  # page 3's kind (metadata "{}" is 2 bytes)
+    f.write_bytes(bytes(raw))
+    with pytest.raises(OSError, match="page 3 has unknown kind 9"):
+        read_pagefile(f)
+
+
+CHILD = r"""
+import mmap, sys
+buf = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+pat = bytes(range(256)) * 16
+for i in range(0, len(buf), 4096):
+    buf[i:i + 4096] = pat
+    buf[i:i + 8] = (i // 4096).to_bytes(8, "little")
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def child():
+    p = subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    assert p.stdout.readline().strip() == b"ready"
+    yield p
+    p.kill()
+    p.wait()
+
+
+def test_capture_matches_proc_pid_mem_at_capture_time(child):
+    if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
+        pytest.skip("no permission to read /proc/PID/mem")
+    pf = capture(child.pid)
+    assert len(pf) > 2048  # at least the 8 MiB buffer
+    # the child sleeps in read(): its memory is as it was at capture time
+    fd = os.open(f"/proc/{child.pid}/mem", os.O_RDONLY)
+    try:
+        for k in np.linspace(0, len(pf) - 1, 400).astype(int):
+            assert os.pread(fd, PAGE_SIZE, int(pf.vaddrs[k])) == pf.pages[k].tobytes()
+    finally:
+        os.close(fd)
+    # every page of the child's buffer is there, tag and pattern intact
+    pat = np.frombuffer(bytes(range(256)) * 16, np.uint8)
+    hits = (pf.pages[:, 8:] == pat[8:]).all(axis=1)
+    tags = set(pf.pages[hits, :8].copy().view(np.uint64).ravel().tolist())
+    assert tags >= set(range(2048))
+    assert all(m.anonymous for m in read_maps(child.pid)
+               if any(m.start <= int(v) < m.end for v in pf.vaddrs[:1]))
+    assert pf.meta["pid"] == child.pid and pf.meta["pagemap"] in (True, False)
+
+
+def test_capture_command_writes_a_readable_page_file(child, tmp_path, capsys):
+    if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
+        pytest.skip("no permission to read /proc/PID/mem")
+    out = tmp_path / "cap.swpl"
+    assert main(["capture", str(child.pid), "-o", str(out), "--max-pages", "500"]) == 0
+    pf = read_pagefile(out)
+    assert len(pf) == 500
+    assert "captured 500 pages" in capsys.readouterr().out
+
+
+def test_capture_of_a_missing_process_fails_cleanly(capsys):
+    pid = 2**22 + 12345
+    with pytest.raises(OSError) as ei:
+        capture(pid)
+    assert ei.value.errno == errno.ESRCH
+    assert main(["capture", str(pid), "-o", "/tmp/never.swpl"]) == 1
+    assert "no process" in capsys.readouterr().err
