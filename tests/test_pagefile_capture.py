@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
 
@@ -104,15 +105,19 @@ def child():
 def test_capture_matches_proc_pid_mem_at_capture_time(child):
     if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
         pytest.skip("no permission to read /proc/PID/mem")
-    pf = capture(child.pid)
-    assert len(pf) > 2048  # at least the 8 MiB buffer
-    # the child sleeps in read(): its memory is as it was at capture time
-    fd = os.open(f"/proc/{child.pid}/mem", os.O_RDONLY)
+    # stopped across capture and comparison, so "now" is "at capture time"
+    os.kill(child.pid, signal.SIGSTOP)
     try:
-        for k in np.linspace(0, len(pf) - 1, 400).astype(int):
-            assert os.pread(fd, PAGE_SIZE, int(pf.vaddrs[k])) == pf.pages[k].tobytes()
+        pf = capture(child.pid, freeze=False)
+        fd = os.open(f"/proc/{child.pid}/mem", os.O_RDONLY)
+        try:
+            for k in range(len(pf)):
+                assert os.pread(fd, PAGE_SIZE, int(pf.vaddrs[k])) == pf.pages[k].tobytes()
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        os.kill(child.pid, signal.SIGCONT)
+    assert len(pf) > 2048  # at least the 8 MiB buffer
     # every page of the child's buffer is there, tag and pattern intact
     pat = np.frombuffer(bytes(range(256)) * 16, np.uint8)
     hits = (pf.pages[:, 8:] == pat[8:]).all(axis=1)

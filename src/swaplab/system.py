@@ -32,15 +32,20 @@ from .printk import Printk
 from .util import memparse
 
 
-def zone_watermarks(managed: int) -> dict[str, int]:
-    """min/low/high in pages for one zone of ``managed`` pages, as
-    __setup_per_zone_wmarks computes them from min_free_kbytes
-    (sqrt(16 * KiB of RAM), clamped to 128 KiB..256 MiB) and the default
-    watermark_scale_factor of 10 (0.1% of memory)."""
+def default_min_free_kbytes(managed: int) -> int:
+    """vm.min_free_kbytes at boot: sqrt(16 * KiB of RAM), clamped to 128 KiB..256 MiB."""
     import math
 
-    kbytes = managed * (PAGE_SIZE // 1024)
-    min_free_kbytes = min(max(math.isqrt(kbytes * 16), 128), 262144)
+    return min(max(math.isqrt(managed * (PAGE_SIZE // 1024) * 16), 128), 262144)
+
+
+def zone_watermarks(managed: int, min_free_kbytes: int | None = None) -> dict[str, int]:
+    """min/low/high in pages for one zone of ``managed`` pages, as
+    __setup_per_zone_wmarks computes them from vm.min_free_kbytes (default:
+    :func:`default_min_free_kbytes`) and the default watermark_scale_factor of
+    10 (0.1% of memory)."""
+    if min_free_kbytes is None:
+        min_free_kbytes = default_min_free_kbytes(managed)
     wmin = min_free_kbytes >> (PAGE_SHIFT - 10)
     step = max(wmin >> 2, managed * 10 // 10000)
     return {"min": wmin, "low": wmin + step, "high": wmin + 2 * step}
@@ -81,6 +86,9 @@ class System:
         #: kswapd runs (synchronously) when an allocation takes free memory
         #: below the low watermark; off, only direct reclaim frees memory
         self.kswapd_enabled = True
+        #: zsmalloc pools (zram's, zswap's) take their pages from this machine's
+        #: memory, as in the kernel; False keeps them outside (unaccounted)
+        self.pools_in_ram = True
 
     # --- block devices ------------------------------------------------------------------
     def _next_minor(self, prefix: str) -> int:
@@ -196,6 +204,12 @@ class System:
         del self.modules[name]
 
     # --- processes ----------------------------------------------------------------------
+    def set_min_free_kbytes(self, kbytes: int) -> None:
+        """sysctl vm.min_free_kbytes: recompute the watermarks (EINVAL below 0)."""
+        if kbytes < 0:
+            raise kerror(errno.EINVAL, f"vm.min_free_kbytes {kbytes} is negative")
+        self.watermark = zone_watermarks(self.mem.nr_frames, kbytes)
+
     def create_cgroup(self, name: str) -> MemCgroup:
         """mkdir /sys/fs/cgroup/NAME (memory controller enabled)."""
         if not name or "/" in name or name in (".", ".."):

@@ -113,6 +113,8 @@ class MemCgroup:
         self.swap_peak = 0
         self.zswap_bytes = 0
         self.zswapped_pages = 0
+        #: pages zswap holds uncompressed for this cgroup (memory.stat zswap_incomp)
+        self.zswap_incomp = 0
         self.events = {"low": 0, "high": 0, "max": 0, "oom": 0, "oom_kill": 0}
         self.swap_events = {"high": 0, "max": 0, "fail": 0}
         self.lruvec: Lruvec = Lruvec(system.mem, self)
@@ -127,9 +129,15 @@ class MemCgroup:
         return "/sys/fs/cgroup" + ("" if self.id == 0 else f"/{self.name}")
 
     @property
-    def usage(self) -> int:
-        """Pages charged to this cgroup (memory.current / PAGE_SIZE)."""
+    def anon_pages(self) -> int:
+        """Frames charged to this cgroup."""
         return int(self.system.mem.memcg_pages[self.id])
+
+    @property
+    def usage(self) -> int:
+        """Pages charged to this cgroup (memory.current / PAGE_SIZE): its frames
+        plus its zswap compressed bytes (charged as kernel memory), rounded up."""
+        return int(self.system.mem.memcg_pages[self.id]) + -(-self.zswap_bytes // PAGE_SIZE)
 
     def stat(self, item: MemcgEvent | str) -> int:
         if isinstance(item, str):
@@ -173,9 +181,10 @@ class MemCgroup:
         lv = self.lruvec
         ev = self.system.memcg_stats.ev[self.id]
         lines = [
-            ("anon", self.usage * PAGE_SIZE),
+            ("anon", self.anon_pages * PAGE_SIZE),
             ("zswap", self.zswap_bytes),
             ("zswapped", self.zswapped_pages * PAGE_SIZE),
+            ("zswap_incomp", self.zswap_incomp),
             ("swapcached", self.swapcached() * PAGE_SIZE),
             ("inactive_anon", lv.nr_inactive * PAGE_SIZE),
             ("active_anon", lv.nr_active * PAGE_SIZE),

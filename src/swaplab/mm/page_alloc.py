@@ -141,3 +141,44 @@ class PhysMem:
                 pfn &= ~(1 << order)
                 order += 1
             self.free_area[order].add(pfn)
+
+
+class PageReserve:
+    """The frames a zsmalloc pool occupies in a machine's memory.
+
+    zsmalloc's pages come from the buddy allocator; here the pool keeps its
+    objects in its own arena and holds as many frames of :class:`PhysMem`
+    as it has pages, so a growing pool leaves less memory for everything
+    else, as on a real machine. Frames are taken without reclaim (as from
+    reclaim context, which may dip below the watermarks); when none is free
+    the pool allocation fails.
+    """
+
+    def __init__(self, mem: PhysMem) -> None:
+        self.mem = mem
+        self.pfns = np.zeros(64, dtype=np.int64)
+        self.nr = 0
+
+    def take(self, n: int) -> bool:
+        got = []
+        for _ in range(n):
+            pfn = self.mem.alloc_pages(0)
+            if pfn < 0:
+                for p in got:
+                    self.mem.free_pages(p)
+                return False
+            got.append(pfn)
+        if self.nr + n > len(self.pfns):
+            self.pfns = np.concatenate([self.pfns, np.zeros(len(self.pfns) + n, np.int64)])
+        self.pfns[self.nr : self.nr + n] = got
+        self.nr += n
+        return True
+
+    def give(self, n: int) -> None:
+        for p in self.pfns[self.nr - n : self.nr].tolist():
+            self.mem.free_pages(p)
+        self.nr -= n
+
+    def release(self) -> None:
+        """Give every frame back (the pool is destroyed)."""
+        self.give(self.nr)

@@ -276,6 +276,10 @@ def is_folio_zero_filled(folio: Folio) -> bool:
     return not words.any()
 
 
+#: swap_writeout's "keep this folio in memory" (the folio is dirty again)
+AOP_WRITEPAGE_ACTIVATE = 0x80000
+
+
 def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
     """Write a locked, swap-cache folio out (or not): the steps of swap_writeout.
 
@@ -310,6 +314,12 @@ def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
         system.vmstat.count_mthp(folio.order, MthpStat.zswpout)
         folio.unlock()
         return 0
+    memcg = system.memcgs.get(int(folio.mem.memcg[folio.pfn]))
+    if memcg is not None and not memcg.zswap_writeback:
+        # memory.zswap.writeback = 0: this cgroup's pages never reach the device
+        folio.set(PG.dirty)
+        folio.unlock()
+        return AOP_WRITEPAGE_ACTIVATE
     __swap_writepage(folio, ctx)
     return 0
 
@@ -340,7 +350,9 @@ def _uniform_batch(folios: list[Folio]) -> tuple[SwapInfo, np.ndarray, np.ndarra
     pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=len(folios))
     entries = mem.swap[pfns]
     types = entries >> np.uint64(58)
-    if mem.order[pfns].any() or mem.system.zswap is not None or (types != types[0]).any():
+    system = mem.system
+    if (mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any()
+            or not all(cg.zswap_writeback for cg in system.memcgs.values())):
         return None
     sis = mem.system.swap.info_of(int(entries[0]))
     return sis, pfns, (entries & np.uint64((1 << 58) - 1)).astype(np.int64)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..consts import PAGE_SHIFT
+from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..errors import kerror
 from .folio import PG, Folio
 from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
@@ -232,12 +232,21 @@ def _do_reclaim(system: System, memcgs: list[MemCgroup], sc: ScanControl,
                 done: Callable[[], bool]) -> int:
     """do_try_to_free_pages: raise the pressure until ``done()`` or priority 0."""
     sc.done = done
+    zswap = system.zswap
     for prio in range(DEF_PRIORITY, -1, -1):
         sc.priority = prio
         for cg in memcgs:
             shrink_lruvec(system, cg, sc)
             if done():
                 return sc.nr_reclaimed
+            # shrink_slab: the zswap shrinker of this cgroup. It counts its
+            # entries scaled by compressed/stored, i.e. the pages the
+            # compressed data takes, and is asked for that >> priority.
+            nr = -(-cg.zswap_bytes // PAGE_SIZE) >> prio if zswap is not None else 0
+            if nr:
+                zswap.shrinker_scan(cg, nr)
+                if done():
+                    return sc.nr_reclaimed
     return sc.nr_reclaimed
 
 

@@ -177,6 +177,9 @@ class ZsPool:
         self.objs_allocated = [0] * ZS_SIZE_CLASSES
         self.objs_used = [0] * ZS_SIZE_CLASSES
         self.lock = threading.Lock()
+        #: where the pool's pages come from in the machine's memory (a
+        #: :class:`~swaplab.mm.page_alloc.PageReserve`), or None: unaccounted
+        self.backing = None
 
     # --- geometry -----------------------------------------------------------------------
     @property
@@ -252,6 +255,8 @@ class ZsPool:
             self.groups[cls][new][z] = None
 
     def _get_pages(self, n: int) -> np.ndarray | None:
+        if self.backing is not None and not self.backing.take(n):
+            return None
         if self._nfreed >= n:
             self._nfreed -= n
             return self._freed_pages[self._nfreed : self._nfreed + n].copy()
@@ -263,6 +268,8 @@ class ZsPool:
 
     def _put_pages(self, pages: np.ndarray) -> None:
         n = len(pages)
+        if self.backing is not None:
+            self.backing.give(n)
         if self._nfreed + n > len(self._freed_pages):
             self._freed_pages = np.concatenate([self._freed_pages,
                                                 np.zeros_like(self._freed_pages)])

@@ -352,6 +352,55 @@ class Workload:
             progress("verify", done, total)
         return done
 
+    def census(self) -> dict[str, int]:
+        """Where every touched page is now, counted from the page tables, and the
+        device and zswap counters it must agree with.
+
+        ``resident + zero + zswap + zram + device == touched``: a page is mapped
+        in memory, recorded in a swap area's zero map, held by zswap, held by
+        zram (compressed, same-filled, or written back to its backing device:
+        ``zram_wb`` of them), or on a plain swap device (``device``).
+        ``resident_swapcache`` of the resident pages still keep their swap
+        slot (a clean copy on the device, as after a read-only swap-in).
+        """
+        s = self.system
+        out = dict.fromkeys(("touched", "resident", "zero", "zswap", "zram", "zram_wb",
+                             "device", "resident_swapcache"), 0)
+        zram = s.modules.get("zram")
+        zdev = {z.bdev: z for z in zram.devices.values()} if zram is not None else {}
+        for proc in self.procs:
+            ptes = proc.mm.ptes
+            touched = proc.touched
+            out["touched"] += int(touched.sum())
+            present = (ptes & np.uint64(1)) == 1
+            out["resident"] += int(np.count_nonzero(present & touched))
+            pfns = (ptes[present] >> np.uint64(1)).astype(np.int64)
+            out["resident_swapcache"] += int(np.count_nonzero(
+                s.mem.flags[pfns] & np.uint32(PG.swapcache)))
+            swapped = ~present & (ptes != 0)
+            entries = ptes[swapped] >> np.uint64(1)
+            types = (entries >> np.uint64(58)).astype(np.int64)
+            offs = (entries & np.uint64((1 << 58) - 1)).astype(np.int64)
+            for t in np.unique(types).tolist():
+                si = s.swap.info[t]
+                o = offs[types == t]
+                zero = si.zeromap[o]
+                out["zero"] += int(zero.sum())
+                o = o[~zero]
+                if s.zswap is not None and t in s.zswap.trees:
+                    inz = s.zswap.trees[t].handle[o] != 0
+                    out["zswap"] += int(inz.sum())
+                    o = o[~inz]
+                z = zdev.get(si.bdev)
+                if z is not None:
+                    from ..drivers.zram.zram_drv import ZRAM_WB
+
+                    out["zram"] += len(o)
+                    out["zram_wb"] += int(np.count_nonzero(z.flags[o] & np.uint32(ZRAM_WB)))
+                else:
+                    out["device"] += len(o)
+        return out
+
     # --- results ------------------------------------------------------------------------
     def report(self, **extra: Any) -> dict[str, Any]:
         """Counters and rates of the run: vmstat, per-cgroup memory.stat, swap areas,

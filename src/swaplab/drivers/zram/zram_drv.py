@@ -41,6 +41,7 @@ from ...block.bio import Bio, ReqOp, bio_endio
 from ...block.blkdev import BlkFeat, BlockDevice, BlockDeviceOperations
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
+from ...mm.page_alloc import PageReserve
 from ...mm.zsmalloc import ZsPool
 from .zcomp import Zcomp, ZcompParams
 
@@ -617,6 +618,8 @@ class Zram:
             self.flags = np.zeros(n, dtype=np.uint32)
             self.ac_time = np.zeros(n, dtype=np.uint32)
             self.mem_pool = ZsPool(self.name, 2 * n + 1024, self.ctl.chain_size)
+            if self.system.pools_in_ram:
+                self.mem_pool.backing = PageReserve(self.system.mem)
             self.huge_class_size = self.mem_pool.huge_class_size
             self.comps = comps
             self.num_active_comps = sum(c is not None for c in comps)
@@ -632,6 +635,8 @@ class Zram:
             self.handle = np.zeros(0, dtype=np.uint64)
             self.flags = np.zeros(0, dtype=np.uint32)
             self.ac_time = np.zeros(0, dtype=np.uint32)
+            if self.mem_pool is not None and self.mem_pool.backing is not None:
+                self.mem_pool.backing.release()
             self.mem_pool = None
             self.disksize = 0
             self.comps = [None] * ZRAM_MAX_COMPS

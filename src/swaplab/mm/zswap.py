@@ -1,0 +1,523 @@
+"""zswap: a compressed cache in the swap core, in front of any swap area (mm/zswap.c).
+
+Rules (kernel-facts §5):
+- Entries are keyed by swap entry: per swap type, arrays indexed by slot
+  offset hold the zsmalloc handle, compressed length, pool, owning cgroup,
+  the referenced bit and an LRU stamp. No Python object per entry.
+- store (from swap_writeout, after the zero-page check): disabled -> drop
+  stale entries and refuse; the cgroup at memory.zswap.max -> write back one
+  of its entries and refuse; the global pool at max_pool_percent of RAM ->
+  pool_limit_hit, mark full, run the shrink worker, refuse; once full, refuse
+  until the pool is below accept_threshold_percent of the limit. A page that
+  does not compress below PAGE_SIZE (or whose compression fails) is stored
+  raw when the cgroup allows writeback, else refused. A refused store leaves
+  no entry for the folio's slots.
+- load (from swap_read_folio, before any device I/O): -ENOENT without an
+  entry; -EINVAL for a large folio; -EIO when decompression fails; on success
+  the folio is uptodate and dirty and the entry is gone (exclusive load).
+- invalidate (from swap_range_free, before the device's slot-free notify).
+- Writeback (limit shrink worker, and the shrinker under memory pressure)
+  walks per-cgroup LRUs with a second chance for referenced entries; an entry
+  goes back through the swap cache and ``__swap_writepage`` with its own
+  SwapIoCtx (counted as pswpout and zswpwb), and the folio is freed once the
+  write is done. memory.zswap.writeback = 0 forbids it for that cgroup.
+- Changing the compressor makes a new pool current; older entries keep
+  their pool and are decompressed with its compressor; an emptied old pool
+  is dropped.
+- Not modelled: reject_kmemcache_fail (entry allocation cannot fail here),
+  the nr_disk_swapins shrinker protection, the per-64-MiB xarray split.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..consts import PAGE_SIZE
+from ..drivers.zram.zcomp import Zcomp, zcomp_available_algorithm
+from ..errors import kerror
+from ..util import kstrtobool, kstrtouint
+from .folio import PG, Folio
+from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
+from .page_alloc import PageReserve, PhysMem
+from .swapops import swp_entry, swp_offset, swp_type
+from .vmstat import VmEvent
+from .zsmalloc import ZsPool
+
+if TYPE_CHECKING:
+    from ..system import System
+    from .memcontrol import MemCgroup
+
+COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
+            "reject_kmemcache_fail", "reject_compress_fail", "reject_compress_poor",
+            "decompress_fail", "written_back_pages", "stored_incompressible_pages")
+
+
+class _Pool:
+    """A zswap_pool: one compressor and its zsmalloc pool."""
+
+    def __init__(self, name: str, mem: PhysMem, in_ram: bool) -> None:
+        self.comp = Zcomp(name)
+        self.zs = ZsPool(f"zswap-{name}", mem.nr_frames)
+        if in_ram:
+            self.zs.backing = PageReserve(mem)
+        self.nr_entries = 0
+
+    def destroy(self) -> None:
+        if self.zs.backing is not None:
+            self.zs.backing.release()
+
+
+class _Tree:
+    """The entries of one swap area, indexed by slot offset."""
+
+    def __init__(self, nr: int) -> None:
+        self.handle = np.zeros(nr, dtype=np.int64)      # 0: no entry
+        self.length = np.zeros(nr, dtype=np.int32)
+        self.pool = np.zeros(nr, dtype=np.int16)
+        self.memcg = np.zeros(nr, dtype=np.int32)
+        self.referenced = np.zeros(nr, dtype=bool)
+        self.seq = np.zeros(nr, dtype=np.int64)
+
+
+class _EntryLru:
+    """One cgroup's entry LRU: ``(type, offset, stamp)`` rows, oldest first; a row
+    is live while the slot still has an entry with that stamp."""
+
+    def __init__(self) -> None:
+        self.key = np.empty(256, dtype=np.int64)
+        self.seq = np.empty(256, dtype=np.int64)
+        self.head = self.tail = 0
+        self.nr = 0
+
+    def append(self, key: int, seq: int) -> None:
+        if self.tail == len(self.key):
+            live = self.tail - self.head
+            size = max(256, 2 * live + 2) if live * 2 >= len(self.key) else len(self.key)
+            k, s = self.key[self.head : self.tail].copy(), self.seq[self.head : self.tail].copy()
+            if size != len(self.key):
+                self.key = np.empty(size, dtype=np.int64)
+                self.seq = np.empty(size, dtype=np.int64)
+            self.key[:live], self.seq[:live] = k, s
+            self.head, self.tail = 0, live
+        self.key[self.tail] = key
+        self.seq[self.tail] = seq
+        self.tail += 1
+
+    def pop(self) -> tuple[int, int] | None:
+        if self.head == self.tail:
+            return None
+        k, s = int(self.key[self.head]), int(self.seq[self.head])
+        self.head += 1
+        return k, s
+
+
+class ZswapParams:
+    """/sys/module/zswap/parameters/: ``params[name]`` reads and writes the text."""
+
+    def __init__(self, zswap: Zswap) -> None:
+        self._z = zswap
+
+    def __getitem__(self, name: str) -> str:
+        z = self._z
+        if name == "enabled":
+            return "Y\n" if z.enabled else "N\n"
+        if name == "compressor":
+            return f"{z.compressor}\n"
+        if name == "max_pool_percent":
+            return f"{z.max_pool_percent}\n"
+        if name == "accept_threshold_percent":
+            return f"{z.accept_threshold_percent}\n"
+        if name == "shrinker_enabled":
+            return "Y\n" if z.shrinker_enabled else "N\n"
+        raise kerror(errno.ENOENT, f"/sys/module/zswap/parameters/{name}: no such parameter")
+
+    def __setitem__(self, name: str, value: object) -> None:
+        z = self._z
+        text = str(value)
+        what = f"zswap {name}"
+        if name == "enabled":
+            z.enabled = kstrtobool(text, what=what)
+        elif name == "compressor":
+            z.set_compressor(text.strip())
+        elif name == "max_pool_percent":
+            z.max_pool_percent = kstrtouint(text, 0, what=what)
+        elif name == "accept_threshold_percent":
+            v = kstrtouint(text, 0, what=what)
+            if v > 100:
+                raise kerror(errno.EINVAL, f"{what}: {v} is above 100")
+            z.accept_threshold_percent = v
+        elif name == "shrinker_enabled":
+            z.shrinker_enabled = kstrtobool(text, what=what)
+        else:
+            raise kerror(errno.ENOENT, f"/sys/module/zswap/parameters/{name}: no such "
+                         "parameter")
+
+
+class Zswap:
+    """The zswap of one System; installing it sets ``system.zswap``."""
+
+    def __init__(self, system: System, compressor: str = "lz4", *, enabled: bool = False
+                 ) -> None:
+        self.system = system
+        self.enabled = enabled
+        self.max_pool_percent = 20
+        self.accept_threshold_percent = 90
+        self.shrinker_enabled = True
+        self.pools: dict[int, _Pool] = {}
+        self._next_pool = 0
+        self.current = -1
+        self.compressor = ""
+        self.set_compressor(compressor)
+        self.trees: dict[int, _Tree] = {}
+        self.lrus: dict[int, _EntryLru] = {}
+        self.stats = dict.fromkeys(COUNTERS, 0)
+        self.stored_pages = 0
+        self.pool_full = False
+        self._seq = 1
+        self.lock = threading.RLock()
+        self.params = ZswapParams(self)
+        for si in system.swap.active():
+            self.swapon(si.type, si.max)
+        system.zswap = self
+
+    # --- configuration ------------------------------------------------------------------
+    def set_compressor(self, name: str) -> None:
+        if not zcomp_available_algorithm(name):
+            raise kerror(errno.ENOENT, f"zswap: compressor {name!r} not available")
+        if name == self.compressor:
+            return
+        pid = self._next_pool
+        self._next_pool += 1
+        self.pools[pid] = _Pool(name, self.system.mem, self.system.pools_in_ram)
+        old = self.current
+        self.current = pid
+        self.compressor = name
+        if old in self.pools and self.pools[old].nr_entries == 0:
+            self.pools.pop(old).destroy()
+
+    def swapon(self, type_: int, maxpages: int) -> None:
+        with self.lock:
+            self.trees[type_] = _Tree(maxpages + 1)
+
+    def swapoff(self, type_: int) -> None:
+        with self.lock:
+            tree = self.trees.get(type_)
+            if tree is not None:
+                for off in np.flatnonzero(tree.handle).tolist():
+                    self._erase(type_, off)
+                del self.trees[type_]
+
+    # --- sizes --------------------------------------------------------------------------
+    def total_pages(self) -> int:
+        return sum(p.zs.total_pages for p in self.pools.values())
+
+    def max_pages(self) -> int:
+        return self.system.mem.nr_frames * self.max_pool_percent // 100
+
+    def accept_pages(self) -> int:
+        return self.max_pages() * self.accept_threshold_percent // 100
+
+    def debugfs(self) -> dict[str, int]:
+        """/sys/kernel/debug/zswap/ as a dict."""
+        return {**self.stats, "pool_total_size": self.total_pages() * PAGE_SIZE,
+                "stored_pages": self.stored_pages}
+
+    # --- entries ------------------------------------------------------------------------
+    def _erase(self, type_: int, off: int) -> None:
+        """Free the entry of one slot, if any (lock held)."""
+        tree = self.trees.get(type_)
+        if tree is None:
+            return
+        h = int(tree.handle[off])
+        if not h:
+            return
+        pid = int(tree.pool[off])
+        pool = self.pools[pid]
+        ln = int(tree.length[off])
+        pool.zs.free(h)
+        pool.nr_entries -= 1
+        if pool.nr_entries == 0 and pid != self.current:
+            self.pools.pop(pid).destroy()
+        tree.handle[off] = 0
+        tree.seq[off] = 0
+        self.stored_pages -= 1
+        cg = self.system.memcgs.get(int(tree.memcg[off]))
+        if ln == PAGE_SIZE:
+            self.stats["stored_incompressible_pages"] -= 1
+            if cg is not None:
+                cg.zswap_incomp -= 1
+        if cg is not None:
+            cg.charge_zswap(-ln, -1)
+
+    def invalidate(self, entry: int) -> None:
+        """zswap_invalidate: drop the entry of a freed slot."""
+        t = swp_type(entry)
+        tree = self.trees.get(t)
+        if tree is None:
+            return
+        off = swp_offset(entry)
+        if tree.handle[off]:
+            with self.lock:
+                self._erase(t, off)
+
+    def _check_limits(self) -> int:
+        """zswap_check_limits: 0 when the pool may grow, 1 when it is still over the
+        accept threshold after being full, 2 when it just hit the limit."""
+        cur = self.total_pages()
+        if self.pool_full and cur > self.accept_pages():
+            return 1
+        if cur >= self.max_pages():
+            self.stats["pool_limit_hit"] += 1
+            self.pool_full = True
+            return 2
+        self.pool_full = False
+        return 0
+
+    def store(self, folio: Folio) -> bool:
+        """zswap_store: keep a compressed copy of a locked swap-cache folio.
+
+        Lock order: the swap cluster lock (held by invalidate's callers) before
+        ``self.lock``; store never holds ``self.lock`` while it writes back.
+        """
+        t = swp_type(folio.swap)
+        off = swp_offset(folio.swap)
+        nr = folio.nr_pages
+        system = self.system
+        tree = self.trees.get(t)
+        if tree is None:
+            return False
+        if not self.enabled:
+            return self._reject(t, off, nr)
+        memcg = system.memcgs[int(folio.mem.memcg[folio.pfn])]
+        if not memcg.zswap_may_store():
+            if self.shrink_memcg(memcg):
+                self.stats["reject_reclaim_fail"] += 1
+            return self._reject(t, off, nr)
+        full = self._check_limits()
+        if full:
+            if full == 2:  # the limit was just hit: the shrink worker is queued
+                self.shrink_worker()
+            return self._reject(t, off, nr)
+        with self.lock:
+            pool = self.pools[self.current]
+            zcomp = pool.comp
+            for k in range(nr):
+                page = folio.pages[k]
+                strm = zcomp.stream_get()
+                try:
+                    out = zcomp.compress(strm, page)
+                finally:
+                    zcomp.stream_put(strm)
+                raw = isinstance(out, int) or len(out) >= PAGE_SIZE
+                if raw:
+                    if not memcg.zswap_writeback:
+                        self.stats["reject_compress_fail" if isinstance(out, int)
+                                   else "reject_compress_poor"] += 1
+                        return self._reject(t, off, nr)
+                    data, ln = page, PAGE_SIZE
+                else:
+                    data, ln = out, len(out)
+                h = pool.zs.malloc(ln)
+                if h <= 0:
+                    self.stats["reject_alloc_fail"] += 1
+                    return self._reject(t, off, nr)
+                pool.zs.write(h, data)
+                o = off + k
+                self._erase(t, o)  # a stale entry for this slot
+                tree.handle[o] = h
+                tree.length[o] = ln
+                tree.pool[o] = self.current
+                tree.memcg[o] = memcg.id
+                tree.referenced[o] = True
+                seq = self._seq
+                self._seq += 1
+                tree.seq[o] = seq
+                self.lrus.setdefault(memcg.id, _EntryLru()).append((t << 40) | o, seq)
+                pool.nr_entries += 1
+                self.stored_pages += 1
+                if raw:
+                    self.stats["stored_incompressible_pages"] += 1
+                    memcg.zswap_incomp += 1
+                memcg.charge_zswap(ln, 1)
+        system.vmstat.count(VmEvent.zswpout, nr)
+        system.memcg_stats.count(memcg.id, MemcgEvent.zswpout, nr)
+        return True
+
+    def _reject(self, t: int, off: int, nr: int) -> bool:
+        """A failed store leaves no entry for any of the folio's slots."""
+        with self.lock:
+            for o in range(off, off + nr):
+                self._erase(t, o)
+        return False
+
+    def load(self, folio: Folio) -> int:
+        """zswap_load: 0 (loaded, entry gone), -ENOENT, -EINVAL (large folio), -EIO."""
+        t = swp_type(folio.swap)
+        off = swp_offset(folio.swap)
+        tree = self.trees.get(t)
+        if tree is None:
+            return -errno.ENOENT
+        nr = folio.nr_pages
+        with self.lock:
+            if not tree.handle[off : off + nr].any():
+                return -errno.ENOENT
+            if nr > 1:
+                return -errno.EINVAL
+            ret = self._decompress(t, off, folio.data)
+            if ret:
+                self.stats["decompress_fail"] += 1
+                return -errno.EIO
+            memcg_id = int(tree.memcg[off])
+            self._erase(t, off)
+        folio.set(PG.uptodate | PG.dirty)
+        self.system.vmstat.count(VmEvent.zswpin)
+        self.system.memcg_stats.count(memcg_id, MemcgEvent.zswpin)
+        return 0
+
+    def _decompress(self, t: int, off: int, dst: np.ndarray) -> int:
+        tree = self.trees[t]
+        pool = self.pools[int(tree.pool[off])]
+        h, ln = int(tree.handle[off]), int(tree.length[off])
+        if ln == PAGE_SIZE:
+            dst[:] = pool.zs.read(h, PAGE_SIZE)
+            return 0
+        zcomp = pool.comp
+        strm = zcomp.stream_get()
+        try:
+            src = pool.zs.read(h, ln, strm.local_copy)
+            return zcomp.decompress(strm, src, dst)
+        finally:
+            zcomp.stream_put(strm)
+
+    # --- writeback ----------------------------------------------------------------------
+    def writeback_entry(self, t: int, off: int) -> int:
+        """zswap_writeback_entry: move one entry to the swap device; 0 or -errno."""
+        from .page_io import SwapIoCtx, swap_write_submit, swap_writepage
+        from .swapfile import swap_cache_add_folio, swap_cache_del_folio, swap_cache_get_folio
+        from .vmscan import _free_clean
+
+        system = self.system
+        entry = swp_entry(t, off)
+        if swap_cache_get_folio(system, entry) is not None:
+            return -errno.EEXIST
+        folio = Folio.alloc(system.mem, 0)
+        if folio is None:
+            return -errno.ENOMEM
+        tree = self.trees[t]
+        memcg = system.memcgs.get(int(tree.memcg[off]), system.root_memcg)
+        folio.mem.move_charge(folio.pfn, 1, memcg.id)
+        folio.lock()
+        folio.set(PG.swapbacked)
+        if swap_cache_add_folio(folio, entry):
+            folio.unlock()
+            folio.free()
+            return -errno.ENOENT
+        with self.lock:
+            bad = not tree.handle[off] or self._decompress(t, off, folio.data)
+            if not bad:
+                self._erase(t, off)
+        if bad:
+            swap_cache_del_folio(folio)
+            folio.unlock()
+            folio.free()
+            return -errno.EIO
+        memcg.lruvec.add([folio.pfn])
+        self.stats["written_back_pages"] += 1
+        system.vmstat.count(VmEvent.zswpwb)
+        system.memcg_stats.count(memcg.id, MemcgEvent.zswpwb)
+        folio.set(PG.uptodate | PG.reclaim)
+        ctx = SwapIoCtx()
+        swap_writepage(folio, ctx)  # __swap_writepage: real device I/O, counted as pswpout
+        swap_write_submit(ctx)
+        # the write is done (every backend completes it before returning): a clean
+        # folio goes at once, a failed one stays dirty in the swap cache
+        if folio.trylock():
+            _free_clean(folio)
+        return 0
+
+    def _shrink_one(self, memcg_id: int) -> int:
+        """Second-chance walk of one cgroup's LRU: 1 when an entry was written back,
+        0 when the LRU is empty or writeback failed, -1 after a rotation."""
+        lru = self.lrus.get(memcg_id)
+        cg = self.system.memcgs.get(memcg_id)
+        if lru is None or cg is None or not cg.zswap_writeback:
+            return 0
+        while True:
+            with self.lock:
+                item = lru.pop()
+                if item is None:
+                    return 0
+                key, seq = item
+                t, off = key >> 40, key & ((1 << 40) - 1)
+                tree = self.trees.get(t)
+                if tree is None or tree.seq[off] != seq or not tree.handle[off]:
+                    continue  # stale row
+                if tree.referenced[off]:
+                    tree.referenced[off] = False
+                    lru.append(key, seq)
+                    return -1
+            ret = self.writeback_entry(t, off)
+            if ret == 0:
+                return 1
+            with self.lock:
+                if tree.handle[off] and tree.seq[off] == seq:
+                    lru.append(key, seq)  # still here: keep it on the LRU
+            return 0
+
+    def shrink_memcg(self, memcg: MemCgroup) -> int:
+        """Walk one entry of ``memcg``'s LRU: 0 when it was written back, -EAGAIN
+        when it was rotated (referenced) or could not be written, -ENOENT when
+        the cgroup has no entry to walk."""
+        r = self._shrink_one(memcg.id)
+        if r == 1:
+            return 0
+        lru = self.lrus.get(memcg.id)
+        if r == 0 and (lru is None or lru.head == lru.tail):
+            return -errno.ENOENT
+        return -errno.EAGAIN
+
+    def shrink_worker(self) -> int:
+        """The limit shrink worker: one entry per cgroup, round robin, until the pool
+        is below the accept threshold; a cgroup with nothing to walk is skipped,
+        and the worker gives up after MAX_RECLAIM_RETRIES failed walks."""
+        done = failures = 0
+        while self.total_pages() > self.accept_pages():
+            walked = False
+            for cg in self.system.memcg_list():
+                ret = self.shrink_memcg(cg)
+                if ret == -errno.ENOENT:
+                    continue
+                walked = True
+                if ret == 0:
+                    done += 1
+                else:
+                    failures += 1
+                    if failures >= MAX_RECLAIM_RETRIES:
+                        return done
+                if self.total_pages() <= self.accept_pages():
+                    break
+            if not walked:
+                break
+        return done
+
+    def shrinker_scan(self, memcg: MemCgroup, nr_to_scan: int) -> int:
+        """The zswap shrinker for one cgroup under memory pressure; pages written back."""
+        if not self.shrinker_enabled or not memcg.zswap_writeback:
+            return 0
+        done = 0
+        for _ in range(nr_to_scan):
+            r = self._shrink_one(memcg.id)
+            if r == 0:
+                break
+            done += r == 1
+        return done
+
+    def nr_entries(self, memcg: MemCgroup | None = None) -> int:
+        if memcg is None:
+            return self.stored_pages
+        return sum(int(np.count_nonzero((tr.handle != 0) & (tr.memcg == memcg.id)))
+                   for tr in self.trees.values())
