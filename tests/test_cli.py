@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -24,16 +26,29 @@ def test_bench_json_and_png(tmp_path):
     png = (tmp_path / "bench-latency-cdf.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     names = [x["design"] for x in doc["results"]]
-    assert names == ["ram/swap_ops", "ram/bio-per-page", "file/swap_ops", "swapfile",
-                     "zram/swap_ops", "zram/bio-per-page"]
+    assert names == ["zram/bio-per-page", "zram/swap_ops", "zram/bio-per-page+wb",
+                     "zram/swap_ops+wb", "zswap/filedisk"]
     for res in doc["results"]:
         assert res["repeats"] == 2 and res["verified"] == 128
         for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"):
             v = res[key]
             assert 0 < v["min"] <= v["median"] <= v["max"]
-        assert res["vmstat"]["pswpout"] + res["vmstat"]["swpout_zero"] == 64
+        vm = res["vmstat"]
+        assert vm["pswpout"] + vm["zswpout"] + vm["swpout_zero"] == 64
         assert len(res["runs"]) == 2
+        wb = res["design"].endswith("+wb")
+        # written back: every non-zero page comes from the backing device
+        assert (res["cold_fault_ratio"]["median"] > 0.9) == wb
+        assert (res["backing_reads_per_fault"]["median"] > 0.9) == wb
+        if res["design"].startswith("zram"):
+            zr = res["counters"]["zram0"]
+            assert (int(zr["bd_stat"][2]) > 0) == wb  # bd_writes
+        else:
+            assert res["counters"]["zswap"]["stored_pages"] == 0  # loads are exclusive
+            assert vm["zswpin"] + vm["pswpin"] + vm["swpin_zero"] == 64
+        assert res["pool_mib"]["median"] >= 0 and res["compr_ratio"]["median"] >= 0
     assert doc["machine"]["cpus"] >= 1 and doc["corpus"]["pages"] == 64
+    assert doc["corpus"]["source"] == "pyheap"
 
 
 def test_bench_table(tmp_path):
@@ -52,6 +67,7 @@ def test_bench_table(tmp_path):
         (["bench", "--pages", "many"], "not a whole number"),
         (["bench", "--design", "nope"], "unknown design 'nope'"),
         (["bench", "--corpus", "/no/such/dir"], "/no/such/dir"),
+        (["bench", "--corpus", "pagefile:/no/such.swpl"], "no such page file"),
         ([], "required"),
     ],
 )
@@ -66,3 +82,81 @@ def test_version(capsys):
         main(["--version"])
     assert e.value.code == 0
     assert "swaplab" in capsys.readouterr().out
+
+
+def _bench_json(tmp_path, name, *extra):
+    out = tmp_path / name
+    r = run("bench", "--pages", "32", "--repeat", "1", "--design", "zram/swap_ops",
+            "--design", "zswap/filedisk", "--out", str(out), "--corpus", "files", *extra)
+    assert r.returncode == 0, r.stderr
+    return out / "bench.json"
+
+
+def test_compare_puts_two_bench_reports_side_by_side(tmp_path):
+    a = _bench_json(tmp_path, "a")
+    b = _bench_json(tmp_path, "b", "--seed", "2")
+    r = run("compare", str(a), str(b), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    whats = [row["what"] for row in doc["rows"]]
+    assert "zram/swap_ops lat_p50_us" in whats and "zswap/filedisk pool_mib" in whats
+    for row in doc["rows"]:
+        if row["a"] and row["b"] is not None:
+            assert row["ratio"] == pytest.approx(row["b"] / row["a"])
+    r = run("compare", str(a), str(b))
+    assert r.returncode == 0 and "ratio" in r.stdout
+
+
+def test_compare_refuses_what_it_cannot_compare(tmp_path):
+    a = _bench_json(tmp_path, "a")
+    run_report = tmp_path / "run.json"
+    run_report.write_text(json.dumps({"vmstat": {"pswpin": 1}, "faults_per_s": 3.0}))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for args, needle in (([str(a), str(run_report)], "two `swaplab bench` reports"),
+                         ([str(a), str(tmp_path / "missing.json")], "no such file"),
+                         ([str(a), str(bad)], "not a JSON report")):
+        r = run("compare", *args)
+        assert r.returncode == 2 and needle in r.stderr, r.stderr
+
+
+def test_calibrate_without_root_fails_with_the_reason():
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root to drop to an unprivileged user")
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        sys.executable, "-m", "swaplab.cli", "calibrate", "--pages", "64",
+                        "--corpus", "stdlib"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "HOME": "/tmp"})
+    assert r.returncode == 1, r.stderr
+    assert "calibrate needs the host kernel's zram" in r.stderr
+    assert "root" in r.stderr or "zram-control" in r.stderr
+
+
+def test_calibrate_on_the_host_kernel(tmp_path):
+    from swaplab.kernel.zram import unavailable
+
+    if unavailable():
+        pytest.skip(unavailable())
+    r = run("calibrate", "--pages", "512", "--corpus", "elf", "--json",
+            "--out", str(tmp_path / "cal.json"))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    rows = {row["field"]: row for row in doc["rows"]}
+    assert rows["mm_stat orig_data_size"]["kernel"] == rows["mm_stat orig_data_size"][
+        "swaplab"] == 512 * 4096
+    assert rows["mm_stat same_pages"]["kernel"] == rows["mm_stat same_pages"]["swaplab"]
+    assert 0.9 < rows["mm_stat compr_data_size"]["ratio"] < 1.1
+    for f in ("write MiB/s", "read MiB/s", "4 KiB read p50_us"):
+        assert rows[f]["kernel"] > 0 and rows[f]["swaplab"] > 0
+    assert json.loads((tmp_path / "cal.json").read_text())["rows"] == doc["rows"]
+
+
+def test_capture_and_run_usage_errors(tmp_path):
+    r = run("capture", "notapid", "-o", str(tmp_path / "x"))
+    assert r.returncode == 2 and "not a whole number" in r.stderr
+    r = run("capture", "1")
+    assert r.returncode == 2 and "-o" in r.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[process]]\nname = "a"\nsize = "8M"\npattern = "spiral"\n')
+    r = run("run", str(bad))
+    assert r.returncode == 2 and "process[0].pattern = 'spiral'" in r.stderr

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 failure (an operation failed, a page did not verify),
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ from . import __version__
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS
 from .bench.harness import VerificationError, aggregate, run_once
 from .bench.report import plot_cdf, print_table, write_json
-from .workload.corpus import DEFAULT_ROOTS, describe, file_pages
+from .workload.corpus import describe, file_pages
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -57,19 +58,36 @@ def machine() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
+def _load_corpus(spec: str, n: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Pages for a benchmark from a corpus spec (see ``--corpus``); UsageError for a
+    spec that names nothing."""
+    from .workload.corpus import SOURCES, corpus_pages
+
+    if os.path.isdir(spec):
+        return file_pages(n, seed, (spec,)), {"source": "files", "roots": [spec]}
+    if spec.startswith("pagefile:") and not os.path.isfile(spec.split(":", 1)[1]):
+        raise UsageError(f"corpus {spec!r}: no such page file")
+    known = spec in SOURCES or spec == "pyheap" or spec.startswith(("pagefile:", "capture:"))
+    if not known:
+        raise UsageError(f"corpus {spec!r} is not a folder, nor one of "
+                         f"{', '.join([*SOURCES, 'pyheap'])}, pagefile:PATH, capture:PID")
+    try:
+        return corpus_pages(spec, n, seed), {"source": spec}
+    except OSError as e:
+        if e.errno in (errno.ESRCH, errno.EINVAL, errno.ENOENT):
+            raise UsageError(f"corpus {spec!r}: {e.strerror}") from None
+        raise
+
+
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     """Run the designs on the same real pages; print, save JSON and a CDF plot."""
     names = args.design or list(DEFAULT_DESIGNS)
     for n in names:
         if n not in DESIGNS:
             raise UsageError(f"unknown design {n!r}; choose from {', '.join(DESIGNS)}")
-    roots = tuple(args.corpus) if args.corpus else DEFAULT_ROOTS
-    for r in roots:
-        if not Path(r).exists():
-            raise UsageError(f"corpus path {r!r} does not exist")
+    pages, corpus = _load_corpus(args.corpus, args.pages, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    pages = file_pages(args.pages, args.seed, roots)
     results, lats = [], {}
     total = len(names) * args.repeat * args.pages
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -85,7 +103,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
             lats[name] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
     doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
-           "corpus": {"roots": list(roots), "seed": args.seed, **describe(pages)},
+           "corpus": {**corpus, "seed": args.seed, **describe(pages)},
            "method": "write N real pages, MADV_PAGEOUT all, first touch of each page in a "
                      "seeded random order, every page compared with what was written",
            "results": results}
@@ -221,18 +239,100 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _show(v: float | int | None) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int) or float(v).is_integer():
+        return f"{int(v)}"
+    return f"{v:.4g}"
+
+
+def _read_report(path: str) -> dict[str, Any]:
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"compare: no such file {path!r}") from None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"compare: {path!r} is not a JSON report ({e})") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"compare: {path!r} is not a swaplab report")
+    return doc
+
+
+def _ratio_table(title: str, cols: tuple[str, str, str], rows: list[dict[str, Any]],
+                 key: str) -> Any:
+    from rich.table import Table
+
+    t = Table(title=title)
+    for c in (key, *cols, "ratio"):
+        t.add_column(c, justify="left" if c == key else "right")
+    for r in rows:
+        vals = [r[c] for c in ("a", "b")] if "a" in r else [r["kernel"], r["swaplab"]]
+        t.add_row(r.get("what", r.get("field")),
+                  *(_show(v) for v in vals),
+                  "-" if r["ratio"] is None else f"{r['ratio']:.3f}x")
+    return t
+
+
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """Two reports side by side, with B/A ratios."""
+    from .bench.calibrate import compare
+
+    a, b = _read_report(args.a), _read_report(args.b)
+    try:
+        rows = compare(a, b)
+    except OSError as e:
+        raise UsageError(f"compare: {e.strerror}") from None
+    if args.json:
+        print(json.dumps({"a": args.a, "b": args.b, "rows": rows}, indent=2))
+    else:
+        console.print(_ratio_table(f"{args.a} (A) vs {args.b} (B)", ("A", "B", ""), rows,
+                                   "figure"))
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
+    """The same pages through the host kernel's zram and swaplab's, side by side."""
+    from .bench.calibrate import calibrate
+
+    pages, corpus = _load_corpus(args.corpus, args.pages, args.seed)
+    doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
+           "corpus": {**corpus, **describe(pages)},
+           **calibrate(pages, args.algorithm, min(args.pages, 2000), args.seed)}
+    if args.out:
+        write_json(doc, Path(args.out))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        from rich.table import Table
+
+        t = Table(title=f"calibrate: {args.pages} pages ({corpus['source']}), "
+                        f"{args.algorithm}, kernel zram vs swaplab zram")
+        for c in ("figure", "kernel", "swaplab", "swaplab/kernel"):
+            t.add_column(c, justify="left" if c == "figure" else "right")
+        for r in doc["rows"]:
+            t.add_row(r["field"], _show(r["kernel"]), _show(r["swaplab"]),
+                      "-" if r["ratio"] is None else f"{r['ratio']:.3f}x")
+        console.print(t)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="swaplab", description="The Linux swap I/O stack, run and measured.")
     p.add_argument("--version", action="version", version=f"swaplab {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     b = sub.add_parser("bench", help="compare swap designs on the same real pages")
     b.add_argument("--design", action="append", metavar="NAME",
-                   help=f"design to run (repeatable); default all: {', '.join(DESIGNS)}")
+                   help=f"design to run (repeatable); default {', '.join(DEFAULT_DESIGNS)}; "
+                        f"also {', '.join(d for d in DESIGNS if d not in DEFAULT_DESIGNS)}")
     b.add_argument("--pages", type=_positive, default=8192, help="pages per run (8192)")
     b.add_argument("--repeat", type=_positive, default=3, help="repetitions per design (3)")
     b.add_argument("--seed", type=int, default=1, help="seed for corpus and order (1)")
-    b.add_argument("--corpus", action="append", metavar="DIR",
-                   help="folder of real files to cut pages from (repeatable)")
+    b.add_argument("--corpus", default="pyheap", metavar="SPEC",
+                   help="page contents: pyheap (default: a live Python process's heap, "
+                        "captured), capture:PID, pagefile:PATH, files, elf, text, stdlib, "
+                        "or a folder of files")
     b.add_argument("--out", default="out", help="folder for bench.json and the PNG (out)")
     b.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     b.add_argument("--progress", action="store_true", help="show progress even without a tty")
@@ -270,6 +370,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the JSON report")
     r.add_argument("--progress", action="store_true", help="show progress even without a tty")
     r.set_defaults(func=cmd_run)
+
+    cp = sub.add_parser("compare", help="two reports (bench or run JSON) side by side")
+    cp.add_argument("a", help="report A (JSON)")
+    cp.add_argument("b", help="report B (JSON)")
+    cp.add_argument("--json", action="store_true", help="JSON output")
+    cp.set_defaults(func=cmd_compare)
+
+    ca = sub.add_parser("calibrate", help="the same pages through the host kernel's zram "
+                                          "and swaplab's (root)")
+    ca.add_argument("--pages", type=_positive, default=16384, help="pages (16384 = 64 MiB)")
+    ca.add_argument("--corpus", default="pyheap", metavar="SPEC", help="as for bench")
+    ca.add_argument("-a", "--algorithm", default="lz4", help="compression algorithm (lz4)")
+    ca.add_argument("--seed", type=int, default=1, help="seed (1)")
+    ca.add_argument("--out", metavar="FILE", help="also write the JSON here")
+    ca.add_argument("--json", action="store_true", help="JSON output")
+    ca.set_defaults(func=cmd_calibrate)
     return p
 
 

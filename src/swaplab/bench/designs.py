@@ -1,8 +1,16 @@
-"""The swap designs a benchmark can compare, each a recipe for one swap area.
+"""The swap designs a benchmark can compare, each a recipe for one machine's swap.
 
-A design builds its swap area inside a fresh :class:`~swaplab.System` (and a
-scratch folder for real files) and returns what swapon needs. Later issues
-add zram and zswap designs here; the harness treats them all alike.
+A design builds its swap inside a fresh :class:`~swaplab.System` (and a scratch
+folder for real files): ``setup`` returns what mkswap/swapon take, ``prepare``
+runs after swapon (zswap is enabled there), ``after_pageout`` runs once every
+page is out (zram writes its idle pages back there). ``cold_reads`` counts
+the pages read from the slow device so far, so the harness can tell a warm
+fault (served from memory: zram's pool, zswap) from a cold one.
+
+The default set is the comparison the swap_ops thread asked for: zram through
+the old per-page bio path and through the series' swap_ops, each without and
+with a backing device holding the written-back idle pages, and zswap in the
+swap core over a plain file-backed disk.
 """
 
 from __future__ import annotations
@@ -24,6 +32,17 @@ class Design:
     summary: str
     setup: Callable[[System, Path, int], Any]
     swapon: dict[str, Any] = field(default_factory=dict)
+    prepare: Callable[[System], None] | None = None
+    after_pageout: Callable[[System], None] | None = None
+
+
+def cold_reads(system: System) -> int:
+    """Pages read so far from a slow device: zram's backing devices, or, without
+    zram, the swap devices themselves (pswpin: zswap loads are not in it)."""
+    zram = system.modules.get("zram")
+    if zram is not None:
+        return sum(z.stats["bd_reads"] for z in zram.devices.values())
+    return system.vmstat["pswpin"]
 
 
 def _ram(system: System, tmp: Path, nbytes: int) -> Any:
@@ -41,6 +60,28 @@ def _zram(system: System, tmp: Path, nbytes: int) -> Any:
     return z.bdev
 
 
+def _zram_backed(system: System, tmp: Path, nbytes: int) -> Any:
+    z = system.load_zram()[0]
+    disk = system.add_filedisk(tmp / "zram-backing.img", nbytes)
+    z.attr["backing_dev"] = f"/dev/{disk.name}"
+    z.attr["comp_algorithm"] = "lz4"
+    z.attr["disksize"] = str(nbytes)
+    return z.bdev
+
+
+def _writeback_idle(system: System) -> None:
+    """Mark every stored page idle and write the idle ones to the backing device."""
+    for z in system.modules["zram"].devices.values():
+        z.attr["idle"] = "all"
+        z.attr["writeback"] = "idle"
+
+
+def _zswap_on(system: System) -> None:
+    from ..mm.zswap import Zswap
+
+    Zswap(system, "lz4", enabled=True)
+
+
 def _swapfile(system: System, tmp: Path, nbytes: int) -> Any:
     path = tmp / "swapfile"
     with open(path, "wb") as fh:
@@ -51,15 +92,24 @@ def _swapfile(system: System, tmp: Path, nbytes: int) -> Any:
 DESIGNS: dict[str, Design] = {
     d.name: d
     for d in (
+        Design("zram/bio-per-page", "zram (lz4) on the pre-series path: one bio per page",
+               _zram, {"legacy_bio": True}),
+        Design("zram/swap_ops", "zram (lz4) through the series' swap_ops (swap_activate)",
+               _zram),
+        Design("zram/bio-per-page+wb", "the same with a backing device holding every page "
+               "(idle writeback after page-out)", _zram_backed, {"legacy_bio": True},
+               after_pageout=_writeback_idle),
+        Design("zram/swap_ops+wb", "swap_ops with the backing device: reads go through "
+               "the block path", _zram_backed, after_pageout=_writeback_idle),
+        Design("zswap/filedisk", "zswap (lz4, kernel defaults) in the swap core over a "
+               "file-backed disk", _file, prepare=_zswap_on),
         Design("ram/swap_ops", "RAM disk, default block swap_ops: one bio per batch", _ram),
         Design("ram/bio-per-page", "RAM disk, the pre-series path: one bio per page", _ram,
                {"legacy_bio": True}),
         Design("file/swap_ops", "file-backed disk (O_DIRECT), one bio per batch", _file),
         Design("swapfile", "swap file on the host filesystem, file swap_ops", _swapfile),
-        Design("zram/swap_ops", "zram (lz4) through its swap_ops, installed by swap_activate",
-               _zram),
-        Design("zram/bio-per-page", "the same zram on the pre-series path: one bio per page",
-               _zram, {"legacy_bio": True}),
     )
 }
-DEFAULT_DESIGNS = tuple(DESIGNS)
+#: What ``swaplab bench`` runs without ``--design``: the thread's question.
+DEFAULT_DESIGNS = ("zram/bio-per-page", "zram/swap_ops", "zram/bio-per-page+wb",
+                   "zram/swap_ops+wb", "zswap/filedisk")

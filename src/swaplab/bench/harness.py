@@ -20,7 +20,7 @@ import numpy as np
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..system import System
-from .designs import Design
+from .designs import Design, cold_reads
 
 
 class VerificationError(AssertionError):
@@ -40,10 +40,17 @@ class RunResult:
     device_reads: int
     device_writes: int
     vmstat: dict[str, int]
+    cold: np.ndarray | None = None
+    backing_reads: int = 0
+    pool_bytes: int = 0
+    data_bytes: int = 0
+    compr_bytes: int = 0
+    counters: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_ns / 1000.0
         mib = self.pages * PAGE_SIZE / (1 << 20)
+        cold = self.cold if self.cold is not None else np.zeros(len(lat), bool)
         return {
             "design": self.design,
             "pages": self.pages,
@@ -55,8 +62,13 @@ class RunResult:
             "swapout_mib_s": mib / self.swapout_s if self.swapout_s else 0.0,
             "swapin_mib_s": mib / self.swapin_s if self.swapin_s else 0.0,
             "device_reads_per_fault": self.device_reads / max(1, self.pages),
+            "backing_reads_per_fault": self.backing_reads / max(1, self.pages),
+            "cold_fault_ratio": float(cold.mean()) if len(cold) else 0.0,
+            "pool_mib": self.pool_bytes / (1 << 20),
+            "compr_ratio": self.data_bytes / self.compr_bytes if self.compr_bytes else 0.0,
             "device_writes": self.device_writes,
             "vmstat": self.vmstat,
+            "counters": self.counters or {},
         }
 
 
@@ -70,6 +82,8 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
         target = design.setup(system, Path(tmp), area_bytes)
         system.mkswap(target)
         system.swapon(target, **design.swapon)
+        if design.prepare is not None:
+            design.prepare(system)
         disks = [d for d in system.block.values() if d.holder is not None]
         mm = system.create_mm(n)
         for i in range(n):
@@ -80,9 +94,14 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
         swapout = time.perf_counter() - t0
         if mm.resident():
             raise VerificationError(f"{design.name}: {mm.resident()} pages stayed resident")
+        if design.after_pageout is not None:
+            design.after_pageout(system)
+        pool, data, compr = _pool_figures(system)
         order = np.random.default_rng(seed).permutation(n)
         lat = np.empty(n, dtype=np.int64)
+        cold = np.zeros(n, dtype=bool)
         verified = 0
+        cold0 = last = cold_reads(system)
         t1 = time.perf_counter()
         clock = time.perf_counter_ns
         for k, v in enumerate(order):
@@ -90,6 +109,9 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
             a = clock()
             folio = mm.fault(v)
             lat[k] = clock() - a
+            now = cold_reads(system)
+            cold[k] = now != last
+            last = now
             if not np.array_equal(folio.data, pages[v]):
                 raise VerificationError(f"{design.name}: page {v} read back differs from "
                                         "what was written")
@@ -106,7 +128,38 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
             reads = system.vmstat["nrswpin"]
             writes = system.vmstat["nrswpout"]
         return RunResult(design.name, lat, swapout, swapin, n, verified, reads, writes,
-                         system.vmstat.snapshot())
+                         system.vmstat.snapshot(), cold, last - cold0, pool, data, compr,
+                         _counters(system))
+
+
+def _pool_figures(system: System) -> tuple[int, int, int]:
+    """(pool bytes, bytes of data it holds, their compressed bytes) after page-out."""
+    zram = system.modules.get("zram")
+    if zram is not None:
+        pool = data = compr = 0
+        for z in zram.devices.values():
+            st = [int(x) for x in z.attr["mm_stat"].split()]
+            data += st[0] - int(z.attr["bd_stat"].split()[0]) * PAGE_SIZE
+            compr += st[1]
+            pool += st[2]
+        return pool, data, compr
+    if system.zswap is not None:
+        d = system.zswap.debugfs()
+        return (d["pool_total_size"], d["stored_pages"] * PAGE_SIZE,
+                sum(cg.zswap_bytes for cg in system.memcg_list()))
+    return 0, 0, 0
+
+
+def _counters(system: System) -> dict[str, Any]:
+    """The counters behind the figures: zram's mm_stat/bd_stat/io_stat, zswap's debugfs."""
+    out: dict[str, Any] = {}
+    zram = system.modules.get("zram")
+    if zram is not None:
+        for z in zram.devices.values():
+            out[z.name] = {a: z.attr[a].split() for a in ("mm_stat", "bd_stat", "io_stat")}
+    if system.zswap is not None:
+        out["zswap"] = system.zswap.debugfs()
+    return out
 
 
 def aggregate(runs: list[RunResult]) -> dict[str, Any]:
@@ -116,10 +169,13 @@ def aggregate(runs: list[RunResult]) -> dict[str, Any]:
                            "pages": runs[0].pages,
                            "verified": sum(s["verified"] for s in sums)}
     for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "swapout_mib_s",
-                "swapin_mib_s", "device_reads_per_fault"):
+                "swapin_mib_s", "device_reads_per_fault", "backing_reads_per_fault",
+                "cold_fault_ratio", "pool_mib", "compr_ratio"):
         vals = np.array([s[key] for s in sums])
         out[key] = {"median": float(np.median(vals)), "min": float(vals.min()),
                     "max": float(vals.max())}
     out["vmstat"] = sums[-1]["vmstat"]
-    out["runs"] = [{k: v for k, v in s.items() if k != "vmstat"} for s in sums]
+    out["counters"] = sums[-1]["counters"]
+    out["runs"] = [{k: v for k, v in s.items() if k not in ("vmstat", "counters")}
+                   for s in sums]
     return out

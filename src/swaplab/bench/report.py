@@ -18,23 +18,35 @@ def _fmt(v: dict[str, float], digits: int = 1) -> str:
     return f"{med:.{digits}f} ±{spread / 2:.0f}%"
 
 
-def table(results: list[dict[str, Any]], title: str) -> Table:
-    """Median of each figure over the repetitions, ± half the min-max spread."""
-    t = Table(title=title, caption="median ±half the min-max spread over the repeats")
-    for col in ("design", "avg µs", "p50 µs", "p99 µs", "p99.9 µs", "out MiB/s", "in MiB/s",
-                "reads/fault", "verified"):
-        t.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
+def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table]:
+    """Two tables: swap-in latency, then throughput and memory. Median of each
+    figure over the repetitions, ± half the min-max spread."""
+    cap = "median ±half the min-max spread over the repeats"
+    lat = Table(title=f"{title}: first-touch swap-in latency", caption=cap)
+    for col in ("design", "avg µs", "p50 µs", "p99 µs", "p99.9 µs", "pages verified"):
+        lat.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
     for r in results:
-        t.add_row(r["design"], _fmt(r["lat_avg_us"]), _fmt(r["lat_p50_us"]),
-                  _fmt(r["lat_p99_us"]), _fmt(r["lat_p999_us"]), _fmt(r["swapout_mib_s"]),
-                  _fmt(r["swapin_mib_s"]), _fmt(r["device_reads_per_fault"], 3),
-                  f"{r['verified']}/{r['pages'] * r['repeats']}")
-    return t
+        lat.add_row(r["design"], _fmt(r["lat_avg_us"]), _fmt(r["lat_p50_us"]),
+                    _fmt(r["lat_p99_us"]), _fmt(r["lat_p999_us"]),
+                    f"{r['verified']}/{r['pages'] * r['repeats']}")
+    io = Table(title=f"{title}: throughput and memory", caption=cap)
+    for col in ("design", "swap-out MiB/s", "swap-in MiB/s", "backing reads/fault",
+                "cold faults", "pool MiB", "compr. ratio"):
+        io.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
+    for r in results:
+        io.add_row(r["design"], _fmt(r["swapout_mib_s"]), _fmt(r["swapin_mib_s"]),
+                   f"{r['backing_reads_per_fault']['median']:.3f}",
+                   f"{r['cold_fault_ratio']['median']:.1%}",
+                   f"{r['pool_mib']['median']:.1f}",
+                   f"{r['compr_ratio']['median']:.2f}" if r["compr_ratio"]["median"] else "-")
+    return lat, io
 
 
 def print_table(results: list[dict[str, Any]], title: str, console: Console | None = None
                 ) -> None:
-    (console or Console()).print(table(results, title))
+    console = console or Console()
+    for t in tables(results, title):
+        console.print(t)
 
 
 def write_json(doc: dict[str, Any], path: Path) -> None:

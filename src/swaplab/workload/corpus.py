@@ -133,9 +133,12 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
                  same: float = 0.0) -> np.ndarray:
     """``n`` pages from ``source`` with stated shares of zero and same-filled pages.
 
-    ``source`` is one of :data:`SOURCES` or ``pagefile:PATH`` (a capture
-    made by ``swaplab capture``; its pages are cycled if it has fewer than
-    ``n``). A seeded ``zero`` share of positions is then replaced by zero
+    ``source`` is one of :data:`SOURCES`, ``pagefile:PATH`` (a capture made
+    by ``swaplab capture``), ``capture:PID`` (capture that process now), or
+    ``pyheap`` (start :mod:`swaplab.workload.heapapp`, a real Python process
+    that fills its heap with the standard library's sources, tokens and code
+    objects, and capture it). Captured pages are sampled by seed, and cycled
+    when there are fewer than ``n``. A seeded ``zero`` share of positions is then replaced by zero
     pages and a ``same`` share by same-filled pages (one random repeated
     8-byte word), on top of whatever the source holds. EINVAL names a bad
     source or share.
@@ -143,7 +146,9 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
     if not 0 <= zero <= 1 or not 0 <= same <= 1 or zero + same > 1:
         raise kerror(errno.EINVAL, f"zero share {zero} and same share {same} must lie in "
                      "0..1 and add up to at most 1")
-    if source.startswith("pagefile:"):
+    if source == "pyheap" or source.startswith("capture:"):
+        pages = _cycle(captured_pages(source, n), n, seed)
+    elif source.startswith("pagefile:"):
         from .pagefile import read_pagefile
 
         pf = read_pagefile(source.split(":", 1)[1])
@@ -164,3 +169,37 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
         words = rng.integers(1, 1 << 63, size=ns, dtype=np.int64).astype(np.uint64)
         pages.view(np.uint64)[order[nz : nz + ns]] = words[:, None]
     return pages
+
+
+def _cycle(pages: np.ndarray, n: int, seed: int) -> np.ndarray:
+    if not len(pages):
+        raise kerror(errno.EINVAL, "the capture holds no pages")
+    order = np.random.default_rng(seed).permutation(len(pages))
+    return pages[order[np.arange(n) % len(pages)]]
+
+
+def captured_pages(source: str, n: int) -> np.ndarray:
+    """The touched anonymous pages of a live process: ``capture:PID``, or ``pyheap``
+    (a heapapp child grown to hold about 1.25 * ``n`` pages, captured, then ended)."""
+    import subprocess
+    import sys
+
+    from .capture import capture
+
+    if source.startswith("capture:"):
+        try:
+            pid = int(source.split(":", 1)[1])
+        except ValueError:
+            raise kerror(errno.EINVAL, f"corpus {source!r}: not capture:PID") from None
+        return capture(pid).pages
+    target = max(16 << 20, n * PAGE_SIZE * 5 // 4 + (12 << 20))
+    child = subprocess.Popen([sys.executable, "-m", "swaplab.workload.heapapp", str(target)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        line = child.stdout.readline()
+        if not line.startswith(b"ready"):
+            raise kerror(errno.EIO, f"heapapp did not start: {line!r}")
+        return capture(child.pid).pages
+    finally:
+        child.kill()
+        child.wait()
