@@ -1,0 +1,125 @@
+"""Regenerate the measured sections of docs/PERFORMANCE.md from real runs' JSON.
+
+    swaplab bench --out out/bench
+    swaplab calibrate --out out/calibrate.json
+    swaplab run scenarios/zram-1g.toml --out out/zram-1g.json
+    python benchmarks/performance_md.py [--bench out/bench/bench.json]
+        [--calibrate out/calibrate.json] [--run out/zram-1g.json]
+
+Each section sits between ``<!-- generated:NAME -->`` and
+``<!-- /generated:NAME -->`` markers; text outside the markers is kept, and a
+section whose JSON is missing is left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "PERFORMANCE.md"
+
+
+def _m(v: dict, digits: int = 1) -> str:
+    return f"{v['median']:.{digits}f} ({v['min']:.{digits}f}–{v['max']:.{digits}f})"
+
+
+def _machine(doc: dict) -> str:
+    m = doc["machine"]
+    return (f"Command: `{doc['command']}`. Machine: {m['cpus']} CPUs, kernel {m['kernel']}, "
+            f"Python {m['python']}, numpy {m['numpy']}, swaplab {m['swaplab']}; "
+            f"run {m['date']}.")
+
+
+def bench_section(doc: dict) -> str:
+    c = doc["corpus"]
+    lines = [_machine(doc), "",
+             f"Corpus: {c['pages']} pages from `{c['source']}` ({c['zero']:.1%} zero, "
+             f"{c['same_filled']:.1%} same-filled), seed {c['seed']}. Median over the "
+             "repeats, (min–max) beside it.", "",
+             "| design | avg µs | p50 µs | p99 µs | p99.9 µs | pages verified |",
+             "|---|---|---|---|---|---|"]
+    for r in doc["results"]:
+        lines.append(f"| {r['design']} | {_m(r['lat_avg_us'])} | {_m(r['lat_p50_us'])} | "
+                     f"{_m(r['lat_p99_us'])} | {_m(r['lat_p999_us'])} | "
+                     f"{r['verified']}/{r['pages'] * r['repeats']} |")
+    lines += ["", "| design | swap-out MiB/s | swap-in MiB/s | backing reads/fault | "
+              "cold faults | pool MiB | compr. ratio |", "|---|---|---|---|---|---|---|"]
+    for r in doc["results"]:
+        ratio = r["compr_ratio"]["median"]
+        lines.append(f"| {r['design']} | {_m(r['swapout_mib_s'])} | {_m(r['swapin_mib_s'])} | "
+                     f"{r['backing_reads_per_fault']['median']:.3f} | "
+                     f"{r['cold_fault_ratio']['median']:.1%} | {r['pool_mib']['median']:.1f} | "
+                     f"{f'{ratio:.2f}' if ratio else '-'} |")
+    return "\n".join(lines)
+
+
+def calibrate_section(doc: dict) -> str:
+    lines = [_machine(doc), "",
+             f"{doc['pages']} pages of `{doc['corpus']['source']}`, {doc['algorithm']}.", "",
+             "| figure | kernel zram | swaplab zram | swaplab/kernel |", "|---|---|---|---|"]
+    for r in doc["rows"]:
+        def show(v: float) -> str:
+            return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f}x"
+        lines.append(f"| {r['field']} | {show(r['kernel'])} | {show(r['swaplab'])} | {ratio} |")
+    return "\n".join(lines)
+
+
+def run_section(doc: dict) -> str:
+    vm = doc["vmstat"]
+    sc = doc["scenario"]
+    proc = sc["process"][0]
+    return "\n".join([
+        _machine(doc), "",
+        f"{len(sc['process'])} process(es), {proc['size'] >> 20} MiB touched, machine "
+        f"{sc['system']['memory'] >> 20} MiB; cgroups: "
+        + ", ".join(f"{c['name']} memory.max={c['memory_max']}" for c in sc["cgroup"]) + ".",
+        "",
+        "| figure | value |", "|---|---|",
+        f"| accesses (populate + run) | {doc['accesses']} |",
+        f"| page checks (every fault + final sweep), all verified | {doc['pages_verified']} |",
+        f"| populate / run / verify wall time | {doc['populate_s']:.1f} / {doc['run_s']:.1f} / "
+        f"{doc['verify_s']:.1f} s |",
+        f"| run phase: faults per second | {doc['faults_per_s']:.0f} |",
+        f"| run phase: pages swapped (in + out) per second | "
+        f"{doc['swapped_pages_per_s']:.0f} |",
+        f"| run phase: accesses per second | {doc['accesses_per_s']:.0f} |",
+        f"| pswpout / pswpin (whole run) | {vm['pswpout']} / {vm['pswpin']} |",
+        f"| swpout_zero / swpin_zero | {vm['swpout_zero']} / {vm['swpin_zero']} |",
+        f"| pgsteal_direct (cgroup reclaim) / pgsteal_kswapd | {vm['pgsteal_direct']} / "
+        f"{vm['pgsteal_kswapd']} |",
+    ] + [f"| {name} mm_stat | `{z['mm_stat']}` |" for name, z in doc.get("zram", {}).items()])
+
+
+def replace(text: str, name: str, body: str) -> str:
+    pat = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)",
+                     re.S)
+    if not pat.search(text):
+        raise SystemExit(f"docs/PERFORMANCE.md has no generated:{name} markers")
+    return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", default=str(ROOT / "out/bench/bench.json"))
+    ap.add_argument("--calibrate", default=str(ROOT / "out/calibrate.json"))
+    ap.add_argument("--run", default=str(ROOT / "out/zram-1g.json"))
+    args = ap.parse_args()
+    text = DOC.read_text()
+    for name, path, make in (("bench", args.bench, bench_section),
+                             ("calibrate", args.calibrate, calibrate_section),
+                             ("zram-1g", args.run, run_section)):
+        p = Path(path)
+        if p.is_file():
+            text = replace(text, name, make(json.loads(p.read_text())))
+            print(f"updated {name} from {p}")
+        else:
+            print(f"kept {name}: no {p}")
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
