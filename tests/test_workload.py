@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import textwrap
 
 import numpy as np
@@ -221,8 +222,11 @@ def test_run_command_prints_the_report(tmp_path, capsys):
                  '[[process]]\nname = "a"\nsize = "20M"\n[run]\naccesses = 2000\n')
     assert main(["run", str(f), "--out", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
-    assert "all verified" in out and "zram0 mm_stat" in out
-    assert (tmp_path / "r.json").stat().st_size > 100
+    assert "all verified" in out and "zram0 mm_stat" in out and "swap-in faults" in out
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["swapin_fault_latency_us"]["faults"] > 0
+    assert rep["swapin_fault_latency_us"]["p50"] <= rep["swapin_fault_latency_us"]["p99"]
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["run", str(tmp_path / "missing.toml")]) == 2
     f.write_text("[[process]]\nname = 1\n")
     assert main(["run", str(f)]) == 2

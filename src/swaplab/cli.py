@@ -219,10 +219,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         except PageCorruption as e:
             print(f"swaplab: verification failed: {e}", file=sys.stderr)
             return EXIT_FAIL
+        lat = w.fault_latencies()
     doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
            "scenario": sc.model_dump(), **rep}
     if args.out:
         write_json(doc, Path(args.out))
+        if len(lat):
+            png = Path(args.out).with_suffix(".png")
+            plot_cdf({Path(args.scenario).stem: lat}, png,
+                     f"{args.scenario}: swap-in fault latency ({len(lat)} faults)")
+            doc["plot"] = str(png)
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
         return EXIT_OK
@@ -232,6 +238,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                   f"verify {rep['verify_s']:.1f} s; run phase: "
                   f"{rep.get('faults_per_s', 0):.0f} faults/s, "
                   f"{rep.get('swapped_pages_per_s', 0):.0f} pages swapped/s")
+    fl = rep.get("swapin_fault_latency_us")
+    if fl:
+        console.print(f"swap-in faults: {fl['faults']}, latency avg {fl['avg']:.0f} µs, "
+                      f"p50 {fl['p50']:.0f} µs, p99 {fl['p99']:.0f} µs, "
+                      f"p99.9 {fl['p999']:.0f} µs")
     vm = rep["vmstat"]
     console.print("vmstat: " + ", ".join(f"{k} {v}" for k, v in vm.items() if v))
     for name, z in rep.get("zram", {}).items():

@@ -44,6 +44,7 @@ from .patterns import DirtyModel, access_chunks, read_trace, schedule
 from .scenario import Scenario
 
 page_hash = xxhash.xxh3_64_intdigest
+perf_ns = time.perf_counter_ns
 
 
 class PageCorruption(RuntimeError):
@@ -111,6 +112,11 @@ class Workload:
             raise
         self.verified = 0
         self.accesses = 0
+        #: wall-clock ns of every swap-in fault of the access phase
+        self._lat: list[np.ndarray] = []
+        self._lat_cur = np.empty(0, dtype=np.int64)
+        self._lat_n = 0
+        self.timing = False
 
     # --- building -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -219,6 +225,19 @@ class Workload:
         with mem.flag_lock:
             mem.flags[pfn] |= PG.dirty | PG.young
 
+    def _record(self, ns: int) -> None:
+        if self._lat_n == len(self._lat_cur):
+            if self._lat_n:
+                self._lat.append(self._lat_cur)
+            self._lat_cur = np.empty(65536, dtype=np.int64)
+            self._lat_n = 0
+        self._lat_cur[self._lat_n] = ns
+        self._lat_n += 1
+
+    def fault_latencies(self) -> np.ndarray:
+        """ns of each swap-in fault timed so far (the access phase of :meth:`run`)."""
+        return np.concatenate([*self._lat, self._lat_cur[: self._lat_n]])
+
     def access(self, proc: Process, vpns: np.ndarray, writes: np.ndarray) -> None:
         """Run one chunk of accesses of one process."""
         mm = proc.mm
@@ -237,7 +256,12 @@ class Workload:
                     with lock:
                         flags[pfn] |= young
                 continue
-            folio = mm.fault(vpn, write=w)
+            if self.timing and pte:
+                t = perf_ns()
+                folio = mm.fault(vpn, write=w)
+                self._record(perf_ns() - t)
+            else:
+                folio = mm.fault(vpn, write=w)
             if pte == 0:
                 folio.data[:] = proc.corpus[vpn]
                 proc.expect[vpn] = page_hash(folio.data)
@@ -313,6 +337,7 @@ class Workload:
         t1 = time.perf_counter()
         before = self.system.vmstat.snapshot()
         total, chunks = self._chunks()
+        self.timing = True
         done = 0
         for i, v, w, until in chunks:
             self.access(self.procs[i], v, w)
@@ -323,6 +348,7 @@ class Workload:
             if progress:
                 progress("run", done, total)
         t2 = time.perf_counter()
+        self.timing = False
         after = self.system.vmstat.snapshot()
         if sc.run.verify_at_end:
             self.verify_all(progress)
@@ -430,6 +456,12 @@ class Workload:
         if s.zswap is not None:
             out["zswap"] = s.zswap.debugfs()
         out.update(extra)
+        lat = self.fault_latencies() / 1000.0
+        if len(lat):
+            out["swapin_fault_latency_us"] = {
+                "faults": len(lat), "avg": float(lat.mean()),
+                "p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
+                "p999": float(np.percentile(lat, 99.9))}
         rv = extra.get("run_vmstat")
         run_s = extra.get("run_s")
         if rv and run_s:
