@@ -19,6 +19,7 @@ from .block.filedisk import FileDisk
 from .clock import Clock, RealClock
 from .consts import PAGE_SHIFT, PAGE_SIZE
 from .errors import kerror
+from .faults import FaultInjector
 from .mm import swapfile
 from .mm.memcontrol import MAX_MEMCG, MemCgroup, MemcgStats
 from .mm.memory import MmStruct
@@ -89,6 +90,8 @@ class System:
         #: zsmalloc pools (zram's, zswap's) take their pages from this machine's
         #: memory, as in the kernel; False keeps them outside (unaccounted)
         self.pools_in_ram = True
+        #: named, seeded failure points (swaplab/faults.py)
+        self.faults = FaultInjector()
 
     # --- block devices ------------------------------------------------------------------
     def _next_minor(self, prefix: str) -> int:
@@ -104,6 +107,7 @@ class System:
             raise kerror(errno.EEXIST, f"block device {bdev.name} already exists")
         self.block[bdev.name] = bdev
         self._drivers[bdev.name] = driver
+        bdev.faults = self.faults
         return bdev
 
     def del_disk(self, bdev: BlockDevice) -> None:

@@ -34,6 +34,7 @@ from ..errors import kerror
 from .bio import Bio, ReqOp, bio_endio, submit_bio_wait
 
 if TYPE_CHECKING:
+    from ..faults import FaultInjector
     from ..mm.swapfile import SwapInfo
 
 #: Largest bio the pread/pwrite path builds (BIO_MAX_VECS pages: 1 MiB).
@@ -91,6 +92,8 @@ class BlockDevice:
     ) -> None:
         self.name = name
         self.fops = fops
+        #: the owning System's failure points (set by add_disk)
+        self.faults: FaultInjector | None = None
         self.major = major
         self.minor = minor
         self._io_stat = False
@@ -159,6 +162,42 @@ class BlockDevice:
             with self._stat_lock:
                 self._stat[8] += 1
                 self._start_ns[id(bio)] = time.monotonic_ns()
+        faults = self.faults
+        if faults is not None and faults.armed and bio.op in (ReqOp.READ, ReqOp.WRITE):
+            self._submit_faulty(bio, faults)
+            return
+        self.fops.submit_bio(bio)
+
+    def _submit_faulty(self, bio: Bio, faults: FaultInjector) -> None:
+        """submit_bio with the disk.* failure points (swaplab/faults.py) armed."""
+        rd = bio.op == ReqOp.READ
+        kind = "read" if rd else "write"
+        if faults.hit(f"disk.{kind}.eio", self.name):
+            bio.status = errno.EIO
+            bio_endio(bio)
+            return
+        if not rd and faults.hit("disk.write.enospc", self.name):
+            bio.status = errno.ENOSPC
+            bio_endio(bio)
+            return
+        if faults.hit(f"disk.{kind}.short", self.name):
+            # the first half of the bio is transferred, then the request fails
+            want = bio.size // 2 // PAGE_SIZE * PAGE_SIZE
+            vecs, got = [], 0
+            for v in bio.vecs:
+                if got >= want:
+                    break
+                vecs.append(v[: min(v.nbytes, want - got)])
+                got += vecs[-1].nbytes
+            if vecs:
+                part = Bio(self, bio.op, bio.sector, vecs, flags=bio.flags)
+                done = threading.Event()
+                part.end_io = lambda _b: done.set()
+                self.fops.submit_bio(part)
+                done.wait()
+            bio.status = errno.EIO
+            bio_endio(bio)
+            return
         self.fops.submit_bio(bio)
 
     def _account_done(self, bio: Bio) -> None:

@@ -312,6 +312,9 @@ class Zswap:
                     out = zcomp.compress(strm, page)
                 finally:
                     zcomp.stream_put(strm)
+                faults = system.faults
+                if faults.armed and faults.hit("zcomp.compress", "zswap"):
+                    out = -errno.EINVAL
                 raw = isinstance(out, int) or len(out) >= PAGE_SIZE
                 if raw:
                     if not memcg.zswap_writeback:
@@ -322,6 +325,9 @@ class Zswap:
                 else:
                     data, ln = out, len(out)
                 h = pool.zs.malloc(ln)
+                if h > 0 and faults.armed and faults.hit("zsmalloc.alloc", "zswap"):
+                    pool.zs.free(h)
+                    h = -errno.ENOMEM
                 if h <= 0:
                     self.stats["reject_alloc_fail"] += 1
                     return self._reject(t, off, nr)
@@ -379,6 +385,9 @@ class Zswap:
         return 0
 
     def _decompress(self, t: int, off: int, dst: np.ndarray) -> int:
+        faults = self.system.faults
+        if faults.armed and faults.hit("zcomp.decompress", "zswap"):
+            return -errno.EINVAL
         tree = self.trees[t]
         pool = self.pools[int(tree.pool[off])]
         h, ln = int(tree.handle[off]), int(tree.length[off])

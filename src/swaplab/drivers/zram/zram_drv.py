@@ -307,9 +307,12 @@ class Zram:
         if w0 == words[-1] and not (words != w0).any():
             return self.write_same_filled_page(int(w0), index)
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
+        faults = self.system.faults
         zstrm = zcomp.stream_get()
         try:
             out = zcomp.compress(zstrm, page)
+            if faults.armed and faults.hit("zcomp.compress", self.name):
+                out = -errno.EINVAL
             if isinstance(out, int):
                 self.system.printk(logging.ERROR, f"Compression failed! err={out}")
                 return out
@@ -319,12 +322,18 @@ class Zram:
                 zstrm = None
                 return self.write_incompressible_page(page, index)
             h = self.mem_pool.malloc(comp_len)
+            if faults.armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
+                self.mem_pool.free(h)
+                h = -errno.ENOMEM
             if h < 0:
                 return h
-            if not self.can_store_page():
+            if not self.can_store_page() or (faults.armed
+                                             and faults.hit("zram.mem_limit", self.name)):
                 self.mem_pool.free(h)
                 return -errno.ENOMEM
             self.mem_pool.write(h, out)
+            if faults.armed and faults.hit("zram.corrupt", self.name):
+                self.mem_pool.write(h, b"\xff" * comp_len)
         finally:
             if zstrm is not None:
                 zcomp.stream_put(zstrm)
@@ -361,6 +370,8 @@ class Zram:
         hcs = self.huge_class_size
         limit = self.limit_pages
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
+        faults = self.system.faults
+        armed = faults.armed
         zstrm = zcomp.stream_get()
         comp = zstrm.comp
         err = 0
@@ -374,6 +385,8 @@ class Zram:
                     continue
                 page = rows[k]
                 try:
+                    if armed and faults.hit("zcomp.compress", self.name):
+                        raise RuntimeError("injected compressor failure")
                     out = comp(page)
                 except Exception:  # the library refused: the kernel's compress error
                     self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
@@ -384,13 +397,17 @@ class Zram:
                     ln = PAGE_SIZE
                     huge[k] = True
                 h = pool.malloc(ln)
+                if armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
+                    pool.free(h)
+                    h = -errno.ENOMEM
                 if h < 0:
                     err = h
                     break
                 total = pool.total_pages
                 if total > peak:
                     peak = total
-                if limit and total > limit:
+                if (limit and total > limit) or (armed and faults.hit("zram.mem_limit",
+                                                                      self.name)):
                     pool.free(h)
                     err = -errno.ENOMEM
                     break
@@ -400,6 +417,8 @@ class Zram:
                     pool_mem[off : off + ln] = page if huge[k] else np.frombuffer(out, np.uint8)
                 else:
                     pool.write(h, page if huge[k] else out)
+                if armed and not huge[k] and faults.hit("zram.corrupt", self.name):
+                    pool.write(h, b"\xff" * ln)
                 handles[k] = h
                 sizes[k] = ln
                 m = k + 1
@@ -445,6 +464,7 @@ class Zram:
         and marked accessed, all under their slot locks.
         """
         n = len(indices)
+        faults = self.system.faults
         self.slots_lock(indices)
         try:
             f = self.flags[indices]
@@ -480,6 +500,8 @@ class Zram:
                             zstrm = streams[p] = self.comps[p].stream_get()
                         src = pool.read(hs[j], sizes[j], zstrm.local_copy)
                         try:
+                            if faults.armed and faults.hit("zcomp.decompress", self.name):
+                                raise RuntimeError("injected decompression failure")
                             out = zstrm.decomp(src)
                         except Exception:  # corrupt object: the kernel's -EINVAL
                             out = b""
@@ -514,6 +536,9 @@ class Zram:
             page[:] = self.mem_pool.read(h, PAGE_SIZE)
             return 0
         zcomp = self.comps[prio]
+        faults = self.system.faults
+        if faults.armed and faults.hit("zcomp.decompress", self.name):
+            return -errno.EINVAL
         zstrm = zcomp.stream_get()
         try:
             src = self.mem_pool.read(h, size, zstrm.local_copy)
