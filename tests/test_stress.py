@@ -13,7 +13,7 @@ def test_four_threads_for_thirty_seconds_lose_nothing():
     assert rep.lost == 0 and rep.final_verified > 0
     assert rep.reads_verified > 1000 and rep.pages_freed > 0
     assert all(n > 0 for n in rep.maintenance.values())
-    bd_count, bd_reads, bd_writes = (int(x) for x in rep.bd_stat.split())
+    _bd_count, bd_reads, bd_writes = (int(x) for x in rep.bd_stat.split())
     assert bd_writes > 0 and bd_reads > 0  # writeback really raced with swap-in
 
 
