@@ -70,3 +70,15 @@ def digest(b: bytes) -> str:
 @pytest.fixture
 def pages():
     return real_pages(600)
+
+
+def zswap_machine(tmp_path, memory: str = "64M", disk: str = "64M"):
+    """A System with a file-backed swap disk and zswap (lz4) enabled in front of it;
+    returns (system, zswap, disk). The caller closes the system."""
+    from swaplab.mm.zswap import Zswap
+
+    s = System(memory)
+    d = s.add_filedisk(tmp_path / "swap.img", disk)
+    s.mkswap(d)
+    s.swapon(d)
+    return s, Zswap(s, "lz4", enabled=True), d

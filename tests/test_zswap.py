@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from swaplab import PAGE_SIZE, System
+from conftest import zswap_machine
+from swaplab import PAGE_SIZE
 from swaplab.drivers.zram.zram_drv import ZRAM_WB
-from swaplab.mm.zswap import Zswap
 from swaplab.workload.corpus import file_pages
 from swaplab.workload.engine import Workload
 from swaplab.workload.scenario import parse_scenario
@@ -18,11 +18,7 @@ from swaplab.workload.scenario import parse_scenario
 
 @pytest.fixture
 def sz(tmp_path):
-    s = System("64M")
-    d = s.add_filedisk(tmp_path / "swap.img", "64M")
-    s.mkswap(d)
-    s.swapon(d)
-    z = Zswap(s, "lz4", enabled=True)
+    s, z, d = zswap_machine(tmp_path)
     yield s, z, d
     s.close()
 

@@ -16,6 +16,7 @@ import os
 import numpy as np
 import pytest
 
+from conftest import zswap_machine
 from swaplab import PAGE_SIZE, System
 from swaplab.mm.zswap import Zswap
 
@@ -32,11 +33,7 @@ def _stat(cg, key: str) -> int:
 
 @pytest.fixture
 def machine(tmp_path):
-    s = System("512M")
-    disk = s.add_filedisk(tmp_path / "swap.img", "256M")
-    s.mkswap(disk)
-    s.swapon(disk)
-    zs = Zswap(s, "lz4", enabled=True)
+    s, zs, _ = zswap_machine(tmp_path, "512M", "256M")
     yield s, zs
     s.close()
 

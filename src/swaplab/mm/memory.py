@@ -288,9 +288,16 @@ class MmStruct:
 
     def release(self) -> None:
         """exit_mmap: free every frame and drop every swap reference."""
+        self.zap(0, self.nr_pages)
+
+    def zap(self, lo: int, hi: int) -> int:
+        """zap_pte_range over [lo, hi) (munmap, MADV_DONTNEED): free every frame,
+        drop every swap reference (freed slots notify their device); return the
+        number of PTEs cleared."""
         system = self.system
         with self.ptl:
-            for v in np.flatnonzero(self.ptes):
+            vpns = np.flatnonzero(self.ptes[lo:hi]) + lo
+            for v in vpns:
                 pte = int(self.ptes[v])
                 if pte & 1:
                     folio = Folio(system.mem, pte >> 1)
@@ -304,3 +311,4 @@ class MmStruct:
                 else:
                     swap_put_entries(system, pte_swap_entry(pte))
                 self.ptes[v] = 0
+        return len(vpns)

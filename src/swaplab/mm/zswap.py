@@ -394,13 +394,7 @@ class Zswap:
         if ln == PAGE_SIZE:
             dst[:] = pool.zs.read(h, PAGE_SIZE)
             return 0
-        zcomp = pool.comp
-        strm = zcomp.stream_get()
-        try:
-            src = pool.zs.read(h, ln, strm.local_copy)
-            return zcomp.decompress(strm, src, dst)
-        finally:
-            zcomp.stream_put(strm)
+        return pool.comp.decompress_object(pool.zs, h, ln, dst)
 
     # --- writeback ----------------------------------------------------------------------
     def writeback_entry(self, t: int, off: int) -> int:

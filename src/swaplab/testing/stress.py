@@ -121,8 +121,7 @@ def run_zram_stress(threads: int = 4, seconds: float = 30.0, *, pages_per_thread
                                     counts["reads"] += 1
                     else:  # free a range (zap: the slots are freed, zram notified)
                         lo = int(rng.integers(0, pages_per_thread - 16))
-                        with mm.ptl:
-                            freed = _zap(s, mm, lo, lo + 16)
+                        freed = mm.zap(lo, lo + 16)
                         for v in range(lo, lo + 16):
                             model.pop(v, None)
                         with lock:
@@ -204,29 +203,3 @@ def run_zram_stress(threads: int = 4, seconds: float = 30.0, *, pages_per_thread
             raise StressFailure(f"{rep.lost} pages lost: {rep}")
     return rep
 
-
-def _zap(system: System, mm, lo: int, hi: int) -> int:
-    """zap_pte_range over [lo, hi): free frames and drop swap references."""
-    from ..mm.folio import PG, Folio
-    from ..mm.memory import pte_swap_entry
-    from ..mm.swapfile import swap_cache_del_folio, swap_put_entries
-
-    n = 0
-    for v in range(lo, hi):
-        pte = int(mm.ptes[v])
-        if not pte:
-            continue
-        if pte & 1:
-            folio = Folio(system.mem, pte >> 1)
-            folio.lock()
-            folio.wait_writeback()
-            system.mem.mapping[folio.pfn] = -1
-            if folio.test(PG.swapcache):
-                swap_cache_del_folio(folio)
-            folio.unlock()
-            folio.free()
-        else:
-            swap_put_entries(system, pte_swap_entry(pte))
-        mm.ptes[v] = 0
-        n += 1
-    return n

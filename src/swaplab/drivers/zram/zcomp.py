@@ -28,10 +28,14 @@ import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...consts import PAGE_SIZE
+
+if TYPE_CHECKING:
+    from ...mm.zsmalloc import ZsPool
 
 #: The kernel's backend order (zcomp.c); only those we can provide are offered.
 KERNEL_BACKENDS = ("lzo-rle", "lzo", "lz4", "lz4hc", "zstd", "deflate", "842")
@@ -200,6 +204,15 @@ class Zcomp:
             return stream.comp(bytes(src) if isinstance(src, np.ndarray) else src)
         except Exception:  # any library failure is the kernel's -EINVAL
             return -errno.EINVAL
+
+    def decompress_object(self, pool: ZsPool, handle: int, size: int, dst: np.ndarray) -> int:
+        """Read the ``size``-byte object ``handle`` from ``pool`` through a stream's
+        bounce buffer and decompress it into ``dst``; 0 or -EINVAL."""
+        stream = self.stream_get()
+        try:
+            return self.decompress(stream, pool.read(handle, size, stream.local_copy), dst)
+        finally:
+            self.stream_put(stream)
 
     @staticmethod
     def decompress(stream: ZcompStream, src: bytes | np.ndarray, dst: np.ndarray) -> int:

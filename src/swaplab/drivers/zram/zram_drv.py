@@ -539,12 +539,7 @@ class Zram:
         faults = self.system.faults
         if faults.armed and faults.hit("zcomp.decompress", self.name):
             return -errno.EINVAL
-        zstrm = zcomp.stream_get()
-        try:
-            src = self.mem_pool.read(h, size, zstrm.local_copy)
-            return zcomp.decompress(zstrm, src, page)
-        finally:
-            zcomp.stream_put(zstrm)
+        return zcomp.decompress_object(self.mem_pool, h, size, page)
 
     def read_page(self, page: np.ndarray, index: int) -> int:
         """zram_read_page: 0 or a negative errno (page contents undefined then)."""
