@@ -247,6 +247,19 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     console.print("vmstat: " + ", ".join(f"{k} {v}" for k, v in vm.items() if v))
     for name, z in rep.get("zram", {}).items():
         console.print(f"{name} mm_stat: {z['mm_stat']}")
+    for name, cg in rep["cgroups"].items():
+        if name == "/":
+            continue
+        st = dict(line.split() for line in cg["memory.stat"].splitlines())
+        console.print(f"cgroup {name}: memory.current {cg['memory.current']}, "
+                      f"memory.swap.current {cg['memory.swap.current']}, "
+                      f"pswpout {st['pswpout']}, pswpin {st['pswpin']}, "
+                      f"zswpout {st['zswpout']}")
+    if "zswap" in rep:
+        z = rep["zswap"]
+        console.print(f"zswap: stored_pages {z['stored_pages']}, pool_total_size "
+                      f"{z['pool_total_size']}, written_back_pages {z['written_back_pages']}, "
+                      f"pool_limit_hit {z['pool_limit_hit']}")
     return EXIT_OK
 
 
