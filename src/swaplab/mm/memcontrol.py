@@ -221,17 +221,18 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
     from .vmscan import try_to_free_mem_cgroup_pages
 
     nr = folio.nr_pages
-    if memcg.id:
-        retries = MAX_RECLAIM_RETRIES
-        while memcg.usage + nr > memcg.max:
-            memcg.events["max"] += 1
-            if retries == 0:
-                memcg.events["oom"] += 1
-                raise kerror(errno.ENOMEM, f"cgroup {memcg.name}: memory.max "
-                             f"{memcg.max * PAGE_SIZE} reached and nothing more to reclaim "
-                             "(the kernel would OOM-kill here)")
-            retries -= 1
-            try_to_free_mem_cgroup_pages(memcg, max(nr, 32))
+    if memcg.id == 0:
+        return  # frames start charged to the root
+    retries = MAX_RECLAIM_RETRIES
+    while memcg.usage + nr > memcg.max:
+        memcg.events["max"] += 1
+        if retries == 0:
+            memcg.events["oom"] += 1
+            raise kerror(errno.ENOMEM, f"cgroup {memcg.name}: memory.max "
+                         f"{memcg.max * PAGE_SIZE} reached and nothing more to reclaim "
+                         "(the kernel would OOM-kill here)")
+        retries -= 1
+        try_to_free_mem_cgroup_pages(memcg, max(nr, 32))
     folio.mem.move_charge(folio.pfn, nr, memcg.id)
 
 
