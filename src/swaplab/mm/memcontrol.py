@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..attrs import AttrDir
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..errors import kerror
 from ..util import kstrtoint, memparse
@@ -315,32 +316,22 @@ _FILES: dict[str, tuple] = {
 }
 
 
-class CgroupAttrs:
-    """The memory.* files of one cgroup directory."""
+class CgroupAttrs(AttrDir):
+    """The memory.* files of one cgroup directory (the root has only memory.stat
+    and memory.reclaim). Reading a write-only file is EINVAL, writing a
+    read-only one EACCES; an empty write is EINVAL."""
+
+    read_denied = errno.EINVAL
 
     def __init__(self, cg: MemCgroup) -> None:
-        self._cg = cg
+        super().__init__(cg, _FILES, cg.path)
+        self._root_cg = cg.id == 0
 
-    def __iter__(self):
-        return iter(_FILES)
+    def _exists(self, name: str) -> bool:
+        return name in _FILES and (not self._root_cg
+                                   or name in ("memory.stat", "memory.reclaim"))
 
-    def _lookup(self, name: str) -> tuple:
-        if name not in _FILES or (self._cg.id == 0 and name != "memory.stat"
-                                  and name != "memory.reclaim"):
-            raise kerror(errno.ENOENT, f"{self._cg.path}/{name}: no such file")
-        return _FILES[name]
-
-    def __getitem__(self, name: str) -> str:
-        show, _ = self._lookup(name)
-        if show is None:
-            raise kerror(errno.EINVAL, f"{self._cg.path}/{name} is write-only")
-        return show(self._cg)
-
-    def __setitem__(self, name: str, value: object) -> None:
-        _, store = self._lookup(name)
-        if store is None:
-            raise kerror(errno.EACCES, f"{self._cg.path}/{name} is read-only")
-        text = value.decode() if isinstance(value, bytes) else str(value)
+    def _check(self, name: str, text: str) -> str:
         if not text.strip():
-            raise kerror(errno.EINVAL, f"{self._cg.path}/{name}: empty write")
-        store(self._cg, text)
+            raise kerror(errno.EINVAL, f"{self.path(name)}: empty write")
+        return text

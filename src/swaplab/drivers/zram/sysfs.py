@@ -9,10 +9,10 @@ the real device; an unknown name is ENOENT.
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from ...attrs import AttrDir
 from ...consts import PAGE_SHIFT, PAGE_SIZE
 from ...errors import kerror
 from ...util import kstrtobool, kstrtoint, kstrtouint, kstrtoull, memparse_prefix
@@ -22,12 +22,6 @@ if TYPE_CHECKING:
     from .zram_drv import Zram
 
 CRYPTO_MAX_ALG_NAME = 128
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return str(value)
 
 
 # --- shows -----------------------------------------------------------------------------
@@ -338,40 +332,8 @@ ATTRS: dict[str, tuple[Show | None, Store | None]] = {
 }
 
 
-class ZramAttrs:
+class ZramAttrs(AttrDir):
     """The attribute files of one device, read and written like sysfs."""
 
     def __init__(self, zram: Zram) -> None:
-        self._z = zram
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(ATTRS)
-
-    def __contains__(self, name: object) -> bool:
-        return name in ATTRS
-
-    def _lookup(self, name: str) -> tuple[Show | None, Store | None]:
-        try:
-            return ATTRS[name]
-        except KeyError:
-            raise kerror(errno.ENOENT, f"/sys/block/{self._z.name}/{name}: no such "
-                         "attribute") from None
-
-    def __getitem__(self, name: str) -> str:
-        show, _ = self._lookup(name)
-        if show is None:
-            raise kerror(errno.EACCES, f"/sys/block/{self._z.name}/{name} is write-only")
-        return show(self._z)
-
-    def __setitem__(self, name: str, value: object) -> None:
-        _, store = self._lookup(name)
-        if store is None:
-            raise kerror(errno.EACCES, f"/sys/block/{self._z.name}/{name} is read-only")
-        store(self._z, _text(value))
-
-    def mode(self, name: str) -> int:
-        show, store = self._lookup(name)
-        return (0o444 if show else 0) | (0o200 if store else 0)
-
-    def path(self, name: str) -> str:
-        return os.path.join("/sys/block", self._z.name, name)
+        super().__init__(zram, ATTRS, f"/sys/block/{zram.name}")
