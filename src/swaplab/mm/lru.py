@@ -72,6 +72,12 @@ class LruList:
         self.seq[self.tail : self.tail + n] = seqs
         self.tail += n
 
+    def append_one(self, pfn: int, seq: int) -> None:
+        self._make_room(1)
+        self.pfn[self.tail] = pfn
+        self.seq[self.tail] = seq
+        self.tail += 1
+
     def take_oldest(self, n: int) -> np.ndarray:
         """Remove up to ``n`` live rows from the old end; return their pfns."""
         out = []
@@ -127,6 +133,22 @@ class Lruvec:
             with mem.zone_lock:
                 mem.lru_count[self.memcg_id, which] += len(pfns)
             self.lists[which].append(pfns, seqs)
+
+    def add_folio(self, pfn: int, active: bool = False) -> None:
+        """:meth:`add` for one folio with scalar operations (every fault adds one)."""
+        mem = self.mem
+        which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
+        with mem.flag_wait:
+            fl = int(mem.flags[pfn])
+            if fl & PG.lru:
+                raise RuntimeError(f"folio_add_lru: folio {pfn} is on a list")
+            mem.flags[pfn] = (fl | PG.lru | PG.active) if active else (fl | PG.lru) & ~PG.active
+            seq = mem.lru_next
+            mem.lru_next = seq + 1
+            mem.lru_seq[pfn] = seq
+            with mem.zone_lock:
+                mem.lru_count[self.memcg_id, which] += 1
+            self.lists[which].append_one(pfn, seq)
 
     def isolate(self, which: int, n: int) -> np.ndarray:
         """isolate_lru_folios: take up to ``n`` folios off the old end (PG_lru cleared)."""

@@ -174,7 +174,7 @@ class MmStruct:
         folio.data[:] = 0
         folio.set(PG.uptodate | PG.swapbacked | PG.dirty | PG.young)
         self._map(vpn, folio)
-        self.memcg.lruvec.add([folio.pfn])
+        self.memcg.lruvec.add_folio(folio.pfn)
         return folio
 
     def do_swap_page(self, vpn: int, entry: int, write: bool) -> Folio:

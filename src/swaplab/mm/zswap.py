@@ -428,7 +428,7 @@ class Zswap:
             folio.unlock()
             folio.free()
             return -errno.EIO
-        memcg.lruvec.add([folio.pfn])
+        memcg.lruvec.add_folio(folio.pfn)
         self.stats["written_back_pages"] += 1
         system.vmstat.count(VmEvent.zswpwb)
         system.memcg_stats.count(memcg.id, MemcgEvent.zswpwb)
