@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
     with tempfile.TemporaryDirectory(prefix="swaplab-bench-") as tmp, \
             System((n + 4096) << PAGE_SHIFT) as system:
         target = design.setup(system, Path(tmp), area_bytes)
-        system.mkswap(target)
+        system.mkswap(target, uuid=uuid.UUID(int=seed + 1))  # reproducible header page
         system.swapon(target, **design.swapon)
         if design.prepare is not None:
             design.prepare(system)

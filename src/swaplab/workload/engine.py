@@ -25,6 +25,7 @@ import errno
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,7 +156,9 @@ class Workload:
                                                                            f"swapfile{i}")
                 with open(target, "wb") as fh:
                     os.posix_fallocate(fh.fileno(), 0, sp.size)
-            s.mkswap(target)
+            # a UUID from the seed: mkswap's random one would make the header page,
+            # and so zram's compressed size, differ from run to run
+            s.mkswap(target, uuid=uuid.UUID(int=(sc.system.seed << 16) + i))
             s.swapon(target, prio=sp.priority, legacy_bio=legacy)
         for cs in sc.cgroup:
             cg = s.create_cgroup(cs.name)
