@@ -75,10 +75,17 @@ class MemcgStats:
         with self._lock:
             self.ev[memcg_id, item] += n
 
-    def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int = 1) -> None:
-        """Add ``n`` to ``item`` once per entry of ``ids`` (a batch of frames' cgroups)."""
+    def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int | np.ndarray = 1) -> None:
+        """Add ``n`` (or ``n[k]``) to ``item`` of cgroup ``ids[k]`` for every k
+        (a batch of frames' cgroups)."""
+        if not len(ids):
+            return
         with self._lock:
-            np.add.at(self.ev[:, item], ids, n)
+            first = ids[0]
+            if (ids == first).all():  # one cgroup: the common case, without add.at
+                self.ev[first, item] += n * len(ids) if np.isscalar(n) else int(np.sum(n))
+            else:
+                np.add.at(self.ev[:, item], ids, n)
 
 
 def _limit_text(pages: int) -> str:

@@ -14,12 +14,12 @@ Rules:
 
 from __future__ import annotations
 
-import mmap
 import threading
 
 import numpy as np
 
 from ..consts import PAGE_SIZE
+from ..util import anon_arena
 
 #: PG_lru and PG_active (mm/folio.py), needed here to keep the LRU counts right
 LRU_BIT = 1 << 5
@@ -35,7 +35,7 @@ class PhysMem:
         if nr_frames <= 0:
             raise ValueError(f"memory must hold at least one page frame, not {nr_frames}")
         self.nr_frames = nr_frames
-        self._map = mmap.mmap(-1, nr_frames * PAGE_SIZE)
+        self._map = anon_arena(nr_frames * PAGE_SIZE)
         self.data = np.frombuffer(self._map, dtype=np.uint8).reshape(nr_frames, PAGE_SIZE)
         #: the same frames as machine words (zero and same-filled checks)
         self.data64 = self.data.view(np.uint64)
@@ -111,6 +111,43 @@ class PhysMem:
         self.mapping[pfn:end] = -1
         return pfn
 
+    def alloc_pages_bulk(self, n: int) -> list[int] | None:
+        """``n`` order-0 frames at once (alloc_pages_bulk), or None (and nothing
+        taken) when fewer are free. The frames are the ones ``n`` calls of
+        ``alloc_pages(0)`` would return, in that order, with the same state:
+        flags, swap entry, memcg and rmap reset, order 0."""
+        with self.zone_lock:
+            if self.nr_free < n:
+                return None
+            area = self.free_area
+            got: list[int] = []
+            while len(got) < n:
+                if area[0]:
+                    got.append(area[0].pop())
+                    continue
+                cur = 1
+                while not area[cur]:
+                    cur += 1
+                pfn = min(area[cur])
+                area[cur].discard(pfn)
+                while cur:
+                    cur -= 1
+                    area[cur].add(pfn + (1 << cur))
+                got.append(pfn)
+            self.nr_free -= n
+            self.memcg_pages[0] += n
+        if n == 1:
+            pfn = got[0]
+            self.flags[pfn] = self.order[pfn] = self.swap[pfn] = self.memcg[pfn] = 0
+            self.mapping[pfn] = -1
+            return got
+        self.flags[got] = 0
+        self.order[got] = 0
+        self.swap[got] = 0
+        self.memcg[got] = 0
+        self.mapping[got] = -1
+        return got
+
     def move_charge(self, pfn: int, nr: int, memcg_id: int) -> None:
         """Move the charge of frames [pfn, pfn+nr) to cgroup ``memcg_id``."""
         with self.zone_lock:
@@ -156,28 +193,28 @@ class PageReserve:
 
     def __init__(self, mem: PhysMem) -> None:
         self.mem = mem
-        self.pfns = np.zeros(64, dtype=np.int64)
-        self.nr = 0
+        self.pfns: list[int] = []
 
     def take(self, n: int) -> bool:
-        got = []
-        for _ in range(n):
-            pfn = self.mem.alloc_pages(0)
-            if pfn < 0:
-                for p in got:
-                    self.mem.free_pages(p)
-                return False
-            got.append(pfn)
-        if self.nr + n > len(self.pfns):
-            self.pfns = np.concatenate([self.pfns, np.zeros(len(self.pfns) + n, np.int64)])
-        self.pfns[self.nr : self.nr + n] = got
-        self.nr += n
+        """Hold ``n`` more frames; False (and none taken) when memory has fewer."""
+        got = self.mem.alloc_pages_bulk(n)
+        if got is None:
+            return False
+        self.pfns.extend(got)
         return True
 
     def give(self, n: int) -> None:
-        for p in self.pfns[self.nr - n : self.nr].tolist():
+        """Free the ``n`` frames taken last."""
+        if n <= 0:
+            return
+        for p in self.pfns[-n:]:
             self.mem.free_pages(p)
-        self.nr -= n
+        del self.pfns[-n:]
+
+    @property
+    def nr(self) -> int:
+        """Frames held."""
+        return len(self.pfns)
 
     def release(self) -> None:
         """Give every frame back (the pool is destroyed)."""

@@ -76,7 +76,7 @@ class SwapOps:
 class SwapIocb:
     """One batch of up to 32 folios for one swap area (``struct swap_iocb``)."""
 
-    __slots__ = ("_ended", "folios", "len", "rw", "sis")
+    __slots__ = ("_ended", "_pfns", "folios", "len", "rw", "sis")
 
     def __init__(self, sis: SwapInfo, rw: int) -> None:
         self.sis = sis
@@ -84,6 +84,15 @@ class SwapIocb:
         self.folios: list[Folio] = []
         self.len = 0
         self._ended = False
+        self._pfns: np.ndarray | None = None
+
+    def pfns(self) -> np.ndarray:
+        """The head pfn of every folio, in order (computed once per batch size)."""
+        p = self._pfns
+        if p is None or len(p) != len(self.folios):
+            p = self._pfns = np.fromiter((f.pfn for f in self.folios), dtype=np.int64,
+                                         count=len(self.folios))
+        return p
 
     @property
     def nr_bvecs(self) -> int:
@@ -227,7 +236,7 @@ def swap_write_end(sio: SwapIocb, failed: bool) -> None:
     """Complete a write batch: on failure re-dirty every folio and clear PG_reclaim;
     always end writeback. Must run exactly once per submitted batch."""
     _end_once(sio, "swap_write_end")
-    pfns = np.fromiter((f.pfn for f in sio.folios), dtype=np.int64, count=len(sio.folios))
+    pfns = sio.pfns()
     mem = sio.folios[0].mem
     if failed:
         folios_set_flags(mem, pfns, set_=PG.dirty, clear=PG.reclaim | PG.writeback)
@@ -242,13 +251,15 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
     Must run exactly once per submitted batch."""
     _end_once(sio, "swap_read_end")
     system = sio.sis.system
-    pfns = np.fromiter((f.pfn for f in sio.folios), dtype=np.int64, count=len(sio.folios))
+    pfns = sio.pfns()
     mem = sio.folios[0].mem
     if failed:
         folios_set_flags(mem, pfns, set_=PG.error, clear=PG.locked | PG.uptodate)
     else:
-        for f in sio.folios:
-            system.vmstat.count_mthp(f.order, MthpStat.swpin)
+        orders = mem.order[pfns]
+        large = orders[orders > 0]
+        for order in large.tolist():
+            system.vmstat.count_mthp(order, MthpStat.swpin)
         folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
         system.vmstat.count(VmEvent.pswpin, sio.len >> PAGE_SHIFT)
         if len(pfns) == 1:
@@ -256,7 +267,7 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
                                      int(sio.len >> PAGE_SHIFT))
         else:
             system.memcg_stats.count_ids(mem.memcg[pfns], MemcgEvent.pswpin,
-                                         1 << mem.order[pfns].astype(np.int64))
+                                         1 << orders.astype(np.int64) if len(large) else 1)
     sio.sis.io_end()
 
 

@@ -34,13 +34,13 @@ anonymous mmap, touched only when used.
 from __future__ import annotations
 
 import errno
-import mmap
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
+from ..util import anon_arena
 
 ZS_HANDLE_SIZE = 8
 ZS_ALIGN = 8
@@ -59,7 +59,6 @@ ZS_INUSE_RATIO_99 = 10
 ZS_INUSE_RATIO_100 = 11
 NR_FULLNESS_GROUPS = 12
 _NO_FREE = -1
-MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)
 
 
 def zspage_chain_size(size: int, chain: int) -> int:
@@ -133,25 +132,32 @@ class ZsPool:
         self.max_pages = max_pages
         # page 0 is never handed out, so no object location is 0
         cap = max_pages + ZS_SIZE_CLASSES * chain + 1
-        self._map = mmap.mmap(-1, cap * PAGE_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-                              | MAP_NORESERVE)
+        self._map = anon_arena(cap * PAGE_SIZE)
         self.mem = np.frombuffer(self._map, dtype=np.uint8)
         self._mem64 = self.mem.view(np.uint64)  # slot header words (never straddle)
+        # the same bytes for the per-object loops of the batch calls: a
+        # memoryview index or slice costs a fraction of a numpy scalar access
+        self._mv = memoryview(self._map)
+        self._w64 = self._mv.cast("Q")
         # per-class geometry as Python lists: read on every call
         self._size = [int(x) for x in self.classes.size]
         self._objs = [int(x) for x in self.classes.objs]
         self._npages = [int(x) for x in self.classes.pages]
         self._is_huge = [p == 1 and o == 1 for p, o in zip(self._npages, self._objs,
                                                            strict=True)]
+        #: per class: the fullness group of a zspage with ``inuse`` objects
+        self._group_of = [[fullness_group(i, o) for i in range(o + 1)] for o in self._objs]
         # Everything below starts empty and grows: a pool for a 16 GiB device
         # costs nothing until it is used (np.zeros is lazily backed).
         #: page -> zspage id + 1 (0: free)
         self.page_zspage = np.zeros(cap, dtype=np.int32)
+        #: page -> the next page of its zspage (for objects that straddle two)
+        self.page_next = np.zeros(cap, dtype=np.int32)
         #: huge pages keep their handle beside the page
         self.page_handle = np.zeros(cap, dtype=np.int64)
         self._next_page = 1
-        self._freed_pages = np.zeros(64, dtype=np.int32)
-        self._nfreed = 0
+        #: pool pages given back by freed zspages, reused last-freed first
+        self._freed_pages: list[int] = []
         self._cap = cap
         # per-zspage scalars are read and written on every call: plain lists
         self.zs_class: list[int] = []
@@ -160,6 +166,10 @@ class ZsPool:
         #: per zspage: slots below this index have been handed out at least once
         self.zs_bump: list[int] = []
         self.zs_pages = np.zeros((64, chain), dtype=np.int32)
+        #: the same pages as Python lists (read per object by the batch path)
+        self.zs_pagelist: list[list[int]] = []
+        #: per class: zspages that are not full (the search can stop at 0)
+        self.nonfull = [0] * ZS_SIZE_CLASSES
         self._free_zspages: list[int] = []
         #: per class, per fullness group: ordered set of zspage ids
         self.groups: list[list[dict[int, None]]] = [
@@ -249,32 +259,35 @@ class ZsPool:
 
     # --- zspages ------------------------------------------------------------------------
     def _move_group(self, cls: int, z: int, old: int) -> None:
-        new = fullness_group(self.zs_inuse[z], self._objs[cls])
+        new = self._group_of[cls][self.zs_inuse[z]]
         if new != old:
             self.groups[cls][old].pop(z, None)
             self.groups[cls][new][z] = None
+            if old == ZS_INUSE_RATIO_100:
+                self.nonfull[cls] += 1
+            elif new == ZS_INUSE_RATIO_100:
+                self.nonfull[cls] -= 1
 
-    def _get_pages(self, n: int) -> np.ndarray | None:
+    def _get_pages(self, n: int) -> list[int] | None:
         if self.backing is not None and not self.backing.take(n):
             return None
-        if self._nfreed >= n:
-            self._nfreed -= n
-            return self._freed_pages[self._nfreed : self._nfreed + n].copy()
+        freed = self._freed_pages
+        if len(freed) >= n:
+            pages = freed[-n:]
+            del freed[-n:]
+            return pages
         if self._next_page + n > self._cap:
+            if self.backing is not None:
+                self.backing.give(n)
             return None
-        pages = np.arange(self._next_page, self._next_page + n, dtype=np.int32)
+        pages = list(range(self._next_page, self._next_page + n))
         self._next_page += n
         return pages
 
-    def _put_pages(self, pages: np.ndarray) -> None:
-        n = len(pages)
+    def _put_pages(self, pages: list[int]) -> None:
         if self.backing is not None:
-            self.backing.give(n)
-        if self._nfreed + n > len(self._freed_pages):
-            self._freed_pages = np.concatenate([self._freed_pages,
-                                                np.zeros_like(self._freed_pages)])
-        self._freed_pages[self._nfreed : self._nfreed + n] = pages
-        self._nfreed += n
+            self.backing.give(len(pages))
+        self._freed_pages.extend(pages)
 
     def _new_zspage_id(self) -> int:
         if self._free_zspages:
@@ -284,6 +297,7 @@ class ZsPool:
         self.zs_inuse.append(0)
         self.zs_free.append(_NO_FREE)
         self.zs_bump.append(0)
+        self.zs_pagelist.append([])
         if z >= len(self.zs_pages):
             self.zs_pages = np.concatenate([self.zs_pages, np.zeros_like(self.zs_pages)])
         return z
@@ -297,7 +311,10 @@ class ZsPool:
             return -1
         z = self._new_zspage_id()
         self.zs_pages[z, :npages] = pages
+        self.zs_pagelist[z] = pages
         self.page_zspage[pages] = z + 1
+        if npages > 1:
+            self.page_next[pages[:-1]] = pages[1:]
         self.zs_class[z] = cls
         self.zs_inuse[z] = 0
         objs = self._objs[cls]
@@ -311,14 +328,17 @@ class ZsPool:
         self.zs_free[z] = _NO_FREE
         self.zs_bump[z] = 0
         self.groups[cls][ZS_INUSE_RATIO_0][z] = None
+        self.nonfull[cls] += 1
         return z
 
     def _free_zspage(self, cls: int, z: int) -> None:
-        npages = int(self.classes.pages[cls])
-        pages = self.zs_pages[z, :npages].copy()
+        npages = self._npages[cls]
+        pages = self.zs_pagelist[z]
         self.groups[cls][ZS_INUSE_RATIO_0].pop(z, None)
+        self.nonfull[cls] -= 1
         self.page_zspage[pages] = 0
         self._put_pages(pages)
+        self.zs_pagelist[z] = []
         self.zs_pages[z, :] = 0
         self.zs_class[z] = -1
         self.zs_free[z] = _NO_FREE
@@ -327,6 +347,8 @@ class ZsPool:
         self.objs_allocated[cls] -= self._objs[cls]
 
     def _find_zspage(self, cls: int) -> int:
+        if not self.nonfull[cls]:
+            return -1
         groups = self.groups[cls]
         for g in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_0 - 1, -1):
             if groups[g]:
@@ -366,63 +388,206 @@ class ZsPool:
             return -errno.EINVAL
         if size > ZS_MAX_ALLOC_SIZE:
             return -errno.ENOSPC
-        cls = self._cls_of[size]
         with self.lock:
-            z = self._find_zspage(cls)
+            return self._malloc_locked(size)
+
+    def _malloc_locked(self, size: int) -> int:
+        cls = self._cls_of[size]
+        z = self._find_zspage(cls)
+        if z < 0:
+            z = self._alloc_zspage(cls)
             if z < 0:
-                z = self._alloc_zspage(cls)
-                if z < 0:
-                    return -errno.ENOMEM
-            h = self._new_handle()
-            if self._is_huge[cls]:
-                self.zs_free[z] = _NO_FREE
-                self.page_handle[self.zs_pages[z, 0]] = h
-                self.zs_inuse[z] = 1
-                self._move_group(cls, z, ZS_INUSE_RATIO_0)
-                self._set_location(h, z, 0)
+                return -errno.ENOMEM
+        h = self._new_handle()
+        if self._is_huge[cls]:
+            self.zs_free[z] = _NO_FREE
+            self.page_handle[self.zs_pages[z, 0]] = h
+            self.zs_inuse[z] = 1
+            self._move_group(cls, z, ZS_INUSE_RATIO_0)
+            self._set_location(h, z, 0)
+        else:
+            # _take_slot, _set_word and _set_location, inline: this runs per page
+            objs = self._objs[cls]
+            inuse = self.zs_inuse[z]
+            old = fullness_group(inuse, objs)
+            idx = self.zs_free[z]
+            mem64 = self._mem64
+            if idx != _NO_FREE:
+                nxt = int(mem64[self._word_index(z, idx)]) >> OBJ_TAG_BITS
+                self.zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
             else:
-                # _take_slot, _set_word and _set_location, inline: this runs per page
-                objs = self._objs[cls]
-                inuse = self.zs_inuse[z]
-                old = fullness_group(inuse, objs)
-                idx = self.zs_free[z]
-                mem64 = self._mem64
-                if idx != _NO_FREE:
-                    nxt = int(mem64[self._word_index(z, idx)]) >> OBJ_TAG_BITS
-                    self.zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
-                else:
-                    idx = self.zs_bump[z]
-                    self.zs_bump[z] = idx + 1
-                self.zs_inuse[z] = inuse + 1
-                if fullness_group(inuse + 1, objs) != old:
-                    self._move_group(cls, z, old)
-                off = idx * self._size[cls]
-                page = int(self.zs_pages[z, off >> PAGE_SHIFT])
-                at = page * PAGE_SIZE + (off & (PAGE_SIZE - 1))
-                mem64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
-                self.handles[h] = (page << OBJ_INDEX_BITS) | idx
-                self.handle_off[h] = at + ZS_HANDLE_SIZE
-            self.objs_used[cls] += 1
+                idx = self.zs_bump[z]
+                self.zs_bump[z] = idx + 1
+            self.zs_inuse[z] = inuse + 1
+            if fullness_group(inuse + 1, objs) != old:
+                self._move_group(cls, z, old)
+            off = idx * self._size[cls]
+            page = int(self.zs_pages[z, off >> PAGE_SHIFT])
+            at = page * PAGE_SIZE + (off & (PAGE_SIZE - 1))
+            mem64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
+            self.handles[h] = (page << OBJ_INDEX_BITS) | idx
+            self.handle_off[h] = at + ZS_HANDLE_SIZE
+        self.objs_used[cls] += 1
         return h
+
+    def store_batch(self, srcs: list, limit: int = 0) -> tuple[list[int], int, int, int]:
+        """zs_malloc + zs_obj_write for each object of ``srcs`` (bytes-like, 1..4096
+        bytes; 4096 stores a page raw in a huge class), in order.
+
+        The result is the one a loop of :meth:`malloc` and :meth:`write` would
+        give: the same zspages (fullest non-full first), slots, pages and
+        counters. After each allocation that grows the pool, ``total_pages``
+        is checked against ``limit`` (0: none), as zram checks mem_limit
+        after zs_malloc; an object that does not fit (pool or limit) is not
+        stored and ends the batch. Returns ``(handles, m, err, peak)``:
+        objects ``0..m-1`` are stored, ``err`` is 0 or -ENOMEM for object
+        ``m``, ``peak`` is the largest ``total_pages`` seen (zram's
+        max_used_pages).
+
+        The per-object work is list and memoryview operations; the handle
+        table is written once at the end (nobody can look the new handles
+        up before this returns).
+        """
+        n = len(srcs)
+        out: list[int] = []
+        hs: list[int] = []  # the non-huge ones: their table rows are written at the end
+        locs: list[int] = []
+        pays: list[int] = []
+        err = 0
+        with self.lock:
+            peak = self.total_pages
+            need = self._next_handle + n + 1
+            while need > len(self.handles):
+                self.handles = np.concatenate([self.handles, np.zeros_like(self.handles)])
+                self.handle_off = np.concatenate([self.handle_off,
+                                                  np.zeros_like(self.handle_off)])
+            mv, w64 = self._mv, self._w64
+            cls_of, objs_of, size_of, huge_of = self._cls_of, self._objs, self._size, \
+                self._is_huge
+            zs_inuse, zs_free, zs_bump = self.zs_inuse, self.zs_free, self.zs_bump
+            free_handles = self._free_handles
+            objs_used = self.objs_used
+            #: class -> [zspage being filled, its pages, its group when picked]
+            cur: dict[int, list] = {}
+            for src in srcs:
+                ln = len(src)
+                cls = cls_of[ln]
+                if huge_of[cls]:
+                    h = self._malloc_locked(ln)
+                    peak = max(peak, self.total_pages)
+                    if h > 0 and limit and self.total_pages > limit:
+                        self._free_locked(h)
+                        h = -errno.ENOMEM
+                    if h < 0:
+                        err = h
+                        break
+                    at = int(self.handle_off[h])
+                    mv[at : at + ln] = src
+                    out.append(h)
+                    continue
+                c = cur.get(cls)
+                if c is None or zs_inuse[c[0]] == objs_of[cls]:
+                    if c is not None:  # full: to its group now, before the next search
+                        self._move_group(cls, c[0], c[2])
+                    z = self._find_zspage(cls)
+                    if z < 0:
+                        z = self._alloc_zspage(cls)
+                        if z < 0:
+                            err = -errno.ENOMEM
+                            break
+                        peak = max(peak, self.total_pages)
+                        if limit and self.total_pages > limit:
+                            self._free_zspage(cls, z)  # the object it was for is not kept
+                            err = -errno.ENOMEM
+                            break
+                    c = cur[cls] = [z, self.zs_pagelist[z],
+                                    self._group_of[cls][zs_inuse[z]]]
+                z, pl = c[0], c[1]
+                size = size_of[cls]
+                idx = zs_free[z]
+                if idx != _NO_FREE:
+                    off = idx * size
+                    at = pl[off >> PAGE_SHIFT] * PAGE_SIZE + (off & (PAGE_SIZE - 1))
+                    nxt = w64[at >> 3] >> OBJ_TAG_BITS
+                    zs_free[z] = _NO_FREE if nxt == OBJ_INDEX_MASK else nxt
+                else:
+                    idx = zs_bump[z]
+                    zs_bump[z] = idx + 1
+                    off = idx * size
+                    at = pl[off >> PAGE_SHIFT] * PAGE_SIZE + (off & (PAGE_SIZE - 1))
+                zs_inuse[z] += 1
+                objs_used[cls] += 1
+                h = free_handles.pop() if free_handles else self._bump_handle()
+                w64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
+                pay = at + ZS_HANDLE_SIZE
+                room = PAGE_SIZE - (pay & (PAGE_SIZE - 1))
+                if ln <= room:
+                    mv[pay : pay + ln] = src
+                else:  # straddles into the zspage's next page
+                    nxt_at = pl[(off >> PAGE_SHIFT) + 1] * PAGE_SIZE
+                    part = memoryview(src)
+                    mv[pay : pay + room] = part[:room]
+                    mv[nxt_at : nxt_at + ln - room] = part[room:]
+                out.append(h)
+                hs.append(h)
+                locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
+                pays.append(pay)
+            for cls, (z, _pl, old) in cur.items():
+                self._move_group(cls, z, old)  # where its fill level puts it now
+            if hs:
+                self.handles[hs] = locs
+                self.handle_off[hs] = pays
+        return out, len(out), err, peak
+
+    def _bump_handle(self) -> int:
+        h = self._next_handle
+        self._next_handle = h + 1
+        return h
+
+    def obj_views(self, handles: np.ndarray, sizes: np.ndarray) -> list:
+        """zs_obj_read_begin for many objects: per object, a memoryview of its
+        ``sizes[k]`` payload bytes in the pool, or a bytes copy of the two
+        pieces when it straddles two pages (zram's bounce copy). The views
+        stay valid while the objects are neither freed nor moved (the caller
+        holds their slot locks)."""
+        offs = self.handle_off[handles]
+        if not offs.all():
+            bad = handles[offs == 0]
+            raise ValueError(f"zsmalloc: handle {int(bad[0])} is not allocated")
+        mv = self._mv
+        views = [mv[o : o + n] for o, n in zip(offs.tolist(), sizes.tolist(), strict=True)]
+        split = np.flatnonzero((offs & (PAGE_SIZE - 1)) + sizes > PAGE_SIZE)
+        if len(split):
+            o1 = offs[split]
+            n1 = PAGE_SIZE - (o1 & (PAGE_SIZE - 1))
+            o2 = self.page_next[o1 >> PAGE_SHIFT].astype(np.int64) * PAGE_SIZE
+            n2 = sizes[split] - n1
+            for k, a, m, b, r in zip(split.tolist(), o1.tolist(), n1.tolist(), o2.tolist(),
+                                     n2.tolist(), strict=True):
+                views[k] = b"".join((mv[a : a + m], mv[b : b + r]))
+        return views
 
     def free(self, handle: int) -> None:
         """zs_free: release the object; its zspage goes when it empties."""
         with self.lock:
-            z, idx = self._locate(handle)
-            cls = self.zs_class[z]
-            if self._huge(cls):
-                self.page_handle[self.zs_pages[z, 0]] = 0
-                self.zs_free[z] = 0
-                self.zs_inuse[z] = 0
-                self._move_group(cls, z, ZS_INUSE_RATIO_100)
-            else:
-                self._release_slot(cls, z, idx)
-            self.handles[handle] = 0
-            self.handle_off[handle] = 0
-            self._free_handles.append(handle)
-            self.objs_used[cls] -= 1
-            if self.zs_inuse[z] == 0:
-                self._free_zspage(cls, z)
+            self._free_locked(handle)
+
+    def _free_locked(self, handle: int) -> None:
+        z, idx = self._locate(handle)
+        cls = self.zs_class[z]
+        if self._huge(cls):
+            self.page_handle[self.zs_pages[z, 0]] = 0
+            self.zs_free[z] = 0
+            self.zs_inuse[z] = 0
+            self._move_group(cls, z, ZS_INUSE_RATIO_100)
+        else:
+            self._release_slot(cls, z, idx)
+        self.handles[handle] = 0
+        self.handle_off[handle] = 0
+        self._free_handles.append(handle)
+        self.objs_used[cls] -= 1
+        if self.zs_inuse[z] == 0:
+            self._free_zspage(cls, z)
 
     def write(self, handle: int, data: bytes | np.ndarray) -> None:
         """zs_obj_write: store ``data`` as the object's payload."""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
-from ...mm.swapops import swp_offset
+from ...mm.swapops import SWP_OFFSET_MASK, swp_offset
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
@@ -40,17 +40,15 @@ def _zram(sis: SwapInfo) -> Zram:
 
 def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
     """(pfn of every page, slot index of every page) of a batch, in order."""
-    pfns, idx = [], []
-    for folio in sio.folios:
-        nr = folio.nr_pages
-        base = swp_offset(folio.swap)
-        if nr == 1:
-            pfns.append(folio.pfn)
-            idx.append(base)
-        else:
-            pfns.extend(range(folio.pfn, folio.pfn + nr))
-            idx.extend(range(base, base + nr))
-    return np.array(pfns, dtype=np.int64), np.array(idx, dtype=np.int64)
+    mem = sio.folios[0].mem
+    heads = sio.pfns()
+    offs = (mem.swap[heads] & np.uint64(SWP_OFFSET_MASK)).astype(np.int64)
+    orders = mem.order[heads]
+    if not orders.any():
+        return heads, offs
+    nr = np.left_shift(1, orders.astype(np.int64))
+    step = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
+    return np.repeat(heads, nr) + step, np.repeat(offs, nr) + step
 
 
 def _failed(zram: Zram, what: str, err: int, idx: np.ndarray, m: int) -> bool:
@@ -68,8 +66,7 @@ def zram_swap_submit_write(ctx: SwapIoCtx) -> None:
     sio = ctx.sio
     zram = _zram(ctx.sis)
     pfns, idx = _batch(sio)
-    rows = sio.folios[0].mem.data[pfns]
-    m, err = zram.write_pages(rows, idx)
+    m, err = zram.write_pages(sio.folios[0].mem.data, idx, pfns)
     swap_write_end(sio, _failed(zram, "Write", err, idx, m))
 
 
@@ -91,8 +88,7 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
         swap_read_end(sio, _failed(zram, "Read", err, np.array([index]), 0))
         return
     pfns, idx = _batch(sio)
-    data = folio.mem.data
-    m, err = zram.read_pages([data[p] for p in pfns.tolist()], idx)
+    m, err = zram.read_pages(folio.mem.data, idx, pfns)
     swap_read_end(sio, _failed(zram, "Read", err, idx, m))
 
 

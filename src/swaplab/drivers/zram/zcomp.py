@@ -28,6 +28,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,14 +83,8 @@ def _lz4(hc: bool) -> Callable:
         dkw = {"uncompressed_size": PAGE_SIZE}
         if p.dict:
             dkw["dict"] = p.dict
-
-        def comp(src: bytes) -> bytes:
-            return lb.compress(src, **kw)
-
-        def decomp(src: bytes) -> bytes:
-            return lb.decompress(src, **dkw)
-
-        return comp, decomp
+        # partials of the C functions: no Python frame per page
+        return partial(lb.compress, **kw), partial(lb.decompress, **dkw)
 
     return make
 
@@ -102,11 +97,7 @@ def _zstd(p: ZcompParams):
     c = zs.ZstdCompressor(level=level, dict_data=d, write_checksum=False,
                           write_content_size=True, write_dict_id=False)
     dc = zs.ZstdDecompressor(dict_data=d)
-
-    def decomp(src: bytes) -> bytes:
-        return dc.decompress(src, max_output_size=PAGE_SIZE)
-
-    return c.compress, decomp
+    return c.compress, partial(dc.decompress, max_output_size=PAGE_SIZE)
 
 
 def _deflate(p: ZcompParams):
@@ -117,21 +108,14 @@ def _deflate(p: ZcompParams):
         co = zlib.compressobj(level, zlib.DEFLATED, -wb, DEFLATE_DEF_MEMLEVEL)
         return co.compress(src) + co.flush()
 
-    def decomp(src: bytes) -> bytes:
-        return zlib.decompress(src, -wb, PAGE_SIZE)
-
-    return comp, decomp
+    return comp, partial(zlib.decompress, wbits=-wb, bufsize=PAGE_SIZE)
 
 
 def _lzo(p: ZcompParams):
     from lzallright import LZOCompressor
 
     c = LZOCompressor()
-
-    def decomp(src: bytes) -> bytes:
-        return c.decompress(src, output_size_hint=PAGE_SIZE)
-
-    return c.compress, decomp
+    return c.compress, partial(c.decompress, output_size_hint=PAGE_SIZE)
 
 
 def _importable(mod: str) -> bool:

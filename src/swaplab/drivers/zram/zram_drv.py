@@ -346,9 +346,12 @@ class Zram:
         self.stats.add("compr_data_size", comp_len)
         return 0
 
-    def write_pages(self, rows: np.ndarray, indices: np.ndarray) -> tuple[int, int]:
-        """The batch form of zram_write_page: store ``rows[k]`` at slot
-        ``indices[k]`` in order, stopping at the first error.
+    def write_pages(self, pages: np.ndarray, indices: np.ndarray,
+                    rows: np.ndarray | None = None) -> tuple[int, int]:
+        """The batch form of zram_write_page: store page ``k`` (``pages[rows[k]]``,
+        or ``pages[k]`` without ``rows``) at slot ``indices[k]`` in order,
+        stopping at the first error. ``pages`` is a C-contiguous 2-D array of
+        pages, such as the machine's frames with ``rows`` the pfns.
 
         Returns ``(m, err)``: pages ``0..m-1`` are stored (and marked
         accessed), ``err`` is 0 or the negative errno of page ``m``. Per page it
@@ -357,16 +360,89 @@ class Zram:
         are done once for the batch with array operations. A slot overwritten
         in the batch has its old object freed at the end of the batch, so a
         mem_limit check inside the batch still sees the old objects.
+
+        The common case compresses every page in one loop and stores the
+        objects with one :meth:`ZsPool.store_batch`; with a fault point armed,
+        or the pool already over mem_limit, pages go one at a time.
         """
         n = len(indices)
+        if rows is None:
+            rows = np.arange(n)
+        p64 = pages.view(np.uint64)
+        w0 = p64[rows, 0]
+        same = np.zeros(n, dtype=bool)
+        cand = np.flatnonzero(w0 == p64[rows, -1])
+        if len(cand):
+            same[cand] = (p64[rows[cand]] == w0[cand, None]).all(axis=1)
+        pool = self.mem_pool
+        limit = self.limit_pages
+        if self.system.faults.armed or (limit and pool.total_pages > limit):
+            return self._write_pages_slow(pages[rows], indices, same)
+        ks = np.flatnonzero(~same)
+        flat = memoryview(pages.reshape(-1))
+        srcs = [flat[o : o + PAGE_SIZE] for o in (rows[ks] * PAGE_SIZE).tolist()]
+        zcomp = self.comps[ZRAM_PRIMARY_COMP]
+        zstrm = zcomp.stream_get()
+        try:
+            comp = zstrm.comp
+            outs = [comp(src) for src in srcs]
+        except Exception:  # the library refused a page: find it on the page path
+            return self._write_pages_slow(pages[rows], indices, same)
+        finally:
+            zcomp.stream_put(zstrm)
+        hcs = self.huge_class_size
+        objs = [o if len(o) < hcs else src for o, src in zip(outs, srcs, strict=True)]
+        handles, nobj, err, peak = pool.store_batch(objs, limit)
+        if peak:
+            self.stats.max("max_used_pages", peak)
+        m = n if nobj == len(ks) else int(ks[nobj])
+        if m == 0:
+            return 0, err
+        hw = w0[:m].copy()
+        hw[ks[:nobj]] = handles
+        sizes = np.zeros(m, dtype=np.uint32)
+        sizes[ks[:nobj]] = [len(o) for o in objs[:nobj]]
+        return self._commit_slots(indices[:m], hw, sizes, same[:m]), err
+
+    def _commit_slots(self, idx: np.ndarray, hw: np.ndarray, sizes: np.ndarray,
+                      same: np.ndarray) -> int:
+        """Point slots ``idx`` at their new contents (handle or fill word ``hw``,
+        object size; a 4096-byte object is a HUGE page), freeing what they held;
+        all under their slot locks. Returns ``len(idx)``."""
+        m = len(idx)
+        huge = sizes == PAGE_SIZE
+        self.slots_lock(idx)
+        old = self.flags[idx] & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
+        for i in idx[old != 0].tolist():
+            self.slot_free(i)
+        self.flags[idx] = (sizes | np.where(same, ZRAM_SAME, 0).astype(np.uint32)
+                           | np.where(huge, ZRAM_HUGE, 0).astype(np.uint32)
+                           | np.uint32(ZRAM_ENTRY_LOCK))
+        self.handle[idx] = hw
+        self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
+        self.slots_unlock(idx)
+        nsame = int(np.count_nonzero(same))
+        nhuge = int(np.count_nonzero(huge))
+        st = self.stats
+        with st._lock:
+            v = st._v
+            v["pages_stored"] += m
+            v["same_pages"] += nsame
+            v["huge_pages"] += nhuge
+            v["huge_pages_since"] += nhuge
+            v["compr_data_size"] += int(sizes.sum())
+        return m
+
+    def _write_pages_slow(self, rows: np.ndarray, indices: np.ndarray, same: np.ndarray
+                          ) -> tuple[int, int]:
+        """:meth:`write_pages` one page at a time (``rows[k]`` is page k), with
+        every fault point of the write path consulted in the kernel's order."""
+        n = len(indices)
         words = rows.view(np.uint64)
-        same = (words == words[:, :1]).all(axis=1)
         same_l = same.tolist()
         handles = [0] * n
         sizes = [0] * n
-        huge = [False] * n
         pool = self.mem_pool
-        pool_mem = pool.mem
         hcs = self.huge_class_size
         limit = self.limit_pages
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
@@ -393,9 +469,9 @@ class Zram:
                     err = -errno.EINVAL
                     break
                 ln = len(out)
-                if ln >= hcs:
+                huge = ln >= hcs
+                if huge:
                     ln = PAGE_SIZE
-                    huge[k] = True
                 h = pool.malloc(ln)
                 if armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
                     pool.free(h)
@@ -411,13 +487,8 @@ class Zram:
                     pool.free(h)
                     err = -errno.ENOMEM
                     break
-                # zs_obj_write, inline for the common case of an object in one page
-                off = int(pool.handle_off[h])  # (the table may have grown)
-                if (off & (PAGE_SIZE - 1)) + ln <= PAGE_SIZE:
-                    pool_mem[off : off + ln] = page if huge[k] else np.frombuffer(out, np.uint8)
-                else:
-                    pool.write(h, page if huge[k] else out)
-                if armed and not huge[k] and faults.hit("zram.corrupt", self.name):
+                pool.write(h, page if huge else out)
+                if armed and not huge and faults.hit("zram.corrupt", self.name):
                     pool.write(h, b"\xff" * ln)
                 handles[k] = h
                 sizes[k] = ln
@@ -428,99 +499,129 @@ class Zram:
             self.stats.max("max_used_pages", peak)
         if m == 0:
             return 0, err
-        idx = indices[:m]
-        same_m = same[:m]
-        huge_m = np.array(huge[:m], dtype=bool)
-        sizes_m = np.array(sizes[:m], dtype=np.uint32)
-        self.slots_lock(idx)
-        old = self.flags[idx] & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
-        for i in idx[old != 0]:
-            self.slot_free(int(i))
-        self.flags[idx] = (sizes_m | np.where(same_m, ZRAM_SAME, 0).astype(np.uint32)
-                           | np.where(huge_m, ZRAM_HUGE, 0).astype(np.uint32)
-                           | np.uint32(ZRAM_ENTRY_LOCK))
-        self.handle[idx] = np.array(handles[:m], dtype=np.uint64)
-        self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
-        self.slots_unlock(idx)
-        nsame = int(np.count_nonzero(same_m))
-        nhuge = int(np.count_nonzero(huge_m))
-        st = self.stats
-        with st._lock:
-            v = st._v
-            v["pages_stored"] += m
-            v["same_pages"] += nsame
-            v["huge_pages"] += nhuge
-            v["huge_pages_since"] += nhuge
-            v["compr_data_size"] += int(sizes_m.sum())
-        return m, err
+        return self._commit_slots(indices[:m], np.array(handles[:m], dtype=np.uint64),
+                                  np.array(sizes[:m], dtype=np.uint32), same[:m]), err
 
-    def read_pages(self, rows: np.ndarray | list[np.ndarray], indices: np.ndarray
-                   ) -> tuple[int, int]:
+    def read_pages(self, pages: np.ndarray, indices: np.ndarray,
+                   rows: np.ndarray | None = None) -> tuple[int, int]:
         """The batch form of read_from_zspool + mark_slot_accessed for slots
-        that are not written back: fill ``rows[k]`` (a 2-D array, or a list of
-        page views such as the folios' own frames) from slot ``indices[k]``.
+        that are not written back: fill page ``k`` (``pages[rows[k]]``, or
+        ``pages[k]``) from slot ``indices[k]``.
 
         Returns ``(m, err)`` like :meth:`write_pages`; pages ``0..m-1`` are read
-        and marked accessed, all under their slot locks.
+        and marked accessed, all under their slot locks. The common case
+        decompresses straight from the pool into the destination pages, one
+        library call per page; a straddling object goes through a bounce copy.
         """
         n = len(indices)
+        if rows is None:
+            rows = np.arange(n)
         faults = self.system.faults
-        self.slots_lock(indices)
+        f = self._lock_and_read_flags(indices)
+        m, err = 0, 0
         try:
-            f = self.flags[indices]
             h = self.handle[indices]
             if (f & np.uint32(ZRAM_WB)).any():
                 raise RuntimeError("read_pages: written-back slots go through the bio path")
             fill = ((f & np.uint32(ZRAM_SAME)) != 0) | (h == 0)
             if fill.any():
-                if isinstance(rows, np.ndarray):
-                    rows.view(np.uint64)[fill] = h[fill][:, None]
-                else:
-                    for k in np.flatnonzero(fill).tolist():
-                        rows[k].view(np.uint64)[:] = h[k]
-            pool = self.mem_pool
-            err = 0
-            m = n
+                pages.view(np.uint64)[rows[fill]] = h[fill][:, None]
             rest = np.flatnonzero(~fill)
+            m = n
             if len(rest):
-                sizes = (f[rest] & np.uint32(ZRAM_SIZE_MASK)).tolist()
-                prios = ((f[rest] >> np.uint32(ZRAM_COMP_PRIORITY_BIT1))
-                         & np.uint32(ZRAM_COMP_PRIORITY_MASK)).tolist()
-                hugeb = ((f[rest] & np.uint32(ZRAM_HUGE)) != 0).tolist()
-                hs = h[rest].tolist()
-                streams: dict[int, object] = {}
-                try:
-                    for j, k in enumerate(rest.tolist()):
-                        if hugeb[j]:
-                            rows[k][:] = pool.read(hs[j], PAGE_SIZE)
-                            continue
-                        p = prios[j]
-                        zstrm = streams.get(p)
-                        if zstrm is None:
-                            zstrm = streams[p] = self.comps[p].stream_get()
-                        src = pool.read(hs[j], sizes[j], zstrm.local_copy)
-                        try:
-                            if faults.armed and faults.hit("zcomp.decompress", self.name):
-                                raise RuntimeError("injected decompression failure")
-                            out = zstrm.decomp(src)
-                        except Exception:  # corrupt object: the kernel's -EINVAL
-                            out = b""
-                        if len(out) != PAGE_SIZE:
-                            err, m = -errno.EINVAL, k
-                            self.system.printk(logging.WARNING, "Decompression failed! "
-                                               f"err={err}, page={int(indices[k])}")
-                            break
-                        rows[k][:] = np.frombuffer(out, dtype=np.uint8)
-                finally:
-                    for p, zstrm in streams.items():
-                        self.comps[p].stream_put(zstrm)
-            if m:
-                done = indices[:m]
-                self.flags[done] &= np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
-                self.ac_time[done] = self.system.clock.seconds() & UINT_MAX
-            return m, err
+                fr = f[rest]
+                if faults.armed or (fr >> np.uint32(ZRAM_COMP_PRIORITY_BIT1)).any():
+                    got = self._read_objects_slow(pages, rows[rest], h[rest], fr)
+                else:
+                    got = self._read_objects(pages, rows[rest], h[rest],
+                                             fr & np.uint32(ZRAM_SIZE_MASK),
+                                             (fr & np.uint32(ZRAM_HUGE)) != 0)
+                if got < len(rest):
+                    m, err = int(rest[got]), -errno.EINVAL
+                    self.system.printk(logging.WARNING, "Decompression failed! "
+                                       f"err={err}, page={int(indices[m])}")
         finally:
-            self.slots_unlock(indices)
+            # mark_slot_accessed for the pages read, and every slot unlocked
+            f[:m] &= np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
+            with self._slot_cv:
+                self.flags[indices] = f
+                if m:
+                    self.ac_time[indices[:m]] = self.system.clock.seconds() & UINT_MAX
+                self._slot_cv.notify_all()
+        return m, err
+
+    def _lock_and_read_flags(self, idx: np.ndarray) -> np.ndarray:
+        """:meth:`slots_lock` that also returns the slots' flags as they were
+        (lock bit clear): the caller owns them until it writes them back."""
+        with self._slot_cv:
+            f = self.flags[idx]
+            while (f & np.uint32(ZRAM_ENTRY_LOCK)).any():
+                self._slot_cv.wait()
+                f = self.flags[idx]
+            self.flags[idx] = f | np.uint32(ZRAM_ENTRY_LOCK)
+        return f
+
+    def _read_objects(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
+                      sizes: np.ndarray, huge: np.ndarray) -> int:
+        """Decompress primary-algorithm objects ``hs`` into ``pages[rows]``; the
+        number read before the first that fails (all: ``len(hs)``)."""
+        views = self.mem_pool.obj_views(hs, sizes)
+        dst = memoryview(pages.reshape(-1))
+        offs = (rows * PAGE_SIZE).tolist()
+        if huge.any():  # stored raw: a copy, not a decompression
+            for k in np.flatnonzero(huge).tolist():
+                dst[offs[k] : offs[k] + PAGE_SIZE] = views[k]
+                views[k] = None
+        zcomp = self.comps[ZRAM_PRIMARY_COMP]
+        zstrm = zcomp.stream_get()
+        dec = zstrm.decomp
+        j = 0
+        try:
+            for d, v in zip(offs, views, strict=True):
+                if v is not None:
+                    # a result that is not exactly one page fails the assignment
+                    dst[d : d + PAGE_SIZE] = dec(v)
+                j += 1
+        except Exception:  # corrupt object: the kernel's -EINVAL
+            return j
+        finally:
+            zcomp.stream_put(zstrm)
+        return j
+
+    def _read_objects_slow(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
+                           fr: np.ndarray) -> int:
+        """:meth:`_read_objects` one object at a time, for recompressed objects
+        (secondary algorithms) and with fault points armed."""
+        faults = self.system.faults
+        pool = self.mem_pool
+        sizes = (fr & np.uint32(ZRAM_SIZE_MASK)).tolist()
+        prios = ((fr >> np.uint32(ZRAM_COMP_PRIORITY_BIT1))
+                 & np.uint32(ZRAM_COMP_PRIORITY_MASK)).tolist()
+        hugeb = ((fr & np.uint32(ZRAM_HUGE)) != 0).tolist()
+        streams: dict[int, object] = {}
+        try:
+            for j, (r, h) in enumerate(zip(rows.tolist(), hs.tolist(), strict=True)):
+                if hugeb[j]:
+                    pages[r] = pool.read(h, PAGE_SIZE)
+                    continue
+                p = prios[j]
+                zstrm = streams.get(p)
+                if zstrm is None:
+                    zstrm = streams[p] = self.comps[p].stream_get()
+                src = pool.read(h, sizes[j], zstrm.local_copy)
+                try:
+                    if faults.armed and faults.hit("zcomp.decompress", self.name):
+                        raise RuntimeError("injected decompression failure")
+                    out = zstrm.decomp(src)
+                except Exception:  # corrupt object: the kernel's -EINVAL
+                    out = b""
+                if len(out) != PAGE_SIZE:
+                    return j
+                pages[r] = np.frombuffer(out, dtype=np.uint8)
+        finally:
+            for p, zstrm in streams.items():
+                self.comps[p].stream_put(zstrm)
+        return len(rows)
 
     # --- read path ----------------------------------------------------------------------
     def read_from_zspool(self, page: np.ndarray, index: int) -> int:
