@@ -115,7 +115,9 @@ class PhysMem:
         """``n`` order-0 frames at once (alloc_pages_bulk), or None (and nothing
         taken) when fewer are free. The frames are the ones ``n`` calls of
         ``alloc_pages(0)`` would return, in that order, with the same state:
-        flags, swap entry, memcg and rmap reset, order 0."""
+        flags, swap entry, memcg and rmap reset, order 0 — as every free
+        frame has it (:meth:`free_pages` cleans what it frees), so nothing
+        is written per frame here."""
         with self.zone_lock:
             if self.nr_free < n:
                 return None
@@ -136,16 +138,6 @@ class PhysMem:
                 got.append(pfn)
             self.nr_free -= n
             self.memcg_pages[0] += n
-        if n == 1:
-            pfn = got[0]
-            self.flags[pfn] = self.order[pfn] = self.swap[pfn] = self.memcg[pfn] = 0
-            self.mapping[pfn] = -1
-            return got
-        self.flags[got] = 0
-        self.order[got] = 0
-        self.swap[got] = 0
-        self.memcg[got] = 0
-        self.mapping[got] = -1
         return got
 
     def move_charge(self, pfn: int, nr: int, memcg_id: int) -> None:
@@ -164,10 +156,16 @@ class PhysMem:
         if fl & LRU_BIT:  # freed while on an LRU list: the list entry goes stale
             with self.zone_lock:
                 self.lru_count[self.memcg[pfn], 1 if fl & ACTIVE_BIT else 0] -= 1 << order
-        self.flags[pfn : pfn + (1 << order)] = 0
-        self.mapping[pfn : pfn + (1 << order)] = -1
+        end = pfn + (1 << order)
+        memcg = int(self.memcg[pfn])
+        # a free frame's state is clean (alloc_pages_bulk relies on it)
+        self.flags[pfn:end] = 0
+        self.mapping[pfn:end] = -1
+        self.order[pfn:end] = 0
+        self.swap[pfn:end] = 0
+        self.memcg[pfn:end] = 0
         with self.zone_lock:
-            self.memcg_pages[self.memcg[pfn]] -= 1 << order
+            self.memcg_pages[memcg] -= 1 << order
             self.nr_free += 1 << order
             while order < MAX_PAGE_ORDER:
                 buddy = pfn ^ (1 << order)

@@ -466,6 +466,7 @@ class ZsPool:
                 self._is_huge
             zs_inuse, zs_free, zs_bump = self.zs_inuse, self.zs_free, self.zs_bump
             free_handles = self._free_handles
+            next_handle = self._next_handle  # bumped locally, stored back below
             objs_used = self.objs_used
             #: class -> [zspage being filled, its pages, its group when picked]
             cur: dict[int, list] = {}
@@ -473,7 +474,9 @@ class ZsPool:
                 ln = len(src)
                 cls = cls_of[ln]
                 if huge_of[cls]:
+                    self._next_handle = next_handle
                     h = self._malloc_locked(ln)
+                    next_handle = self._next_handle
                     peak = max(peak, self.total_pages)
                     if h > 0 and limit and self.total_pages > limit:
                         self._free_locked(h)
@@ -517,7 +520,11 @@ class ZsPool:
                     at = pl[off >> PAGE_SHIFT] * PAGE_SIZE + (off & (PAGE_SIZE - 1))
                 zs_inuse[z] += 1
                 objs_used[cls] += 1
-                h = free_handles.pop() if free_handles else self._bump_handle()
+                if free_handles:
+                    h = free_handles.pop()
+                else:
+                    h = next_handle
+                    next_handle += 1
                 w64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
                 pay = at + ZS_HANDLE_SIZE
                 room = PAGE_SIZE - (pay & (PAGE_SIZE - 1))
@@ -532,17 +539,13 @@ class ZsPool:
                 hs.append(h)
                 locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
                 pays.append(pay)
+            self._next_handle = next_handle
             for cls, (z, _pl, old) in cur.items():
                 self._move_group(cls, z, old)  # where its fill level puts it now
             if hs:
                 self.handles[hs] = locs
                 self.handle_off[hs] = pays
         return out, len(out), err, peak
-
-    def _bump_handle(self) -> int:
-        h = self._next_handle
-        self._next_handle = h + 1
-        return h
 
     def obj_views(self, handles: np.ndarray, sizes: np.ndarray) -> list:
         """zs_obj_read_begin for many objects: per object, a memoryview of its

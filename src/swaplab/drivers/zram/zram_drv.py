@@ -411,16 +411,16 @@ class Zram:
         all under their slot locks. Returns ``len(idx)``."""
         m = len(idx)
         huge = sizes == PAGE_SIZE
-        self.slots_lock(idx)
-        old = self.flags[idx] & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
+        old = self._lock_and_read_flags(idx) & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
         for i in idx[old != 0].tolist():
             self.slot_free(i)
-        self.flags[idx] = (sizes | np.where(same, ZRAM_SAME, 0).astype(np.uint32)
-                           | np.where(huge, ZRAM_HUGE, 0).astype(np.uint32)
-                           | np.uint32(ZRAM_ENTRY_LOCK))
+        # slot_free leaves no flag but the lock, so these are the whole words
+        new = sizes | same * np.uint32(ZRAM_SAME) | huge * np.uint32(ZRAM_HUGE)
         self.handle[idx] = hw
-        self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
-        self.slots_unlock(idx)
+        with self._slot_cv:  # the new contents and the unlock, in one store
+            self.flags[idx] = new
+            self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
+            self._slot_cv.notify_all()
         nsame = int(np.count_nonzero(same))
         nhuge = int(np.count_nonzero(huge))
         st = self.stats
