@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 
 import numpy as np
@@ -177,7 +178,7 @@ def main() -> None:
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--algo", default="lz4")
     ap.add_argument("--repeats", type=int, default=1,
-                    help="runs of each swaplab path; the fastest counts")
+                    help="runs of the plain loop and each swaplab path; the fastest counts")
     ap.add_argument("--json")
     args = ap.parse_args()
     n = args.mib * 256
@@ -185,22 +186,26 @@ def main() -> None:
     mib = n * PAGE_SIZE / (1 << 20)
     res: dict = {"pages": n, "algo": args.algo, "machine": platform.platform(),
                  "python": platform.python_version()}
-    pw, pr = plain_loop(pages, args.algo)
-    res["plain"] = {"write_mib_s": mib / pw, "read_mib_s": mib / pr}
-    def best(legacy: bool, core: bool) -> tuple[float, float, dict]:
-        """The fastest of ``repeats`` runs in each direction (this VM is noisy)."""
-        runs = [swap_path(pages, args.algo, legacy, core) for _ in range(args.repeats)]
-        return min(r[0] for r in runs), min(r[1] for r in runs), runs[0][2]
-
-    sw, sr, st = best(False, False)
-    res["swap_ops"] = {"write_mib_s": mib / sw, "read_mib_s": mib / sr, **st}
-    cw, cr, _ = best(False, True)
-    res["swap_ops_with_core"] = {"write_mib_s": mib / cw, "read_mib_s": mib / cr}
-    lw, lr, lt = best(True, False)
-    res["bio_per_page"] = {"write_mib_s": mib / lw, "read_mib_s": mib / lr, **lt}
-    k = kernel(pages, args.algo)
-    if k:
-        res["kernel"] = {"write_mib_s": mib / k[0], "read_mib_s": mib / k[1]}
+    # Rounds run every measurement once, in the same order, so each ratio
+    # compares runs taken minutes apart at most; the fastest round counts
+    # (this VM's speed drifts by tens of percent between minutes).
+    paths = {"plain": lambda: plain_loop(pages, args.algo),
+             "swap_ops": lambda: swap_path(pages, args.algo, False, False),
+             "swap_ops_with_core": lambda: swap_path(pages, args.algo, False, True),
+             "bio_per_page": lambda: swap_path(pages, args.algo, True, False)}
+    if not unavailable():
+        paths["kernel"] = lambda: kernel(pages, args.algo)
+    runs: dict[str, list] = {name: [] for name in paths}
+    for r in range(args.repeats):
+        for name, fn in paths.items():
+            t0 = time.perf_counter()
+            runs[name].append(fn())
+            print(f"round {r + 1}/{args.repeats}: {name} done in "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+    for name, rs in runs.items():
+        tw, tr = min(x[0] for x in rs), min(x[1] for x in rs)
+        res[name] = {"write_mib_s": mib / tw, "read_mib_s": mib / tr,
+                     **(rs[0][2] if len(rs[0]) > 2 else {})}
     per_slot, dt = metadata_16g()
     res["slot_metadata"] = {"bytes_per_slot": per_slot, "create_16g_s": dt}
     for name in ("plain", "swap_ops", "swap_ops_with_core", "bio_per_page", "kernel"):

@@ -8,6 +8,8 @@ import errno
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import real_pages
 from swaplab import PAGE_SIZE, PG, Folio
@@ -205,7 +207,7 @@ def test_zram_read_pages_stops_at_a_corrupt_object(system):
     assert not (z.flags[idx] & (1 << 14)).any()  # every slot unlocked
 
 
-def test_alloc_pages_bulk_is_alloc_pages_in_a_loop():
+def test_alloc_pages_bulk_takes_clean_frames_and_keeps_the_buddy_lists():
     a, b = PhysMem(4096), PhysMem(4096)
     for m in (a, b):  # the same fragmentation in both
         held = [m.alloc_pages(o) for o in (3, 0, 5, 0, 2)]
@@ -218,10 +220,22 @@ def test_alloc_pages_bulk_is_alloc_pages_in_a_loop():
         m.free_pages(held[0], 3)
     one = [a.alloc_pages(0) for _ in range(300)]
     bulk = b.alloc_pages_bulk(300)
-    assert one == bulk and a.nr_free == b.nr_free
+    assert len(set(bulk)) == 300 and a.nr_free == b.nr_free
     assert not b.swap[bulk].any() and not b.memcg[bulk].any() and (b.mapping[bulk] == -1).all()
-    assert [sorted(s) for s in a.free_area] == [sorted(s) for s in b.free_area]
+    assert not b.order[bulk].any() and not b.flags[bulk].any()
+
+    def free_frames(m):
+        return {p + i for o, blocks in enumerate(m.free_area) for p in blocks
+                for i in range(1 << o)}
+    fb = free_frames(b)
+    assert len(fb) == b.nr_free and not fb & set(bulk)  # the buddy lists stay exact
+    assert free_frames(a) | set(one) == fb | set(bulk)
     assert b.alloc_pages_bulk(b.nr_free + 1) is None and a.nr_free == b.nr_free
+    for p in bulk:  # freeing them all merges everything back
+        b.free_pages(p)
+    for p in one:
+        a.free_pages(p)
+    assert [sorted(s) for s in a.free_area] == [sorted(s) for s in b.free_area]
 
 
 def test_swap_ops_batch_layout_with_large_folios(system):
@@ -247,3 +261,58 @@ def test_swap_ops_batch_layout_with_large_folios(system):
         swap_cache_del_folio(f)
         f.unlock()
         f.free()
+
+
+def _check_page_maps(p: ZsPool) -> None:
+    """page -> zspage and page -> next page agree with every live zspage's pages."""
+    owned = {}
+    for z, pages in enumerate(p.zs_pagelist):
+        for i, pg in enumerate(pages):
+            owned[pg] = z
+            assert p.page_zspage[pg] == z + 1
+            if i + 1 < len(pages):
+                assert p.page_next[pg] == pages[i + 1]
+    stray = np.flatnonzero(p.page_zspage)
+    assert set(stray.tolist()) == set(owned)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 4096)), min_size=1, max_size=150),
+       st.randoms(use_true_random=False))
+def test_pool_pages_reused_in_any_order_stay_mapped(ops, rnd):
+    """Zspages freed in random order hand their pages to later zspages in
+    non-contiguous runs; every object must still be found and read back."""
+    pool = ZsPool("p", 1024)
+    live: dict[int, bytes] = {}
+    for kind, size in ops:
+        if kind == 2 and live:
+            for h in rnd.sample(sorted(live), k=max(1, len(live) // 2)):
+                pool.free(h)
+                del live[h]
+            continue
+        data = bytes([size & 0xFF]) * size
+        batch = [data] * (1 + kind * 5)
+        hs, m, err, _ = pool.store_batch(batch)
+        assert err == 0 and m == len(batch)
+        live.update(dict.fromkeys(hs, data))
+    _check_page_maps(pool)
+    hs = np.array(sorted(live), dtype=np.int64)
+    views = pool.obj_views(hs, np.array([len(live[h]) for h in hs.tolist()]))
+    assert all(bytes(v) == live[h] for h, v in zip(hs.tolist(), views, strict=True))
+    for h in hs.tolist():
+        z, idx = pool._locate(h)
+        assert pool.handle_of(z, idx) == h
+
+
+def test_a_zspage_on_reused_pages_that_are_not_a_run():
+    pool = ZsPool("p", 1024)
+    size = next(int(s) - 8 for s, pg in zip(pool.classes.size, pool.classes.pages,
+                                           strict=True) if pg == 3)
+    # pages 5, 9 and 7 were freed in that order: last - first == npages - 1,
+    # yet they are no run
+    pool._next_page = 12
+    pool._freed_pages = [5, 9, 7]
+    hs, m, err, _ = pool.store_batch([b"\x01" * size])
+    assert (m, err) == (1, 0) and pool.zs_pagelist[pool._locate(hs[0])[0]] == [5, 9, 7]
+    _check_page_maps(pool)
+    assert pool.page_zspage[6] == pool.page_zspage[8] == 0

@@ -113,29 +113,38 @@ class PhysMem:
 
     def alloc_pages_bulk(self, n: int) -> list[int] | None:
         """``n`` order-0 frames at once (alloc_pages_bulk), or None (and nothing
-        taken) when fewer are free. The frames are the ones ``n`` calls of
-        ``alloc_pages(0)`` would return, in that order, with the same state:
-        flags, swap entry, memcg and rmap reset, order 0 — as every free
-        frame has it (:meth:`free_pages` cleans what it frees), so nothing
-        is written per frame here."""
+        taken) when fewer are free. Free single frames go first, then runs
+        cut from the smallest free blocks (their tails go back as aligned
+        blocks), so a bulk request splits each block once. The frames' state
+        is clean — every free frame's is (:meth:`free_pages` cleans what it
+        frees) — so nothing is written per frame here."""
         with self.zone_lock:
             if self.nr_free < n:
                 return None
             area = self.free_area
             got: list[int] = []
             while len(got) < n:
-                if area[0]:
-                    got.append(area[0].pop())
-                    continue
+                single = area[0]
+                while single and len(got) < n:
+                    got.append(single.pop())
+                need = n - len(got)
+                if not need:
+                    break
                 cur = 1
                 while not area[cur]:
                     cur += 1
                 pfn = min(area[cur])
                 area[cur].discard(pfn)
-                while cur:
-                    cur -= 1
-                    area[cur].add(pfn + (1 << cur))
-                got.append(pfn)
+                end = pfn + (1 << cur)
+                take = min(need, 1 << cur)
+                got.extend(range(pfn, pfn + take))
+                r = pfn + take
+                while r < end:  # the tail, as the largest aligned blocks that fit
+                    o = (r & -r).bit_length() - 1
+                    while r + (1 << o) > end:
+                        o -= 1
+                    area[o].add(r)
+                    r += 1 << o
             self.nr_free -= n
             self.memcg_pages[0] += n
         return got

@@ -165,11 +165,12 @@ class ZsPool:
         self.zs_free: list[int] = []
         #: per zspage: slots below this index have been handed out at least once
         self.zs_bump: list[int] = []
-        self.zs_pages = np.zeros((64, chain), dtype=np.int32)
-        #: the same pages as Python lists (read per object by the batch path)
+        #: per zspage: its pool pages, in chain order
         self.zs_pagelist: list[list[int]] = []
         #: per class: zspages that are not full (the search can stop at 0)
         self.nonfull = [0] * ZS_SIZE_CLASSES
+        #: per class: the zspage store_batch filled last (-1: none)
+        self._hint = [-1] * ZS_SIZE_CLASSES
         self._free_zspages: list[int] = []
         #: per class, per fullness group: ordered set of zspage ids
         self.groups: list[list[dict[int, None]]] = [
@@ -206,7 +207,7 @@ class ZsPool:
     def _obj_pos(self, z: int, idx: int) -> tuple[int, int]:
         """(first pool page, byte offset in it) of slot ``idx`` of zspage ``z``."""
         off = idx * self._size[self.zs_class[z]]
-        return int(self.zs_pages[z, off >> PAGE_SHIFT]), off & (PAGE_SIZE - 1)
+        return self.zs_pagelist[z][off >> PAGE_SHIFT], off & (PAGE_SIZE - 1)
 
     # --- raw object bytes (may straddle two pool pages) ---------------------------------
     def _span(self, z: int, idx: int, start: int, n: int) -> list[tuple[int, int]]:
@@ -214,10 +215,10 @@ class ZsPool:
         off = idx * self._size[self.zs_class[z]] + start
         pofs = off & (PAGE_SIZE - 1)
         if pofs + n <= PAGE_SIZE:
-            return [(int(self.zs_pages[z, off >> PAGE_SHIFT]) * PAGE_SIZE + pofs, n)]
+            return [(self.zs_pagelist[z][off >> PAGE_SHIFT] * PAGE_SIZE + pofs, n)]
         out = []
         while n > 0:
-            page = int(self.zs_pages[z, off >> PAGE_SHIFT])
+            page = self.zs_pagelist[z][off >> PAGE_SHIFT]
             pofs = off & (PAGE_SIZE - 1)
             take = min(n, PAGE_SIZE - pofs)
             out.append((page * PAGE_SIZE + pofs, take))
@@ -247,7 +248,7 @@ class ZsPool:
     def _word_index(self, z: int, idx: int) -> int:
         # slot offsets are multiples of 16, so a header word never crosses a page
         off = idx * self._size[self.zs_class[z]]
-        return (int(self.zs_pages[z, off >> PAGE_SHIFT]) * PAGE_SIZE
+        return (self.zs_pagelist[z][off >> PAGE_SHIFT] * PAGE_SIZE
                 + (off & (PAGE_SIZE - 1))) >> 3
 
     def _word(self, z: int, idx: int) -> int:
@@ -298,8 +299,6 @@ class ZsPool:
         self.zs_free.append(_NO_FREE)
         self.zs_bump.append(0)
         self.zs_pagelist.append([])
-        if z >= len(self.zs_pages):
-            self.zs_pages = np.concatenate([self.zs_pages, np.zeros_like(self.zs_pages)])
         return z
 
     def _alloc_zspage(self, cls: int) -> int:
@@ -310,11 +309,17 @@ class ZsPool:
         if pages is None:
             return -1
         z = self._new_zspage_id()
-        self.zs_pages[z, :npages] = pages
         self.zs_pagelist[z] = pages
-        self.page_zspage[pages] = z + 1
-        if npages > 1:
-            self.page_next[pages[:-1]] = pages[1:]
+        first = pages[0]
+        if pages == list(range(first, first + npages)):  # a run: slices, not per-page stores
+            self.page_zspage[first : first + npages] = z + 1
+            if npages > 1:
+                self.page_next[first : first + npages - 1] = np.arange(first + 1,
+                                                                       first + npages)
+        else:
+            for i, pg in enumerate(pages):
+                self.page_zspage[pg] = z + 1
+                self.page_next[pg] = pages[i + 1] if i + 1 < npages else 0
         self.zs_class[z] = cls
         self.zs_inuse[z] = 0
         objs = self._objs[cls]
@@ -339,7 +344,6 @@ class ZsPool:
         self.page_zspage[pages] = 0
         self._put_pages(pages)
         self.zs_pagelist[z] = []
-        self.zs_pages[z, :] = 0
         self.zs_class[z] = -1
         self.zs_free[z] = _NO_FREE
         self._free_zspages.append(z)
@@ -401,7 +405,7 @@ class ZsPool:
         h = self._new_handle()
         if self._is_huge[cls]:
             self.zs_free[z] = _NO_FREE
-            self.page_handle[self.zs_pages[z, 0]] = h
+            self.page_handle[self.zs_pagelist[z][0]] = h
             self.zs_inuse[z] = 1
             self._move_group(cls, z, ZS_INUSE_RATIO_0)
             self._set_location(h, z, 0)
@@ -422,7 +426,7 @@ class ZsPool:
             if fullness_group(inuse + 1, objs) != old:
                 self._move_group(cls, z, old)
             off = idx * self._size[cls]
-            page = int(self.zs_pages[z, off >> PAGE_SHIFT])
+            page = self.zs_pagelist[z][off >> PAGE_SHIFT]
             at = page * PAGE_SIZE + (off & (PAGE_SIZE - 1))
             mem64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
             self.handles[h] = (page << OBJ_INDEX_BITS) | idx
@@ -466,6 +470,7 @@ class ZsPool:
                 self._is_huge
             zs_inuse, zs_free, zs_bump = self.zs_inuse, self.zs_free, self.zs_bump
             free_handles = self._free_handles
+            nonfull, hint, zs_class = self.nonfull, self._hint, self.zs_class
             next_handle = self._next_handle  # bumped locally, stored back below
             objs_used = self.objs_used
             #: class -> [zspage being filled, its pages, its group when picked]
@@ -492,7 +497,11 @@ class ZsPool:
                 if c is None or zs_inuse[c[0]] == objs_of[cls]:
                     if c is not None:  # full: to its group now, before the next search
                         self._move_group(cls, c[0], c[2])
-                    z = self._find_zspage(cls)
+                    z = hint[cls]
+                    # the class's one non-full zspage is the one the search would find
+                    if not (nonfull[cls] == 1 and z >= 0 and zs_class[z] == cls
+                            and zs_inuse[z] < objs_of[cls]):
+                        z = self._find_zspage(cls)
                     if z < 0:
                         z = self._alloc_zspage(cls)
                         if z < 0:
@@ -505,6 +514,7 @@ class ZsPool:
                             break
                     c = cur[cls] = [z, self.zs_pagelist[z],
                                     self._group_of[cls][zs_inuse[z]]]
+                    hint[cls] = z
                 z, pl = c[0], c[1]
                 size = size_of[cls]
                 idx = zs_free[z]
@@ -540,8 +550,10 @@ class ZsPool:
                 locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
                 pays.append(pay)
             self._next_handle = next_handle
+            group_of = self._group_of
             for cls, (z, _pl, old) in cur.items():
-                self._move_group(cls, z, old)  # where its fill level puts it now
+                if group_of[cls][zs_inuse[z]] != old:
+                    self._move_group(cls, z, old)  # where its fill level puts it now
             if hs:
                 self.handles[hs] = locs
                 self.handle_off[hs] = pays
@@ -579,7 +591,7 @@ class ZsPool:
         z, idx = self._locate(handle)
         cls = self.zs_class[z]
         if self._huge(cls):
-            self.page_handle[self.zs_pages[z, 0]] = 0
+            self.page_handle[self.zs_pagelist[z][0]] = 0
             self.zs_free[z] = 0
             self.zs_inuse[z] = 0
             self._move_group(cls, z, ZS_INUSE_RATIO_100)
@@ -622,7 +634,7 @@ class ZsPool:
     def handle_of(self, z: int, idx: int) -> int:
         """The handle stored in an allocated slot (what compaction reads)."""
         if self._huge(self.zs_class[z]):
-            return int(self.page_handle[self.zs_pages[z, 0]])
+            return int(self.page_handle[self.zs_pagelist[z][0]])
         if idx >= self.zs_bump[z]:
             raise ValueError(f"zsmalloc: slot {idx} of zspage {z} is free")
         word = self._word(z, idx)

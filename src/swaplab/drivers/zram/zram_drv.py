@@ -374,54 +374,65 @@ class Zram:
         cand = np.flatnonzero(w0 == p64[rows, -1])
         if len(cand):
             same[cand] = (p64[rows[cand]] == w0[cand, None]).all(axis=1)
+        any_same = bool(len(cand)) and bool(same.any())
         pool = self.mem_pool
         limit = self.limit_pages
         if self.system.faults.armed or (limit and pool.total_pages > limit):
             return self._write_pages_slow(pages[rows], indices, same)
-        ks = np.flatnonzero(~same)
+        ks = np.flatnonzero(~same) if any_same else np.arange(n)
         flat = memoryview(pages.reshape(-1))
         srcs = [flat[o : o + PAGE_SIZE] for o in (rows[ks] * PAGE_SIZE).tolist()]
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
         zstrm = zcomp.stream_get()
         try:
-            comp = zstrm.comp
-            outs = [comp(src) for src in srcs]
+            outs = list(map(zstrm.comp, srcs))  # the C function, called from C
         except Exception:  # the library refused a page: find it on the page path
             return self._write_pages_slow(pages[rows], indices, same)
         finally:
             zcomp.stream_put(zstrm)
         hcs = self.huge_class_size
-        objs = [o if len(o) < hcs else src for o, src in zip(outs, srcs, strict=True)]
+        lens = list(map(len, outs))
+        objs = outs if max(lens, default=0) < hcs else [
+            o if ln < hcs else src for o, ln, src in zip(outs, lens, srcs, strict=True)]
         handles, nobj, err, peak = pool.store_batch(objs, limit)
         if peak:
             self.stats.max("max_used_pages", peak)
         m = n if nobj == len(ks) else int(ks[nobj])
         if m == 0:
             return 0, err
+        lens = [ln if ln < hcs else PAGE_SIZE for ln in lens[:nobj]]
+        if not any_same:  # page k is object k
+            return self._commit_slots(indices[:m], np.array(handles, dtype=np.uint64),
+                                      np.array(lens, dtype=np.uint32), None), err
         hw = w0[:m].copy()
         hw[ks[:nobj]] = handles
         sizes = np.zeros(m, dtype=np.uint32)
-        sizes[ks[:nobj]] = [len(o) for o in objs[:nobj]]
+        sizes[ks[:nobj]] = lens
         return self._commit_slots(indices[:m], hw, sizes, same[:m]), err
 
     def _commit_slots(self, idx: np.ndarray, hw: np.ndarray, sizes: np.ndarray,
-                      same: np.ndarray) -> int:
+                      same: np.ndarray | None) -> int:
         """Point slots ``idx`` at their new contents (handle or fill word ``hw``,
-        object size; a 4096-byte object is a HUGE page), freeing what they held;
-        all under their slot locks. Returns ``len(idx)``."""
+        object size; a 4096-byte object is a HUGE page; ``same`` marks the
+        same-filled ones, None: none), freeing what they held; all under their
+        slot locks. Returns ``len(idx)``."""
         m = len(idx)
         huge = sizes == PAGE_SIZE
         old = self._lock_and_read_flags(idx) & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
-        for i in idx[old != 0].tolist():
-            self.slot_free(i)
+        if old.any():
+            for i in idx[old != 0].tolist():
+                self.slot_free(i)
         # slot_free leaves no flag but the lock, so these are the whole words
-        new = sizes | same * np.uint32(ZRAM_SAME) | huge * np.uint32(ZRAM_HUGE)
+        new = sizes | huge * np.uint32(ZRAM_HUGE)
+        nsame = 0
+        if same is not None:
+            new |= same * np.uint32(ZRAM_SAME)
+            nsame = int(np.count_nonzero(same))
         self.handle[idx] = hw
         with self._slot_cv:  # the new contents and the unlock, in one store
             self.flags[idx] = new
             self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
             self._slot_cv.notify_all()
-        nsame = int(np.count_nonzero(same))
         nhuge = int(np.count_nonzero(huge))
         st = self.stats
         with st._lock:
