@@ -2,7 +2,10 @@
 the per-page bio path on the same device, and the host kernel's zram.
 
     python benchmarks/zram_throughput.py [--mib 256] [--algo lz4] [--repeats 3]
-                                         [--json out/zram.json]
+                                         [--json out/zram_throughput.json]
+
+Prints a table and the ratios; with --json also writes the figures there and a
+bar chart beside it (.png). Progress goes to stderr, a line per measurement.
 
 (a) plain loop: ``compress(page)`` for every page, then ``decompress`` of every
     result: the floor any zram model pays for the same compressor.
@@ -25,13 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 
 import numpy as np
 
 from swaplab import PAGE_SIZE, PG, Folio, SwapIoCtx, System
+from swaplab.cli import machine
 from swaplab.consts import SWAP_CLUSTER_MAX
 from swaplab.kernel.zram import KernelZram, unavailable
 from swaplab.mm.folio import folios_set_flags
@@ -184,8 +187,9 @@ def main() -> None:
     n = args.mib * 256
     pages = file_pages(n, seed=1)
     mib = n * PAGE_SIZE / (1 << 20)
-    res: dict = {"pages": n, "algo": args.algo, "machine": platform.platform(),
-                 "python": platform.python_version()}
+    res: dict = {"command": "python benchmarks/zram_throughput.py " + " ".join(sys.argv[1:]),
+                 "pages": n, "algo": args.algo, "repeats": args.repeats,
+                 "machine": machine()}
     # Rounds run every measurement once, in the same order, so each ratio
     # compares runs taken minutes apart at most; the fastest round counts
     # (this VM's speed drifts by tens of percent between minutes).
@@ -205,28 +209,63 @@ def main() -> None:
     for name, rs in runs.items():
         tw, tr = min(x[0] for x in rs), min(x[1] for x in rs)
         res[name] = {"write_mib_s": mib / tw, "read_mib_s": mib / tr,
+                     "rounds": [[mib / x[0], mib / x[1]] for x in rs],
                      **(rs[0][2] if len(rs[0]) > 2 else {})}
     per_slot, dt = metadata_16g()
     res["slot_metadata"] = {"bytes_per_slot": per_slot, "create_16g_s": dt}
-    for name in ("plain", "swap_ops", "swap_ops_with_core", "bio_per_page", "kernel"):
+    res["ratios"] = ratios(res)
+    for name in PATHS:
         if name in res:
             r = res[name]
             print(f"{name:18s} write {r['write_mib_s']:8.1f} MiB/s   "
                   f"read {r['read_mib_s']:8.1f} MiB/s")
-    so, pl = res["swap_ops"], res["plain"]
-    print(f"swap_ops / plain:         write {so['write_mib_s'] / pl['write_mib_s']:.2f}x  "
-          f"read {so['read_mib_s'] / pl['read_mib_s']:.2f}x   (target >= 0.8x)")
-    if "kernel" in res:
-        kk = res["kernel"]
-        print(f"swap_ops / kernel:        write {so['write_mib_s'] / kk['write_mib_s']:.2f}x  "
-              f"read {so['read_mib_s'] / kk['read_mib_s']:.2f}x   (targets >= 0.5x, >= 0.3x)")
-    bp = res["bio_per_page"]
-    print(f"swap_ops / bio-per-page:  write {so['write_mib_s'] / bp['write_mib_s']:.2f}x  "
-          f"read {so['read_mib_s'] / bp['read_mib_s']:.2f}x")
+    for key, (w, rd, target) in res["ratios"].items():
+        print(f"{key:24s} write {w:.2f}x  read {rd:.2f}x   {target}")
     print(f"slot metadata: {per_slot} bytes/slot; 16 GiB device created in {dt * 1000:.1f} ms")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
+        png = args.json.rsplit(".", 1)[0] + ".png"
+        plot(res, png)
+        print(f"wrote {args.json} and {png}")
+
+
+PATHS = ("plain", "swap_ops", "swap_ops_with_core", "bio_per_page", "kernel")
+
+
+def ratios(res: dict) -> dict[str, tuple[float, float, str]]:
+    """swap_ops beside each reference: (write ratio, read ratio, the target)."""
+    so = res["swap_ops"]
+    out = {}
+    for ref, target in (("plain", ">= 0.8x both"), ("kernel", ">= 0.5x write, >= 0.3x read"),
+                        ("bio_per_page", "-")):
+        if ref in res:
+            out[f"swap_ops / {ref}"] = (so["write_mib_s"] / res[ref]["write_mib_s"],
+                                       so["read_mib_s"] / res[ref]["read_mib_s"], target)
+    return out
+
+
+def plot(res: dict, path: str) -> None:
+    """Write and read MiB/s of every path as grouped bars (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [p for p in PATHS if p in res]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
+    for k, (key, label) in enumerate((("write_mib_s", "write"), ("read_mib_s", "read"))):
+        vals = [res[p][key] for p in names]
+        bars = ax.bar(x + (k - 0.5) * 0.38, vals, 0.38, label=label)
+        ax.bar_label(bars, fmt="%.0f", fontsize=8)
+    ax.set_xticks(x, [p.replace("_", " ") for p in names])
+    ax.set_ylabel("MiB/s (best of the rounds)")
+    ax.set_title(f"zram throughput, {res['pages']} pages, {res['algo']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

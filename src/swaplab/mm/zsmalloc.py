@@ -27,8 +27,14 @@ kernel (kernel-facts §4):
   zram's mem_used_total and what mem_limit is checked against.
 
 Per-object and per-page state is numpy arrays (no Python object per stored
-page); per-zspage counters are plain lists; the pool's pages are one
-anonymous mmap, touched only when used.
+page); per-zspage counters and page lists are plain lists; the pool's pages
+are one anonymous mmap, touched only when used.
+
+Batch forms for zram's swap_ops: :meth:`ZsPool.store_batch` allocates and
+writes a batch's objects with exactly the choices a loop of ``zs_malloc`` +
+``zs_obj_write`` would make (per-object work on lists and memoryviews, the
+handle table written once), and :meth:`ZsPool.obj_views` maps many objects
+for reading (straddlers joined through ``page_next``).
 """
 
 from __future__ import annotations
@@ -550,10 +556,14 @@ class ZsPool:
                 locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
                 pays.append(pay)
             self._next_handle = next_handle
-            group_of = self._group_of
-            for cls, (z, _pl, old) in cur.items():
-                if group_of[cls][zs_inuse[z]] != old:
-                    self._move_group(cls, z, old)  # where its fill level puts it now
+            group_of, groups = self._group_of, self.groups
+            for cls, (z, _pl, old) in cur.items():  # where its fill level puts it now
+                new = group_of[cls][zs_inuse[z]]
+                if new != old:  # _move_group, inline
+                    groups[cls][old].pop(z, None)
+                    groups[cls][new][z] = None
+                    if new == ZS_INUSE_RATIO_100:
+                        nonfull[cls] -= 1
             if hs:
                 self.handles[hs] = locs
                 self.handle_off[hs] = pays
