@@ -88,6 +88,26 @@ def _batches(folios: list[Folio], sis, rw: int) -> list[SwapIoCtx]:
     return out
 
 
+def _timed_pass(folios: list[Folio], sis, rw: int, core: bool) -> float:
+    """Seconds to write (or read) every folio in batches of 32: through the
+    swap core's pass (``core``), or by submitting ready-built batches."""
+    if core:
+        prepare, submit = ((swap_writeout_folios, swap_write_submit) if rw == WRITE
+                           else (swap_read_folios, swap_read_submit))
+        t = time.perf_counter()
+        for k in range(0, len(folios), SWAP_CLUSTER_MAX):
+            ctx = SwapIoCtx()
+            prepare(folios[k : k + SWAP_CLUSTER_MAX], ctx)
+            submit(ctx)
+        return time.perf_counter() - t
+    ctxs = _batches(folios, sis, rw)
+    submit = swap_write_submit if rw == WRITE else swap_read_submit
+    t = time.perf_counter()
+    for ctx in ctxs:
+        submit(ctx)
+    return time.perf_counter() - t
+
+
 def swap_path(pages: np.ndarray, algo: str, legacy: bool, core: bool
               ) -> tuple[float, float, dict]:
     """Write every page to zram through the swap I/O path and read it back.
@@ -114,36 +134,12 @@ def swap_path(pages: np.ndarray, algo: str, legacy: bool, core: bool
             assert folio_alloc_swap(f) == 0
             assert swap_dup_entries(s, f.swap) == 0  # the reference a PTE would hold
             folios.append(f)
-        if core:
-            t = time.perf_counter()
-            for k in range(0, n, SWAP_CLUSTER_MAX):
-                ctx = SwapIoCtx()
-                swap_writeout_folios(folios[k : k + SWAP_CLUSTER_MAX], ctx)
-                swap_write_submit(ctx)
-            tw = time.perf_counter() - t
-        else:
-            ctxs = _batches(folios, sis, WRITE)
-            t = time.perf_counter()
-            for ctx in ctxs:
-                swap_write_submit(ctx)
-            tw = time.perf_counter() - t
+        tw = _timed_pass(folios, sis, WRITE, core)
         for f in folios:
             f.lock()
             f.clear(PG.uptodate)
             f.data[:8] = 0xEE
-        if core:
-            t = time.perf_counter()
-            for k in range(0, n, SWAP_CLUSTER_MAX):
-                ctx = SwapIoCtx()
-                swap_read_folios(folios[k : k + SWAP_CLUSTER_MAX], ctx)
-                swap_read_submit(ctx)
-            tr = time.perf_counter() - t
-        else:
-            ctxs = _batches(folios, sis, READ)
-            t = time.perf_counter()
-            for ctx in ctxs:
-                swap_read_submit(ctx)
-            tr = time.perf_counter() - t
+        tr = _timed_pass(folios, sis, READ, core)
         bad = sum(not np.array_equal(f.data, p) for f, p in zip(folios, pages, strict=True))
         if bad or any(not f.test(PG.uptodate) or f.test(PG.locked) for f in folios):
             raise SystemExit(f"{bad} pages did not read back intact")
