@@ -184,7 +184,7 @@ def test_zram_read_pages_fast_path_equals_the_page_path(system):
     assert not (z.flags[idx] & (1 << 18)).any()  # marked accessed: IDLE cleared
     assert not (z.flags[idx] & (1 << 14)).any()  # and unlocked
     slow = np.zeros((96, PAGE_SIZE), dtype=np.uint8)
-    f = z._lock_and_read_flags(idx)
+    f = z.slots_lock(idx)
     try:
         got = z._read_objects_slow(slow, np.arange(96)[f & 0x1FFF > 0],
                                    z.handle[idx][f & 0x1FFF > 0], f[f & 0x1FFF > 0])

@@ -77,8 +77,9 @@ class PhysMem:
     def alloc_pages(self, order: int = 0) -> int:
         """Allocate ``2**order`` contiguous, aligned frames; return the head pfn or -1.
 
-        The frames' flags, swap entry, memcg and rmap are reset; contents are
-        not cleared (callers that need zeroes clear them).
+        The frames' flags, swap entry, memcg and rmap are clean (every free
+        frame's are: :meth:`free_pages` resets them); contents are not
+        cleared (callers that need zeroes clear them).
         """
         if not 0 <= order <= MAX_PAGE_ORDER:
             raise ValueError(f"page order {order} outside 0..{MAX_PAGE_ORDER}")
@@ -96,19 +97,8 @@ class PhysMem:
                 self.free_area[cur].add(pfn + (1 << cur))
             self.nr_free -= 1 << order
             self.memcg_pages[0] += 1 << order
-        if order == 0:
-            self.flags[pfn] = 0
-            self.order[pfn] = 0
-            self.swap[pfn] = 0
-            self.memcg[pfn] = 0
-            self.mapping[pfn] = -1
-            return pfn
-        end = pfn + (1 << order)
-        self.flags[pfn:end] = 0
-        self.order[pfn:end] = order
-        self.swap[pfn:end] = 0
-        self.memcg[pfn:end] = 0
-        self.mapping[pfn:end] = -1
+        if order:  # the rest of a free frame's state is clean already (free_pages)
+            self.order[pfn : pfn + (1 << order)] = order
         return pfn
 
     def alloc_pages_bulk(self, n: int) -> list[int] | None:

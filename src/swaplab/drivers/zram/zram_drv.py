@@ -210,14 +210,20 @@ class Zram:
             self.flags[i] = int(self.flags[i]) & ~ZRAM_ENTRY_LOCK
             self._slot_cv.notify_all()
 
-    def slots_lock(self, idx: np.ndarray) -> None:
+    def slots_lock(self, idx: np.ndarray) -> np.ndarray:
         """Take the lock bits of all slots in ``idx`` at once (all or none),
-        sleeping while any of them is held. Single-slot lockers never hold one
-        slot while waiting for another, so this cannot deadlock."""
+        sleeping while any of them is held, and return the slots' flags as
+        they were (lock bit clear): the caller owns those words until it
+        unlocks, by :meth:`slots_unlock` or by storing new words under
+        ``_slot_cv``. Single-slot lockers never hold one slot while waiting
+        for another, so this cannot deadlock."""
         with self._slot_cv:
-            while (self.flags[idx] & ZRAM_ENTRY_LOCK).any():
+            f = self.flags[idx]
+            while (f & np.uint32(ZRAM_ENTRY_LOCK)).any():
                 self._slot_cv.wait()
-            self.flags[idx] |= np.uint32(ZRAM_ENTRY_LOCK)
+                f = self.flags[idx]
+            self.flags[idx] = f | np.uint32(ZRAM_ENTRY_LOCK)
+        return f
 
     def slots_unlock(self, idx: np.ndarray) -> None:
         with self._slot_cv:
@@ -418,7 +424,7 @@ class Zram:
         slot locks. Returns ``len(idx)``."""
         m = len(idx)
         huge = sizes == PAGE_SIZE
-        old = self._lock_and_read_flags(idx) & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
+        old = self.slots_lock(idx) & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
         if old.any():
             for i in idx[old != 0].tolist():
                 self.slot_free(i)
@@ -528,7 +534,7 @@ class Zram:
         if rows is None:
             rows = np.arange(n)
         faults = self.system.faults
-        f = self._lock_and_read_flags(indices)
+        f = self.slots_lock(indices)
         m, err = 0, 0
         try:
             h = self.handle[indices]
@@ -560,17 +566,6 @@ class Zram:
                     self.ac_time[indices[:m]] = self.system.clock.seconds() & UINT_MAX
                 self._slot_cv.notify_all()
         return m, err
-
-    def _lock_and_read_flags(self, idx: np.ndarray) -> np.ndarray:
-        """:meth:`slots_lock` that also returns the slots' flags as they were
-        (lock bit clear): the caller owns them until it writes them back."""
-        with self._slot_cv:
-            f = self.flags[idx]
-            while (f & np.uint32(ZRAM_ENTRY_LOCK)).any():
-                self._slot_cv.wait()
-                f = self.flags[idx]
-            self.flags[idx] = f | np.uint32(ZRAM_ENTRY_LOCK)
-        return f
 
     def _read_objects(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
                       sizes: np.ndarray, huge: np.ndarray) -> int:
