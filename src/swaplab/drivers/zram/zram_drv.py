@@ -286,25 +286,40 @@ class Zram:
         self.stats.add("pages_stored")
         return 0
 
-    def write_incompressible_page(self, page: np.ndarray, index: int) -> int:
-        h = self.mem_pool.malloc(PAGE_SIZE)
+    def _store_page(self, page: np.ndarray, zstrm) -> tuple[int, int, int]:
+        """What zram_write_page does before it touches the slot: compress
+        ``page`` with the stream ``zstrm``, allocate (a huge page — compressed
+        size >= huge_class_size — is stored raw), check mem_limit after the
+        allocation, write the object. Every fault point of that path is
+        consulted in that order. Returns ``(0, handle, size)`` (size
+        PAGE_SIZE for a huge page) or ``(-errno, 0, 0)`` with nothing kept."""
+        faults = self.system.faults
+        armed = faults.armed
+        try:
+            if armed and faults.hit("zcomp.compress", self.name):
+                raise RuntimeError("injected compressor failure")
+            out = zstrm.comp(page)
+        except Exception:  # the library refused: the kernel's compress error
+            self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
+            return -errno.EINVAL, 0, 0
+        ln = len(out)
+        huge = ln >= self.huge_class_size
+        if huge:
+            ln = PAGE_SIZE
+        pool = self.mem_pool
+        h = pool.malloc(ln)
+        if armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
+            pool.free(h)
+            h = -errno.ENOMEM
         if h < 0:
-            return h
-        if not self.can_store_page():
-            self.mem_pool.free(h)
-            return -errno.ENOMEM
-        self.mem_pool.write(h, page)
-        self.slot_lock(index)
-        self.slot_free(index)
-        self.set_flag(index, ZRAM_HUGE)
-        self.handle[index] = h
-        self.set_obj_size(index, PAGE_SIZE)
-        self.slot_unlock(index)
-        self.stats.add("compr_data_size", PAGE_SIZE)
-        self.stats.add("huge_pages")
-        self.stats.add("huge_pages_since")
-        self.stats.add("pages_stored")
-        return 0
+            return h, 0, 0
+        if not self.can_store_page() or (armed and faults.hit("zram.mem_limit", self.name)):
+            pool.free(h)
+            return -errno.ENOMEM, 0, 0
+        pool.write(h, page if huge else out)
+        if armed and not huge and faults.hit("zram.corrupt", self.name):
+            pool.write(h, b"\xff" * ln)
+        return 0, h, ln
 
     def write_page(self, page: np.ndarray, index: int) -> int:
         """zram_write_page: store one page at slot ``index``; 0 or a negative errno."""
@@ -313,43 +328,25 @@ class Zram:
         if w0 == words[-1] and not (words != w0).any():
             return self.write_same_filled_page(int(w0), index)
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
-        faults = self.system.faults
         zstrm = zcomp.stream_get()
         try:
-            out = zcomp.compress(zstrm, page)
-            if faults.armed and faults.hit("zcomp.compress", self.name):
-                out = -errno.EINVAL
-            if isinstance(out, int):
-                self.system.printk(logging.ERROR, f"Compression failed! err={out}")
-                return out
-            comp_len = len(out)
-            if comp_len >= self.huge_class_size:
-                zcomp.stream_put(zstrm)
-                zstrm = None
-                return self.write_incompressible_page(page, index)
-            h = self.mem_pool.malloc(comp_len)
-            if faults.armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
-                self.mem_pool.free(h)
-                h = -errno.ENOMEM
-            if h < 0:
-                return h
-            if not self.can_store_page() or (faults.armed
-                                             and faults.hit("zram.mem_limit", self.name)):
-                self.mem_pool.free(h)
-                return -errno.ENOMEM
-            self.mem_pool.write(h, out)
-            if faults.armed and faults.hit("zram.corrupt", self.name):
-                self.mem_pool.write(h, b"\xff" * comp_len)
+            err, h, ln = self._store_page(page, zstrm)
         finally:
-            if zstrm is not None:
-                zcomp.stream_put(zstrm)
+            zcomp.stream_put(zstrm)
+        if err:
+            return err
         self.slot_lock(index)
         self.slot_free(index)
         self.handle[index] = h
-        self.set_obj_size(index, comp_len)
+        self.set_obj_size(index, ln)
+        if ln == PAGE_SIZE:
+            self.set_flag(index, ZRAM_HUGE)
         self.slot_unlock(index)
         self.stats.add("pages_stored")
-        self.stats.add("compr_data_size", comp_len)
+        self.stats.add("compr_data_size", ln)
+        if ln == PAGE_SIZE:
+            self.stats.add("huge_pages")
+            self.stats.add("huge_pages_since")
         return 0
 
     def write_pages(self, pages: np.ndarray, indices: np.ndarray,
@@ -459,61 +456,21 @@ class Zram:
         same_l = same.tolist()
         handles = [0] * n
         sizes = [0] * n
-        pool = self.mem_pool
-        hcs = self.huge_class_size
-        limit = self.limit_pages
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
-        faults = self.system.faults
-        armed = faults.armed
         zstrm = zcomp.stream_get()
-        comp = zstrm.comp
         err = 0
         m = 0
-        peak = 0
         try:
             for k in range(n):
                 if same_l[k]:
                     handles[k] = int(words[k, 0])
-                    m = k + 1
-                    continue
-                page = rows[k]
-                try:
-                    if armed and faults.hit("zcomp.compress", self.name):
-                        raise RuntimeError("injected compressor failure")
-                    out = comp(page)
-                except Exception:  # the library refused: the kernel's compress error
-                    self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
-                    err = -errno.EINVAL
-                    break
-                ln = len(out)
-                huge = ln >= hcs
-                if huge:
-                    ln = PAGE_SIZE
-                h = pool.malloc(ln)
-                if armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
-                    pool.free(h)
-                    h = -errno.ENOMEM
-                if h < 0:
-                    err = h
-                    break
-                total = pool.total_pages
-                if total > peak:
-                    peak = total
-                if (limit and total > limit) or (armed and faults.hit("zram.mem_limit",
-                                                                      self.name)):
-                    pool.free(h)
-                    err = -errno.ENOMEM
-                    break
-                pool.write(h, page if huge else out)
-                if armed and not huge and faults.hit("zram.corrupt", self.name):
-                    pool.write(h, b"\xff" * ln)
-                handles[k] = h
-                sizes[k] = ln
+                else:
+                    err, handles[k], sizes[k] = self._store_page(rows[k], zstrm)
+                    if err:
+                        break
                 m = k + 1
         finally:
             zcomp.stream_put(zstrm)
-        if peak:
-            self.stats.max("max_used_pages", peak)
         if m == 0:
             return 0, err
         return self._commit_slots(indices[:m], np.array(handles[:m], dtype=np.uint64),
