@@ -93,7 +93,7 @@ def test_store_batch_is_a_loop_of_malloc_and_write():
     live = [h for h in ha + ha2 if a.handles[h]]
     sizes = np.array([len(o) for o in objs[:400]] + [len(o) for o in objs[400:]])
     size_of = dict(zip(ha + ha2, sizes.tolist(), strict=True))
-    views = b.obj_views(np.array(live), np.array([size_of[h] for h in live]))
+    views = b.obj_views(np.array(live), [size_of[h] for h in live])
     straddling = 0
     for h, v in zip(live, views, strict=True):
         want = a.read(h, size_of[h], np.empty(PAGE_SIZE, np.uint8))
@@ -297,7 +297,7 @@ def test_pool_pages_reused_in_any_order_stay_mapped(ops, rnd):
         live.update(dict.fromkeys(hs, data))
     _check_page_maps(pool)
     hs = np.array(sorted(live), dtype=np.int64)
-    views = pool.obj_views(hs, np.array([len(live[h]) for h in hs.tolist()]))
+    views = pool.obj_views(hs, [len(live[h]) for h in hs.tolist()])
     assert all(bytes(v) == live[h] for h, v in zip(hs.tolist(), views, strict=True))
     for h in hs.tolist():
         z, idx = pool._locate(h)

@@ -226,8 +226,6 @@ def folios_set_flags(mem: PhysMem, pfns: np.ndarray, set_: int = 0, clear: int =
             mem.flags[pfn] = (int(mem.flags[pfn]) | set_) & ~clear
             mem.flag_wait.notify_all()
             return
-        if set_:
-            mem.flags[pfns] |= np.uint32(set_)
-        if clear:
-            mem.flags[pfns] &= ~np.uint32(clear)
+        # one gather and one scatter: the bits set and cleared in one word store
+        mem.flags[pfns] = (mem.flags[pfns] | np.uint32(set_)) & ~np.uint32(clear)
         mem.flag_wait.notify_all()

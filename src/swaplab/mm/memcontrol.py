@@ -82,7 +82,7 @@ class MemcgStats:
             return
         with self._lock:
             first = ids[0]
-            if (ids == first).all():  # one cgroup: the common case, without add.at
+            if not np.count_nonzero(ids != first):  # one cgroup: the common case, no add.at
                 self.ev[first, item] += n * len(ids) if np.isscalar(n) else int(np.sum(n))
             else:
                 np.add.at(self.ev[:, item], ids, n)

@@ -257,9 +257,9 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
         folios_set_flags(mem, pfns, set_=PG.error, clear=PG.locked | PG.uptodate)
     else:
         orders = mem.order[pfns]
-        large = orders[orders > 0]
-        for order in large.tolist():
-            system.vmstat.count_mthp(order, MthpStat.swpin)
+        large = orders[orders > 0] if np.count_nonzero(orders) else ()
+        for order in large:
+            system.vmstat.count_mthp(int(order), MthpStat.swpin)
         folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
         system.vmstat.count(VmEvent.pswpin, sio.len >> PAGE_SHIFT)
         if len(pfns) == 1:

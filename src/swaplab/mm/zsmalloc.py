@@ -569,27 +569,25 @@ class ZsPool:
                 self.handle_off[hs] = pays
         return out, len(out), err, peak
 
-    def obj_views(self, handles: np.ndarray, sizes: np.ndarray) -> list:
+    def obj_views(self, handles: np.ndarray, sizes: list[int]) -> list:
         """zs_obj_read_begin for many objects: per object, a memoryview of its
         ``sizes[k]`` payload bytes in the pool, or a bytes copy of the two
         pieces when it straddles two pages (zram's bounce copy). The views
         stay valid while the objects are neither freed nor moved (the caller
-        holds their slot locks)."""
-        offs = self.handle_off[handles]
-        if not offs.all():
-            bad = handles[offs == 0]
-            raise ValueError(f"zsmalloc: handle {int(bad[0])} is not allocated")
-        mv = self._mv
-        views = [mv[o : o + n] for o, n in zip(offs.tolist(), sizes.tolist(), strict=True)]
-        split = np.flatnonzero((offs & (PAGE_SIZE - 1)) + sizes > PAGE_SIZE)
-        if len(split):
-            o1 = offs[split]
-            n1 = PAGE_SIZE - (o1 & (PAGE_SIZE - 1))
-            o2 = self.page_next[o1 >> PAGE_SHIFT].astype(np.int64) * PAGE_SIZE
-            n2 = sizes[split] - n1
-            for k, a, m, b, r in zip(split.tolist(), o1.tolist(), n1.tolist(), o2.tolist(),
-                                     n2.tolist(), strict=True):
-                views[k] = b"".join((mv[a : a + m], mv[b : b + r]))
+        holds their slot locks). Raises ValueError for a handle that is not
+        allocated."""
+        mv, page_next = self._mv, self.page_next
+        views = []
+        for o, n in zip(self.handle_off[handles].tolist(), sizes, strict=True):
+            room = PAGE_SIZE - (o & (PAGE_SIZE - 1))
+            if not o:
+                raise ValueError(f"zsmalloc: handle {int(handles[len(views)])} "
+                                 "is not allocated")
+            if n <= room:
+                views.append(mv[o : o + n])
+            else:  # the rest is at the start of the zspage's next page
+                b = int(page_next[o >> PAGE_SHIFT]) * PAGE_SIZE
+                views.append(b"".join((mv[o : o + room], mv[b : b + n - room])))
         return views
 
     def free(self, handle: int) -> None:

@@ -44,7 +44,7 @@ def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
     heads = sio.pfns()
     offs = (mem.swap[heads] & np.uint64(SWP_OFFSET_MASK)).astype(np.int64)
     orders = mem.order[heads]
-    if not orders.any():
+    if not np.count_nonzero(orders):
         return heads, offs
     nr = np.left_shift(1, orders.astype(np.int64))
     step = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)

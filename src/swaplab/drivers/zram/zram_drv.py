@@ -66,6 +66,12 @@ ZRAM_MAX_COMPS = 4
 ZRAM_PRIMARY_COMP = 0
 ZRAM_SECONDARY_COMP = 1
 ZRAM_LOGICAL_BLOCK_SIZE = 4096
+#: flags that take a read off the batch fast path: written back, same-filled,
+#: recompressed (a secondary algorithm's priority)
+_READ_NOT_PLAIN = np.uint32(ZRAM_WB | ZRAM_SAME
+                            | ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1)
+#: mark_slot_accessed's clear, as a mask
+_NOT_IDLE_PP = np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
 ZRAM_MAJOR = 252
 DEFAULT_COMPRESSOR = "lz4"
 UINT_MAX = (1 << 32) - 1
@@ -219,7 +225,7 @@ class Zram:
         for another, so this cannot deadlock."""
         with self._slot_cv:
             f = self.flags[idx]
-            while (f & np.uint32(ZRAM_ENTRY_LOCK)).any():
+            while np.count_nonzero(f & np.uint32(ZRAM_ENTRY_LOCK)):
                 self._slot_cv.wait()
                 f = self.flags[idx]
             self.flags[idx] = f | np.uint32(ZRAM_ENTRY_LOCK)
@@ -495,28 +501,32 @@ class Zram:
         m, err = 0, 0
         try:
             h = self.handle[indices]
-            if (f & np.uint32(ZRAM_WB)).any():
-                raise RuntimeError("read_pages: written-back slots go through the bio path")
-            fill = ((f & np.uint32(ZRAM_SAME)) != 0) | (h == 0)
-            if fill.any():
-                pages.view(np.uint64)[rows[fill]] = h[fill][:, None]
-            rest = np.flatnonzero(~fill)
-            m = n
-            if len(rest):
+            if (np.count_nonzero(f & _READ_NOT_PLAIN) or faults.armed
+                    or np.count_nonzero(h) < n):
+                if np.count_nonzero(f & np.uint32(ZRAM_WB)):
+                    raise RuntimeError("read_pages: written-back slots go through the "
+                                       "bio path")
+                # same-filled or empty slots are fills; the rest are objects
+                fill = ((f & np.uint32(ZRAM_SAME)) != 0) | (h == 0)
+                if np.count_nonzero(fill):
+                    pages.view(np.uint64)[rows[fill]] = h[fill][:, None]
+                rest = np.flatnonzero(~fill)
                 fr = f[rest]
-                if faults.armed or (fr >> np.uint32(ZRAM_COMP_PRIORITY_BIT1)).any():
+                if faults.armed or np.count_nonzero(fr >> np.uint32(ZRAM_COMP_PRIORITY_BIT1)):
                     got = self._read_objects_slow(pages, rows[rest], h[rest], fr)
                 else:
-                    got = self._read_objects(pages, rows[rest], h[rest],
-                                             fr & np.uint32(ZRAM_SIZE_MASK),
-                                             (fr & np.uint32(ZRAM_HUGE)) != 0)
-                if got < len(rest):
-                    m, err = int(rest[got]), -errno.EINVAL
-                    self.system.printk(logging.WARNING, "Decompression failed! "
-                                       f"err={err}, page={int(indices[m])}")
+                    got = self._read_objects(pages, rows[rest], h[rest], fr)
+            else:  # all compressed by the primary algorithm: the common case
+                rest = None
+                got = self._read_objects(pages, rows, h, f)
+            m = n
+            if got < (n if rest is None else len(rest)):
+                m, err = (got if rest is None else int(rest[got])), -errno.EINVAL
+                self.system.printk(logging.WARNING, "Decompression failed! "
+                                   f"err={err}, page={int(indices[m])}")
         finally:
             # mark_slot_accessed for the pages read, and every slot unlocked
-            f[:m] &= np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
+            f[:m] &= _NOT_IDLE_PP
             with self._slot_cv:
                 self.flags[indices] = f
                 if m:
@@ -525,25 +535,23 @@ class Zram:
         return m, err
 
     def _read_objects(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
-                      sizes: np.ndarray, huge: np.ndarray) -> int:
-        """Decompress primary-algorithm objects ``hs`` into ``pages[rows]``; the
-        number read before the first that fails (all: ``len(hs)``)."""
+                      f: np.ndarray) -> int:
+        """Decompress primary-algorithm objects ``hs`` (slot flags ``f``) into
+        ``pages[rows]``; the number read before the first that fails (all:
+        ``len(hs)``). A 4096-byte object is a huge page stored raw: copied,
+        not decompressed (only huge objects are that large)."""
+        sizes = (f & np.uint32(ZRAM_SIZE_MASK)).tolist()
         views = self.mem_pool.obj_views(hs, sizes)
         dst = memoryview(pages.reshape(-1))
-        offs = (rows * PAGE_SIZE).tolist()
-        if huge.any():  # stored raw: a copy, not a decompression
-            for k in np.flatnonzero(huge).tolist():
-                dst[offs[k] : offs[k] + PAGE_SIZE] = views[k]
-                views[k] = None
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
         zstrm = zcomp.stream_get()
         dec = zstrm.decomp
         j = 0
         try:
-            for d, v in zip(offs, views, strict=True):
-                if v is not None:
-                    # a result that is not exactly one page fails the assignment
-                    dst[d : d + PAGE_SIZE] = dec(v)
+            for r, v, ln in zip(rows.tolist(), views, sizes, strict=True):
+                d = r * PAGE_SIZE
+                # a result that is not exactly one page fails the assignment
+                dst[d : d + PAGE_SIZE] = v if ln == PAGE_SIZE else dec(v)
                 j += 1
         except Exception:  # corrupt object: the kernel's -EINVAL
             return j
