@@ -310,7 +310,9 @@ def test_a_zspage_on_reused_pages_that_are_not_a_run():
                                            strict=True) if pg == 3)
     # pages 5, 9 and 7 were freed in that order: last - first == npages - 1,
     # yet they are no run
-    pool._next_page = 12
+    pool._next_page = 12  # pages 1..11 have been used: their map entries exist
+    for page_map in (pool.page_zspage, pool.page_next, pool.page_handle):
+        page_map += [0] * 11
     pool._freed_pages = [5, 9, 7]
     hs, m, err, _ = pool.store_batch([b"\x01" * size])
     assert (m, err) == (1, 0) and pool.zs_pagelist[pool._locate(hs[0])[0]] == [5, 9, 7]

@@ -227,5 +227,8 @@ def folios_set_flags(mem: PhysMem, pfns: np.ndarray, set_: int = 0, clear: int =
             mem.flag_wait.notify_all()
             return
         # one gather and one scatter: the bits set and cleared in one word store
-        mem.flags[pfns] = (mem.flags[pfns] | np.uint32(set_)) & ~np.uint32(clear)
+        f = mem.flags[pfns]
+        if set_:
+            f |= np.uint32(set_)
+        mem.flags[pfns] = f & ~np.uint32(clear)
         mem.flag_wait.notify_all()

@@ -45,7 +45,7 @@ class PhysMem:
         self.memcg = np.zeros(nr_frames, dtype=np.int32)
         #: pages charged per cgroup id (root, 0, holds every frame not moved
         #: to a child by mem_cgroup_charge); memory.current reads it
-        self.memcg_pages = np.zeros(256, dtype=np.int64)
+        self.memcg_pages = [0] * 256  # a list: scalar updates on the hot path
         #: LRU stamp of each frame: a list entry is valid while its stamp matches
         self.lru_seq = np.zeros(nr_frames, dtype=np.int64)
         self.lru_next = 1
@@ -112,29 +112,31 @@ class PhysMem:
             if self.nr_free < n:
                 return None
             area = self.free_area
-            got: list[int] = []
-            while len(got) < n:
-                single = area[0]
-                while single and len(got) < n:
-                    got.append(single.pop())
+            single = area[0]
+            if len(single) >= n:
+                got = [single.pop() for _ in range(n)]
+            else:
+                got = list(single)
+                single.clear()
                 need = n - len(got)
-                if not need:
-                    break
-                cur = 1
-                while not area[cur]:
-                    cur += 1
-                pfn = min(area[cur])
-                area[cur].discard(pfn)
-                end = pfn + (1 << cur)
-                take = min(need, 1 << cur)
-                got.extend(range(pfn, pfn + take))
-                r = pfn + take
-                while r < end:  # the tail, as the largest aligned blocks that fit
-                    o = (r & -r).bit_length() - 1
-                    while r + (1 << o) > end:
-                        o -= 1
-                    area[o].add(r)
-                    r += 1 << o
+                while need:
+                    cur = 1
+                    while not area[cur]:
+                        cur += 1
+                    blk = area[cur]
+                    pfn = min(blk) if len(blk) > 1 else next(iter(blk))
+                    blk.discard(pfn)
+                    take = min(need, 1 << cur)
+                    got.extend(range(pfn, pfn + take))
+                    need -= take
+                    # the tail, as the largest aligned blocks: from pfn + take up to
+                    # the block's end, each piece is aligned to its lowest set bit
+                    # and fits (the end is aligned to the whole block)
+                    r, end = pfn + take, pfn + (1 << cur)
+                    while r < end:
+                        low = r & -r
+                        area[low.bit_length() - 1].add(r)
+                        r += low
             self.nr_free -= n
             self.memcg_pages[0] += n
         return got

@@ -154,13 +154,15 @@ class ZsPool:
         #: per class: the fullness group of a zspage with ``inuse`` objects
         self._group_of = [[fullness_group(i, o) for i in range(o + 1)] for o in self._objs]
         # Everything below starts empty and grows: a pool for a 16 GiB device
-        # costs nothing until it is used (np.zeros is lazily backed).
+        # costs nothing until it is used. The per-page maps are lists, one
+        # entry per pool page ever used (page 0 is never used): they are read
+        # and written a few entries at a time, where a list beats an array.
         #: page -> zspage id + 1 (0: free)
-        self.page_zspage = np.zeros(cap, dtype=np.int32)
+        self.page_zspage: list[int] = [0]
         #: page -> the next page of its zspage (for objects that straddle two)
-        self.page_next = np.zeros(cap, dtype=np.int32)
+        self.page_next: list[int] = [0]
         #: huge pages keep their handle beside the page
-        self.page_handle = np.zeros(cap, dtype=np.int64)
+        self.page_handle: list[int] = [0]
         self._next_page = 1
         #: pool pages given back by freed zspages, reused last-freed first
         self._freed_pages: list[int] = []
@@ -289,6 +291,10 @@ class ZsPool:
             return None
         pages = list(range(self._next_page, self._next_page + n))
         self._next_page += n
+        zeros = [0] * n
+        self.page_zspage += zeros
+        self.page_next += zeros
+        self.page_handle += zeros
         return pages
 
     def _put_pages(self, pages: list[int]) -> None:
@@ -316,16 +322,10 @@ class ZsPool:
             return -1
         z = self._new_zspage_id()
         self.zs_pagelist[z] = pages
-        first = pages[0]
-        if pages == list(range(first, first + npages)):  # a run: slices, not per-page stores
-            self.page_zspage[first : first + npages] = z + 1
-            if npages > 1:
-                self.page_next[first : first + npages - 1] = np.arange(first + 1,
-                                                                       first + npages)
-        else:
-            for i, pg in enumerate(pages):
-                self.page_zspage[pg] = z + 1
-                self.page_next[pg] = pages[i + 1] if i + 1 < npages else 0
+        pz, pn = self.page_zspage, self.page_next
+        for pg, nx in zip(pages, [*pages[1:], 0], strict=True):
+            pz[pg] = z + 1
+            pn[pg] = nx
         self.zs_class[z] = cls
         self.zs_inuse[z] = 0
         objs = self._objs[cls]
@@ -347,7 +347,9 @@ class ZsPool:
         pages = self.zs_pagelist[z]
         self.groups[cls][ZS_INUSE_RATIO_0].pop(z, None)
         self.nonfull[cls] -= 1
-        self.page_zspage[pages] = 0
+        pz = self.page_zspage
+        for pg in pages:
+            pz[pg] = 0
         self._put_pages(pages)
         self.zs_pagelist[z] = []
         self.zs_class[z] = -1
@@ -388,7 +390,7 @@ class ZsPool:
         if obj == 0:
             raise ValueError(f"zsmalloc: handle {handle} is not allocated")
         page = obj >> OBJ_INDEX_BITS
-        return int(self.page_zspage[page]) - 1, obj & OBJ_INDEX_MASK
+        return self.page_zspage[page] - 1, obj & OBJ_INDEX_MASK
 
     # --- the API ------------------------------------------------------------------------
     def malloc(self, size: int) -> int:
@@ -460,9 +462,10 @@ class ZsPool:
         """
         n = len(srcs)
         out: list[int] = []
-        hs: list[int] = []  # the non-huge ones: their table rows are written at the end
-        locs: list[int] = []
+        locs: list[int] = []  # the handle table rows of ``out``, written at the end
         pays: list[int] = []
+        heads: list[int] = []  # header words of non-huge slots, written at the end
+        hheads: list[int] = []
         err = 0
         with self.lock:
             peak = self.total_pages
@@ -484,20 +487,34 @@ class ZsPool:
             for src in srcs:
                 ln = len(src)
                 cls = cls_of[ln]
-                if huge_of[cls]:
-                    self._next_handle = next_handle
-                    h = self._malloc_locked(ln)
-                    next_handle = self._next_handle
-                    peak = max(peak, self.total_pages)
-                    if h > 0 and limit and self.total_pages > limit:
-                        self._free_locked(h)
-                        h = -errno.ENOMEM
-                    if h < 0:
-                        err = h
-                        break
-                    at = int(self.handle_off[h])
+                if huge_of[cls]:  # a zspage of its own (_malloc_locked's huge case)
+                    z = self._find_zspage(cls)
+                    if z < 0:
+                        z = self._alloc_zspage(cls)
+                        if z < 0:
+                            err = -errno.ENOMEM
+                            break
+                        peak = max(peak, self.total_pages)
+                        if limit and self.total_pages > limit:
+                            self._free_zspage(cls, z)
+                            err = -errno.ENOMEM
+                            break
+                    if free_handles:
+                        h = free_handles.pop()
+                    else:
+                        h = next_handle
+                        next_handle += 1
+                    page = self.zs_pagelist[z][0]
+                    self.page_handle[page] = h
+                    zs_free[z] = _NO_FREE
+                    zs_inuse[z] = 1
+                    objs_used[cls] += 1
+                    self._move_group(cls, z, ZS_INUSE_RATIO_0)
+                    at = page * PAGE_SIZE
                     mv[at : at + ln] = src
                     out.append(h)
+                    locs.append(page << OBJ_INDEX_BITS)
+                    pays.append(at)
                     continue
                 c = cur.get(cls)
                 if c is None or zs_inuse[c[0]] == objs_of[cls]:
@@ -541,7 +558,7 @@ class ZsPool:
                 else:
                     h = next_handle
                     next_handle += 1
-                w64[at >> 3] = (h << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
+                heads.append(at)  # its header word is written with the others below
                 pay = at + ZS_HANDLE_SIZE
                 room = PAGE_SIZE - (pay & (PAGE_SIZE - 1))
                 if ln <= room:
@@ -552,7 +569,7 @@ class ZsPool:
                     mv[pay : pay + room] = part[:room]
                     mv[nxt_at : nxt_at + ln - room] = part[room:]
                 out.append(h)
-                hs.append(h)
+                hheads.append(h)
                 locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
                 pays.append(pay)
             self._next_handle = next_handle
@@ -564,9 +581,12 @@ class ZsPool:
                     groups[cls][new][z] = None
                     if new == ZS_INUSE_RATIO_100:
                         nonfull[cls] -= 1
-            if hs:
-                self.handles[hs] = locs
-                self.handle_off[hs] = pays
+            if out:
+                self.handles[out] = locs
+                self.handle_off[out] = pays
+            if heads:  # each slot's header: its handle, tagged allocated
+                self._mem64[np.array(heads) >> 3] = (np.array(hheads, dtype=np.uint64)
+                                                     << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
         return out, len(out), err, peak
 
     def obj_views(self, handles: np.ndarray, sizes: list[int]) -> list:
@@ -586,7 +606,7 @@ class ZsPool:
             if n <= room:
                 views.append(mv[o : o + n])
             else:  # the rest is at the start of the zspage's next page
-                b = int(page_next[o >> PAGE_SHIFT]) * PAGE_SIZE
+                b = page_next[o >> PAGE_SHIFT] * PAGE_SIZE
                 views.append(b"".join((mv[o : o + room], mv[b : b + n - room])))
         return views
 
@@ -642,7 +662,7 @@ class ZsPool:
     def handle_of(self, z: int, idx: int) -> int:
         """The handle stored in an allocated slot (what compaction reads)."""
         if self._huge(self.zs_class[z]):
-            return int(self.page_handle[self.zs_pagelist[z][0]])
+            return self.page_handle[self.zs_pagelist[z][0]]
         if idx >= self.zs_bump[z]:
             raise ValueError(f"zsmalloc: slot {idx} of zspage {z} is free")
         word = self._word(z, idx)

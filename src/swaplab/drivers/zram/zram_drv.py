@@ -388,9 +388,10 @@ class Zram:
         limit = self.limit_pages
         if self.system.faults.armed or (limit and pool.total_pages > limit):
             return self._write_pages_slow(pages[rows], indices, same)
-        ks = np.flatnonzero(~same) if any_same else np.arange(n)
+        ks = np.flatnonzero(~same) if any_same else None
         flat = memoryview(pages.reshape(-1))
-        srcs = [flat[o : o + PAGE_SIZE] for o in (rows[ks] * PAGE_SIZE).tolist()]
+        srcs = [flat[r * PAGE_SIZE : (r + 1) * PAGE_SIZE]
+                for r in (rows if ks is None else rows[ks]).tolist()]
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
         zstrm = zcomp.stream_get()
         try:
@@ -406,33 +407,36 @@ class Zram:
         handles, nobj, err, peak = pool.store_batch(objs, limit)
         if peak:
             self.stats.max("max_used_pages", peak)
-        m = n if nobj == len(ks) else int(ks[nobj])
+        m = nobj if ks is None else (n if nobj == len(ks) else int(ks[nobj]))
         if m == 0:
             return 0, err
         lens = [ln if ln < hcs else PAGE_SIZE for ln in lens[:nobj]]
-        if not any_same:  # page k is object k
+        if ks is None:  # page k is object k
             return self._commit_slots(indices[:m], np.array(handles, dtype=np.uint64),
-                                      np.array(lens, dtype=np.uint32), None), err
+                                      lens, None), err
         hw = w0[:m].copy()
         hw[ks[:nobj]] = handles
-        sizes = np.zeros(m, dtype=np.uint32)
-        sizes[ks[:nobj]] = lens
+        sizes = [0] * m
+        for k, ln in zip(ks[:nobj].tolist(), lens, strict=True):
+            sizes[k] = ln
         return self._commit_slots(indices[:m], hw, sizes, same[:m]), err
 
-    def _commit_slots(self, idx: np.ndarray, hw: np.ndarray, sizes: np.ndarray,
+    def _commit_slots(self, idx: np.ndarray, hw: np.ndarray, sizes: list[int],
                       same: np.ndarray | None) -> int:
         """Point slots ``idx`` at their new contents (handle or fill word ``hw``,
         object size; a 4096-byte object is a HUGE page; ``same`` marks the
         same-filled ones, None: none), freeing what they held; all under their
         slot locks. Returns ``len(idx)``."""
         m = len(idx)
-        huge = sizes == PAGE_SIZE
+        nhuge = sizes.count(PAGE_SIZE)
         old = self.slots_lock(idx) & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
-        if old.any():
+        if np.count_nonzero(old):
             for i in idx[old != 0].tolist():
                 self.slot_free(i)
         # slot_free leaves no flag but the lock, so these are the whole words
-        new = sizes | huge * np.uint32(ZRAM_HUGE)
+        new = np.array(sizes, dtype=np.uint32)
+        if nhuge:
+            new[new == PAGE_SIZE] |= np.uint32(ZRAM_HUGE)
         nsame = 0
         if same is not None:
             new |= same * np.uint32(ZRAM_SAME)
@@ -442,7 +446,6 @@ class Zram:
             self.flags[idx] = new
             self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
             self._slot_cv.notify_all()
-        nhuge = int(np.count_nonzero(huge))
         st = self.stats
         with st._lock:
             v = st._v
@@ -450,7 +453,7 @@ class Zram:
             v["same_pages"] += nsame
             v["huge_pages"] += nhuge
             v["huge_pages_since"] += nhuge
-            v["compr_data_size"] += int(sizes.sum())
+            v["compr_data_size"] += sum(sizes)
         return m
 
     def _write_pages_slow(self, rows: np.ndarray, indices: np.ndarray, same: np.ndarray
@@ -480,7 +483,7 @@ class Zram:
         if m == 0:
             return 0, err
         return self._commit_slots(indices[:m], np.array(handles[:m], dtype=np.uint64),
-                                  np.array(sizes[:m], dtype=np.uint32), same[:m]), err
+                                  sizes[:m], same[:m]), err
 
     def read_pages(self, pages: np.ndarray, indices: np.ndarray,
                    rows: np.ndarray | None = None) -> tuple[int, int]:
