@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
+from ..prefault import Prefaulter
 from ..util import anon_arena
 
 ZS_HANDLE_SIZE = 8
@@ -139,6 +140,8 @@ class ZsPool:
         # page 0 is never handed out, so no object location is 0
         cap = max_pages + ZS_SIZE_CLASSES * chain + 1
         self._map = anon_arena(cap * PAGE_SIZE)
+        #: faults the arena in ahead of the pool's growth, off this thread
+        self._prefault = Prefaulter(self._map)
         self.mem = np.frombuffer(self._map, dtype=np.uint8)
         self._mem64 = self.mem.view(np.uint64)  # slot header words (never straddle)
         # the same bytes for the per-object loops of the batch calls: a
@@ -291,6 +294,7 @@ class ZsPool:
             return None
         pages = list(range(self._next_page, self._next_page + n))
         self._next_page += n
+        self._prefault.advance(self._next_page * PAGE_SIZE)
         zeros = [0] * n
         self.page_zspage += zeros
         self.page_next += zeros
