@@ -42,6 +42,7 @@ def test_a_small_owner_gets_a_small_window(arena) -> None:
     p = Prefaulter(arena, window=16 * MIB, chunk=2 * MIB)
     p.advance(4096)
     assert p.queued <= 2 * MIB + 4096
+    assert 4096 <= p.due < p.queued  # the owner calls again past ``due``
     p.advance(4096)  # nothing more is due
     assert p.queued <= 2 * MIB + 4096
     p.advance(60 * MIB)  # near the end: never past it

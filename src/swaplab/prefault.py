@@ -75,9 +75,10 @@ class Prefaulter:
     as much again as the owner uses, at least ``chunk`` and at most ``window``
     bytes (a pool that stays small costs little), ``chunk`` bytes per call.
 
-    :meth:`advance` is cheap when nothing is due (one comparison), so an
-    allocator may call it on every growth. The arena object is referenced by
-    every queued job, so it stays mapped until the helper is done with it.
+    :meth:`advance` does nothing until the owner's mark passes :attr:`due`;
+    an allocator can test that itself and call only then. The arena object is
+    referenced by every queued job, so it stays mapped until the helper is
+    done with it.
     """
 
     def __init__(self, arena: mmap.mmap, window: int = 32 << 20, chunk: int = 2 << 20) -> None:
@@ -87,6 +88,8 @@ class Prefaulter:
         self.chunk = chunk
         #: bytes from the start handed to the helper so far
         self.queued = 0
+        #: the mark below which :meth:`advance` has nothing to do
+        self.due = 0
         self._addr = 0
         if _start():
             ref = ctypes.c_char.from_buffer(arena)  # only to learn the address
@@ -95,19 +98,23 @@ class Prefaulter:
 
     def advance(self, used: int) -> None:
         """The owner now uses the arena's first ``used`` bytes: queue what is
-        needed to keep the window ahead of it faulted in."""
-        ahead = min(self.window, max(self.chunk, used))
-        if used + ahead <= self.queued or not self._addr or not _enabled:
+        needed to keep the window ahead of it faulted in, and move :attr:`due`
+        to where less than half of that window is left."""
+        if not self._addr or not _enabled:
+            self.due = self.size  # nothing will ever be queued
             return
-        if _pid != os.getpid():
-            _start()
-        goal = min(self.size, used + ahead)
-        start = max(self.queued, used & -mmap.PAGESIZE)  # what the owner passed is in
-        while start < goal:
-            n = min(self.chunk, self.size - start)
-            _jobs.put((self.arena, self._addr + start, n, None))
-            start += n
-        self.queued = start
+        ahead = min(self.window, max(self.chunk, used))
+        if used + ahead > self.queued:
+            if _pid != os.getpid():
+                _start()
+            goal = min(self.size, used + ahead)
+            start = max(self.queued, used & -mmap.PAGESIZE)  # what the owner passed is in
+            while start < goal:
+                n = min(self.chunk, self.size - start)
+                _jobs.put((self.arena, self._addr + start, n, None))
+                start += n
+            self.queued = start
+        self.due = self.size if self.queued >= self.size else max(used, self.queued - ahead // 2)
 
     @staticmethod
     def drain() -> None:

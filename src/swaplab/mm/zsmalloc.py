@@ -292,30 +292,21 @@ class ZsPool:
             if self.backing is not None:
                 self.backing.give(n)
             return None
-        pages = list(range(self._next_page, self._next_page + n))
-        self._next_page += n
-        self._prefault.advance(self._next_page * PAGE_SIZE)
-        zeros = [0] * n
-        self.page_zspage += zeros
-        self.page_next += zeros
-        self.page_handle += zeros
-        return pages
+        first = self._next_page
+        self._next_page = end = first + n
+        if end > len(self.page_zspage):  # the maps grow by 4096 pages at a time
+            zeros = [0] * max(n, 4096)
+            self.page_zspage += zeros
+            self.page_next += zeros
+            self.page_handle += zeros
+        if end * PAGE_SIZE > self._prefault.due:
+            self._prefault.advance(end * PAGE_SIZE)
+        return list(range(first, end))
 
     def _put_pages(self, pages: list[int]) -> None:
         if self.backing is not None:
             self.backing.give(len(pages))
         self._freed_pages.extend(pages)
-
-    def _new_zspage_id(self) -> int:
-        if self._free_zspages:
-            return self._free_zspages.pop()
-        z = len(self.zs_class)
-        self.zs_class.append(-1)
-        self.zs_inuse.append(0)
-        self.zs_free.append(_NO_FREE)
-        self.zs_bump.append(0)
-        self.zs_pagelist.append([])
-        return z
 
     def _alloc_zspage(self, cls: int) -> int:
         npages = self._npages[cls]
@@ -324,24 +315,31 @@ class ZsPool:
         pages = self._get_pages(npages)
         if pages is None:
             return -1
-        z = self._new_zspage_id()
-        self.zs_pagelist[z] = pages
+        # Free slots: the chain of freed slots (through their first word, most
+        # recently freed first) and, after it, the never-used slots in
+        # ascending order (zs_bump: the first never used). That is the order
+        # the kernel's chain, built 0 -> 1 -> ... at zspage creation, hands
+        # slots out in; building it lazily keeps a new zspage cheap.
+        if self._free_zspages:  # an id freed earlier
+            z = self._free_zspages.pop()
+            self.zs_class[z] = cls
+            self.zs_inuse[z] = 0
+            self.zs_free[z] = _NO_FREE
+            self.zs_bump[z] = 0
+            self.zs_pagelist[z] = pages
+        else:
+            z = len(self.zs_class)
+            self.zs_class.append(cls)
+            self.zs_inuse.append(0)
+            self.zs_free.append(_NO_FREE)
+            self.zs_bump.append(0)
+            self.zs_pagelist.append(pages)
         pz, pn = self.page_zspage, self.page_next
         for pg, nx in zip(pages, [*pages[1:], 0], strict=True):
             pz[pg] = z + 1
             pn[pg] = nx
-        self.zs_class[z] = cls
-        self.zs_inuse[z] = 0
-        objs = self._objs[cls]
         self.total_pages += npages
-        self.objs_allocated[cls] += objs
-        # Free slots: the chain of freed slots (through their first word, most
-        # recently freed first) and, after it, the never-used slots in
-        # ascending order. That is the order the kernel's chain, built 0 -> 1
-        # -> ... at zspage creation, hands slots out in; building it lazily
-        # keeps a new zspage cheap.
-        self.zs_free[z] = _NO_FREE
-        self.zs_bump[z] = 0
+        self.objs_allocated[cls] += self._objs[cls]
         self.groups[cls][ZS_INUSE_RATIO_0][z] = None
         self.nonfull[cls] += 1
         return z
