@@ -492,14 +492,10 @@ class ZsPool:
                 if huge_of[cls]:  # a zspage of its own (_malloc_locked's huge case)
                     z = self._find_zspage(cls)
                     if z < 0:
-                        z = self._alloc_zspage(cls)
+                        z, seen = self._grow_within(cls, limit)
+                        peak = max(peak, seen)
                         if z < 0:
-                            err = -errno.ENOMEM
-                            break
-                        peak = max(peak, self.total_pages)
-                        if limit and self.total_pages > limit:
-                            self._free_zspage(cls, z)
-                            err = -errno.ENOMEM
+                            err = z
                             break
                     if free_handles:
                         h = free_handles.pop()
@@ -528,14 +524,10 @@ class ZsPool:
                             and zs_inuse[z] < objs_of[cls]):
                         z = self._find_zspage(cls)
                     if z < 0:
-                        z = self._alloc_zspage(cls)
+                        z, seen = self._grow_within(cls, limit)
+                        peak = max(peak, seen)
                         if z < 0:
-                            err = -errno.ENOMEM
-                            break
-                        peak = max(peak, self.total_pages)
-                        if limit and self.total_pages > limit:
-                            self._free_zspage(cls, z)  # the object it was for is not kept
-                            err = -errno.ENOMEM
+                            err = z
                             break
                     c = cur[cls] = [z, self.zs_pagelist[z],
                                     self._group_of[cls][zs_inuse[z]]]
@@ -590,6 +582,22 @@ class ZsPool:
                 self._mem64[np.array(heads) >> 3] = (np.array(hheads, dtype=np.uint64)
                                                      << OBJ_TAG_BITS) | OBJ_ALLOCATED_TAG
         return out, len(out), err, peak
+
+    def _grow_within(self, cls: int, limit: int) -> tuple[int, int]:
+        """A new zspage of class ``cls`` for :meth:`store_batch`, checked
+        against ``limit`` pages (0: none) after the allocation, as zram checks
+        mem_limit after zs_malloc. Returns ``(z, total_pages seen)``, or
+        ``(-ENOMEM, ...)`` when the pool is out of pages or the zspage would
+        put it over the limit (it is freed again: the object it was for is
+        not kept). The pages seen count even then, as max_used_pages does."""
+        z = self._alloc_zspage(cls)
+        seen = self.total_pages
+        if z < 0:
+            return -errno.ENOMEM, seen
+        if limit and seen > limit:
+            self._free_zspage(cls, z)
+            return -errno.ENOMEM, seen
+        return z, seen
 
     def obj_views(self, handles: np.ndarray, sizes: list[int]) -> list:
         """zs_obj_read_begin for many objects: per object, a memoryview of its
