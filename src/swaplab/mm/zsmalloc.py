@@ -458,8 +458,10 @@ class ZsPool:
         ``m``, ``peak`` is the largest ``total_pages`` seen (zram's
         max_used_pages).
 
-        The per-object work is list and memoryview operations; the handle
-        table is written once at the end (nobody can look the new handles
+        The per-object work is list and memoryview operations, with each
+        zspage's fullness group fixed as its fill level crosses a group
+        boundary, as zs_malloc does; the handle table and the slots' header
+        words are written once at the end (nobody can look the new handles
         up before this returns).
         """
         n = len(srcs)
@@ -483,9 +485,8 @@ class ZsPool:
             free_handles = self._free_handles
             nonfull, hint, zs_class = self.nonfull, self._hint, self.zs_class
             next_handle = self._next_handle  # bumped locally, stored back below
-            objs_used = self.objs_used
-            #: class -> [zspage being filled, its pages, its group when picked]
-            cur: dict[int, list] = {}
+            objs_used, pagelist = self.objs_used, self.zs_pagelist
+            group_of, groups = self._group_of, self.groups
             for src in srcs:
                 ln = len(src)
                 cls = cls_of[ln]
@@ -502,7 +503,7 @@ class ZsPool:
                     else:
                         h = next_handle
                         next_handle += 1
-                    page = self.zs_pagelist[z][0]
+                    page = pagelist[z][0]
                     self.page_handle[page] = h
                     zs_free[z] = _NO_FREE
                     zs_inuse[z] = 1
@@ -514,25 +515,19 @@ class ZsPool:
                     locs.append(page << OBJ_INDEX_BITS)
                     pays.append(at)
                     continue
-                c = cur.get(cls)
-                if c is None or zs_inuse[c[0]] == objs_of[cls]:
-                    if c is not None:  # full: to its group now, before the next search
-                        self._move_group(cls, c[0], c[2])
-                    z = hint[cls]
-                    # the class's one non-full zspage is the one the search would find
-                    if not (nonfull[cls] == 1 and z >= 0 and zs_class[z] == cls
-                            and zs_inuse[z] < objs_of[cls]):
-                        z = self._find_zspage(cls)
+                z = hint[cls]
+                # the class's one non-full zspage is the one the search would find
+                if not (nonfull[cls] == 1 and z >= 0 and zs_class[z] == cls
+                        and zs_inuse[z] < objs_of[cls]):
+                    z = self._find_zspage(cls)
                     if z < 0:
                         z, seen = self._grow_within(cls, limit)
                         peak = max(peak, seen)
                         if z < 0:
                             err = z
                             break
-                    c = cur[cls] = [z, self.zs_pagelist[z],
-                                    self._group_of[cls][zs_inuse[z]]]
                     hint[cls] = z
-                z, pl = c[0], c[1]
+                pl = pagelist[z]
                 size = size_of[cls]
                 idx = zs_free[z]
                 if idx != _NO_FREE:
@@ -545,7 +540,14 @@ class ZsPool:
                     zs_bump[z] = idx + 1
                     off = idx * size
                     at = pl[off >> PAGE_SHIFT] * PAGE_SIZE + (off & (PAGE_SIZE - 1))
-                zs_inuse[z] += 1
+                inuse = zs_inuse[z]
+                zs_inuse[z] = inuse + 1
+                g = group_of[cls]
+                if g[inuse + 1] != g[inuse]:  # fix_fullness_group, inline
+                    groups[cls][g[inuse]].pop(z, None)
+                    groups[cls][g[inuse + 1]][z] = None
+                    if g[inuse + 1] == ZS_INUSE_RATIO_100:
+                        nonfull[cls] -= 1
                 objs_used[cls] += 1
                 if free_handles:
                     h = free_handles.pop()
@@ -567,14 +569,6 @@ class ZsPool:
                 locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
                 pays.append(pay)
             self._next_handle = next_handle
-            group_of, groups = self._group_of, self.groups
-            for cls, (z, _pl, old) in cur.items():  # where its fill level puts it now
-                new = group_of[cls][zs_inuse[z]]
-                if new != old:  # _move_group, inline
-                    groups[cls][old].pop(z, None)
-                    groups[cls][new][z] = None
-                    if new == ZS_INUSE_RATIO_100:
-                        nonfull[cls] -= 1
             if out:
                 self.handles[out] = locs
                 self.handle_off[out] = pays
