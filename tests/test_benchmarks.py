@@ -1,0 +1,51 @@
+"""The throughput benchmark's paths on a small corpus: every path reads back
+what it wrote (the benchmark checks each page itself), and the swap_ops path
+reaches zram without a bio while the pre-series path builds one per page.
+No timing is asserted here (docs/PERFORMANCE.md has the figures)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import zram_throughput as zt
+
+from swaplab.workload.corpus import file_pages
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return file_pages(192, seed=3)
+
+
+def test_plain_and_floor_loops_time_both_directions(pages) -> None:
+    for loop in (zt.plain_loop, zt.floor_loop):
+        tw, tr = loop(pages, "lz4")
+        assert tw > 0 and tr > 0
+
+
+@pytest.mark.parametrize("core", [False, True])
+def test_swap_ops_path_stores_every_page_without_a_bio(pages, core) -> None:
+    tw, tr, stats = zt.swap_path(pages, "lz4", legacy=False, core=core)
+    assert tw > 0 and tr > 0
+    assert stats["bio_writes"] == 1  # mkswap's header; the swap-out used none
+    # orig_data_size: every page stored, and mkswap's header page
+    assert int(stats["mm_stat"][0]) == (len(pages) + 1) * 4096
+
+
+def test_bio_path_builds_a_bio_per_page(pages) -> None:
+    _, _, stats = zt.swap_path(pages, "lz4", legacy=True, core=False)
+    assert stats["bio_writes"] == 1 + len(pages)  # mkswap's header, then one a page
+
+
+def test_ratios_name_each_reference() -> None:
+    res = {p: {"write_mib_s": 100.0, "read_mib_s": 400.0} for p in ("plain", "floor")}
+    res["swap_ops"] = {"write_mib_s": 50.0, "read_mib_s": 100.0}
+    r = zt.ratios(res)
+    assert r["swap_ops / plain"][:2] == (0.5, 0.25)
+    assert r["floor / plain"][:2] == (1.0, 1.0)
+    assert "swap_ops / kernel" not in r  # no kernel figure, no ratio
