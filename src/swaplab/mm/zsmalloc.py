@@ -490,35 +490,12 @@ class ZsPool:
             for src in srcs:
                 ln = len(src)
                 cls = cls_of[ln]
-                if huge_of[cls]:  # a zspage of its own (_malloc_locked's huge case)
-                    z = self._find_zspage(cls)
-                    if z < 0:
-                        z, seen = self._grow_within(cls, limit)
-                        peak = max(peak, seen)
-                        if z < 0:
-                            err = z
-                            break
-                    if free_handles:
-                        h = free_handles.pop()
-                    else:
-                        h = next_handle
-                        next_handle += 1
-                    page = pagelist[z][0]
-                    self.page_handle[page] = h
-                    zs_free[z] = _NO_FREE
-                    zs_inuse[z] = 1
-                    objs_used[cls] += 1
-                    self._move_group(cls, z, ZS_INUSE_RATIO_0)
-                    at = page * PAGE_SIZE
-                    mv[at : at + ln] = src
-                    out.append(h)
-                    locs.append(page << OBJ_INDEX_BITS)
-                    pays.append(at)
-                    continue
+                huge = huge_of[cls]
                 z = hint[cls]
-                # the class's one non-full zspage is the one the search would find
-                if not (nonfull[cls] == 1 and z >= 0 and zs_class[z] == cls
-                        and zs_inuse[z] < objs_of[cls]):
+                # the class's one non-full zspage is the one the search would
+                # find (a huge class's zspages hold one object: always search)
+                if huge or not (nonfull[cls] == 1 and z >= 0 and zs_class[z] == cls
+                                and zs_inuse[z] < objs_of[cls]):
                     z = self._find_zspage(cls)
                     if z < 0:
                         z, seen = self._grow_within(cls, limit)
@@ -527,6 +504,24 @@ class ZsPool:
                             err = z
                             break
                     hint[cls] = z
+                if free_handles:
+                    h = free_handles.pop()
+                else:
+                    h = next_handle
+                    next_handle += 1
+                out.append(h)
+                objs_used[cls] += 1
+                if huge:  # the page is the object, headerless (_malloc_locked's huge case)
+                    page = pagelist[z][0]
+                    self.page_handle[page] = h
+                    zs_free[z] = _NO_FREE
+                    zs_inuse[z] = 1
+                    self._move_group(cls, z, ZS_INUSE_RATIO_0)
+                    at = page * PAGE_SIZE
+                    mv[at : at + ln] = src
+                    locs.append(page << OBJ_INDEX_BITS)
+                    pays.append(at)
+                    continue
                 pl = pagelist[z]
                 size = size_of[cls]
                 idx = zs_free[z]
@@ -548,12 +543,6 @@ class ZsPool:
                     groups[cls][g[inuse + 1]][z] = None
                     if g[inuse + 1] == ZS_INUSE_RATIO_100:
                         nonfull[cls] -= 1
-                objs_used[cls] += 1
-                if free_handles:
-                    h = free_handles.pop()
-                else:
-                    h = next_handle
-                    next_handle += 1
                 heads.append(at)  # its header word is written with the others below
                 pay = at + ZS_HANDLE_SIZE
                 room = PAGE_SIZE - (pay & (PAGE_SIZE - 1))
@@ -564,7 +553,6 @@ class ZsPool:
                     part = memoryview(src)
                     mv[pay : pay + room] = part[:room]
                     mv[nxt_at : nxt_at + ln - room] = part[room:]
-                out.append(h)
                 hheads.append(h)
                 locs.append((at >> PAGE_SHIFT << OBJ_INDEX_BITS) | idx)
                 pays.append(pay)
