@@ -159,7 +159,9 @@ class ZsPool:
         # Everything below starts empty and grows: a pool for a 16 GiB device
         # costs nothing until it is used. The per-page maps are lists, one
         # entry per pool page ever used (page 0 is never used): they are read
-        # and written a few entries at a time, where a list beats an array.
+        # and written a few entries at a time, where a list beats an array
+        # (~10 ns against ~120 ns an access), at ~80 bytes a page in use for
+        # the three (the kernel's struct page is 64).
         #: page -> zspage id + 1 (0: free)
         self.page_zspage: list[int] = [0]
         #: page -> the next page of its zspage (for objects that straddle two)
