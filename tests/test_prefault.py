@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -12,9 +14,16 @@ from swaplab.util import anon_arena
 MIB = 1 << 20
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
+def _resident(arena, start: int, length: int) -> int:
+    """Pages of ``arena[start:start+length]`` in memory (mincore(2))."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
+    ref = ctypes.c_char.from_buffer(arena)
+    addr = ctypes.addressof(ref) + start
+    del ref
+    vec = ctypes.create_string_buffer(length // 4096)
+    assert libc.mincore(addr, length, vec) == 0, ctypes.get_errno()
+    return sum(b & 1 for b in vec.raw)
 
 
 @pytest.fixture
@@ -28,13 +37,14 @@ def test_the_window_ahead_of_the_owner_is_faulted_in(arena) -> None:
     if not prefault._start() or not prefault._enabled:
         pytest.skip("no MADV_POPULATE_WRITE here")
     p = Prefaulter(arena, window=16 * MIB, chunk=2 * MIB)
-    before = _rss()
+    assert _resident(arena, 0, 64 * MIB) == 0
     p.advance(16 * MIB)
     Prefaulter.drain()
     assert p.queued == 32 * MIB  # as much again as used, capped at the window
-    # the 16 MiB beyond the owner's mark are resident now (nothing else
-    # in this test allocates that much)
-    assert _rss() - before >= 15 * MIB
+    # the 16 MiB beyond the owner's mark are in memory now, and (give or take
+    # the huge page a fault at either end may map) nothing else
+    assert _resident(arena, 16 * MIB, 16 * MIB) == 16 * MIB // 4096
+    assert _resident(arena, 0, 14 * MIB) == _resident(arena, 34 * MIB, 30 * MIB) == 0
     assert prefault._enabled
 
 
