@@ -81,5 +81,10 @@ def test_a_pool_prefaults_as_it_grows() -> None:
     pool = ZsPool("p", 8192)
     for _ in range(600):  # 600 objects of a 4-page class: some MiB of pool
         assert pool.malloc(3000) > 0
+    if not prefault._enabled:
+        pytest.skip("no MADV_POPULATE_WRITE here")
     used = pool._next_page * 4096
-    assert pool._prefault.queued >= min(used + 2 * MIB, len(pool._map)) or not prefault._enabled
+    pf = pool._prefault
+    # at least half of the owner's window stays queued ahead of it
+    assert pf.queued - used >= pf.chunk // 2
+    assert used <= pf.due < pf.queued
