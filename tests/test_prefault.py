@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from swaplab import prefault
-from swaplab.prefault import Prefaulter
+from swaplab.prefault import Prefaulter, arena_address
 from swaplab.util import anon_arena
 
 MIB = 1 << 20
@@ -18,9 +18,7 @@ def _resident(arena, start: int, length: int) -> int:
     """Pages of ``arena[start:start+length]`` in memory (mincore(2))."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
-    ref = ctypes.c_char.from_buffer(arena)
-    addr = ctypes.addressof(ref) + start
-    del ref
+    addr = arena_address(arena) + start
     vec = ctypes.create_string_buffer(length // 4096)
     assert libc.mincore(addr, length, vec) == 0, ctypes.get_errno()
     return sum(b & 1 for b in vec.raw)

@@ -70,6 +70,14 @@ def _start() -> bool:
     return _jobs is not None
 
 
+def arena_address(arena: mmap.mmap) -> int:
+    """The address an mmap is mapped at (held by nothing afterwards)."""
+    ref = ctypes.c_char.from_buffer(arena)
+    addr = ctypes.addressof(ref)
+    del ref
+    return addr
+
+
 class Prefaulter:
     """Keeps part of ``arena`` beyond the owner's high-water mark faulted in:
     as much again as the owner uses, at least ``chunk`` and at most ``window``
@@ -92,9 +100,7 @@ class Prefaulter:
         self.due = 0
         self._addr = 0
         if _start():
-            ref = ctypes.c_char.from_buffer(arena)  # only to learn the address
-            self._addr = ctypes.addressof(ref)
-            del ref
+            self._addr = arena_address(arena)
 
     def advance(self, used: int) -> None:
         """The owner now uses the arena's first ``used`` bytes: queue what is
