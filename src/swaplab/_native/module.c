@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * swaplab._native: the bindings of swaplab's compiled core.
+ *
+ * Thin by design (DESIGN.md, "Mechanism in C, policy in Python"): check the
+ * arguments, take the buffers, release the GIL, run the kernel-shaped
+ * function over the whole batch, give the buffers back.  The interface and
+ * its documentation are swaplab.lib.compress; nothing else should import
+ * this module.
+ *
+ * Codecs (algo ids): 0 lz4, 1 lzo, 2 lzo-rle.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <linux/lz4.h>
+#include <linux/lzo.h>
+
+enum swaplab_codec { CODEC_LZ4, CODEC_LZO, CODEC_LZO_RLE, NR_CODECS };
+
+/* Scratch for one compression: the larger of the two tables. */
+#define CODEC_WRKMEM \
+	(LZ4_MEM_COMPRESS > LZO1X_1_MEM_COMPRESS ? LZ4_MEM_COMPRESS : LZO1X_1_MEM_COMPRESS)
+
+/* Largest input one call takes: what lz4's 16-bit table can index. */
+#define CODEC_MAX_INPUT	(64 * 1024)
+
+/* Room the output of one @len-byte input needs in the worst case. */
+static size_t codec_bound(size_t len)
+{
+	size_t a = LZ4_COMPRESSBOUND(len);
+	size_t b = lzo1x_worst_compress(len) + 2;	/* + lzo-rle's marker */
+
+	return a > b ? a : b;
+}
+
+/*
+ * Compress @len bytes of @src into @dst (@cap >= codec_bound(@len)).
+ * Returns the compressed length, or 0 when the codec refused.
+ */
+static size_t codec_compress(int algo, const uint8_t *src, size_t len,
+			     uint8_t *dst, size_t cap, int level, void *wrkmem)
+{
+	size_t out_len = cap;
+
+	switch (algo) {
+	case CODEC_LZ4:
+		return (size_t)LZ4_compress_fast((const char *)src, (char *)dst,
+						 (int)len, (int)cap, level, wrkmem);
+	case CODEC_LZO:
+		lzo1x_1_compress(src, len, dst, &out_len, wrkmem);
+		return out_len;
+	default:
+		lzorle1x_1_compress(src, len, dst, &out_len, wrkmem);
+		return out_len;
+	}
+}
+
+/*
+ * Decode @len bytes of @src into @dst (@cap bytes).  Returns the decoded
+ * length, or -1 when the input is corrupt or does not fit.
+ */
+static Py_ssize_t codec_decompress(int algo, const uint8_t *src, size_t len,
+				   uint8_t *dst, size_t cap)
+{
+	if (algo == CODEC_LZ4) {
+		int ret;
+
+		if (len > INT32_MAX || cap > INT32_MAX)
+			return -1;
+		ret = LZ4_decompress_safe((const char *)src, (char *)dst, (int)len, (int)cap);
+		return ret < 0 ? -1 : ret;
+	} else {
+		size_t out_len = cap;
+
+		/* lzo and lzo-rle share one decoder; the stream says which */
+		if (lzo1x_decompress_safe(src, len, dst, &out_len) != LZO_E_OK)
+			return -1;
+		return (Py_ssize_t)out_len;
+	}
+}
+
+static int check_algo(int algo)
+{
+	if (algo < 0 || algo >= NR_CODECS) {
+		PyErr_Format(PyExc_ValueError, "unknown codec id %d", algo);
+		return -1;
+	}
+	return 0;
+}
+
+/* A C-contiguous 2-D buffer of pages: rows of @row bytes. */
+static int get_pages(PyObject *obj, Py_buffer *view, int writable,
+		     Py_ssize_t *nrows, Py_ssize_t *row)
+{
+	int flags = PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+
+	if (PyObject_GetBuffer(obj, view, flags) < 0)
+		return -1;
+	if (view->ndim != 2 || view->itemsize != 1) {
+		PyErr_SetString(PyExc_ValueError,
+				"pages must be a C-contiguous 2-D array of bytes (uint8)");
+		PyBuffer_Release(view);
+		return -1;
+	}
+	*nrows = view->shape[0];
+	*row = view->shape[1];
+	if (*row > CODEC_MAX_INPUT) {
+		PyErr_Format(PyExc_ValueError, "page of %zd bytes: at most %d", *row,
+			     CODEC_MAX_INPUT);
+		PyBuffer_Release(view);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Optional row numbers: None (row k is page k) or a contiguous int64 array of
+ * @n entries, each checked to lie in 0..@nrows-1.
+ */
+static int get_rows(PyObject *obj, Py_buffer *view, const int64_t **rows,
+		    Py_ssize_t *n, Py_ssize_t nrows)
+{
+	Py_ssize_t i;
+
+	*rows = NULL;
+	if (obj == Py_None)
+		return 0;
+	if (PyObject_GetBuffer(obj, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+		return -1;
+	if (view->itemsize != 8 || !view->format ||
+	    (strcmp(view->format, "q") && strcmp(view->format, "l") &&
+	     strcmp(view->format, "<q") && strcmp(view->format, "<l") &&
+	     strcmp(view->format, "=q") && strcmp(view->format, "=l"))) {
+		PyErr_SetString(PyExc_ValueError, "rows must be an int64 array");
+		PyBuffer_Release(view);
+		return -1;
+	}
+	*rows = view->buf;
+	*n = view->len / 8;
+	for (i = 0; i < *n; i++) {
+		if ((*rows)[i] < 0 || (*rows)[i] >= nrows) {
+			PyErr_Format(PyExc_IndexError, "row %lld outside 0..%zd",
+				     (long long)(*rows)[i], nrows - 1);
+			PyBuffer_Release(view);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+PyDoc_STRVAR(bound_doc, "bound(n) -> worst-case compressed size of an n-byte input.");
+
+static PyObject *py_bound(PyObject *self, PyObject *arg)
+{
+	Py_ssize_t n = PyLong_AsSsize_t(arg);
+
+	(void)self;
+	if (n == -1 && PyErr_Occurred())
+		return NULL;
+	if (n < 0 || n > CODEC_MAX_INPUT) {
+		PyErr_Format(PyExc_ValueError, "input of %zd bytes: 0..%d", n, CODEC_MAX_INPUT);
+		return NULL;
+	}
+	return PyLong_FromSize_t(codec_bound((size_t)n));
+}
+
+PyDoc_STRVAR(compress_doc,
+"compress(algo, src, level) -> bytes\n\n"
+"Compress one buffer of at most 64 KiB with codec ``algo``; ``level`` is lz4's\n"
+"acceleration (ignored by lzo).  Raises ValueError if the codec refuses.");
+
+static PyObject *py_compress(PyObject *self, PyObject *args)
+{
+	int algo, level;
+	Py_buffer src;
+	PyObject *out;
+	size_t cap, len, src_len;
+	void *wrkmem;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "iy*i:compress", &algo, &src, &level))
+		return NULL;
+	if (check_algo(algo) < 0 || src.len > CODEC_MAX_INPUT) {
+		if (!PyErr_Occurred())
+			PyErr_Format(PyExc_ValueError, "input of %zd bytes: at most %d",
+				     src.len, CODEC_MAX_INPUT);
+		PyBuffer_Release(&src);
+		return NULL;
+	}
+	src_len = (size_t)src.len;
+	cap = codec_bound(src_len);
+	out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+	wrkmem = malloc(CODEC_WRKMEM);
+	if (!out || !wrkmem) {
+		Py_XDECREF(out);
+		free(wrkmem);
+		PyBuffer_Release(&src);
+		return PyErr_NoMemory();
+	}
+	Py_BEGIN_ALLOW_THREADS
+	len = codec_compress(algo, src.buf, src_len,
+			     (uint8_t *)PyBytes_AS_STRING(out), cap, level, wrkmem);
+	Py_END_ALLOW_THREADS
+	free(wrkmem);
+	PyBuffer_Release(&src);
+	if (len == 0 && src_len > 0) {
+		Py_DECREF(out);
+		PyErr_SetString(PyExc_ValueError, "the compressor refused the input");
+		return NULL;
+	}
+	if (_PyBytes_Resize(&out, (Py_ssize_t)len) < 0)
+		return NULL;
+	return out;
+}
+
+PyDoc_STRVAR(decompress_doc,
+"decompress(algo, src, dst) -> int\n\n"
+"Decode ``src`` into the writable buffer ``dst``; the decoded length, or -1\n"
+"when ``src`` is corrupt, truncated or would not fit.");
+
+static PyObject *py_decompress(PyObject *self, PyObject *args)
+{
+	int algo;
+	Py_buffer src, dst;
+	Py_ssize_t ret;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "iy*w*:decompress", &algo, &src, &dst))
+		return NULL;
+	if (check_algo(algo) < 0) {
+		PyBuffer_Release(&src);
+		PyBuffer_Release(&dst);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	ret = codec_decompress(algo, src.buf, (size_t)src.len, dst.buf, (size_t)dst.len);
+	Py_END_ALLOW_THREADS
+	PyBuffer_Release(&src);
+	PyBuffer_Release(&dst);
+	return PyLong_FromSsize_t(ret);
+}
+
+PyDoc_STRVAR(compress_batch_doc,
+"compress_batch(algo, pages, rows, out, lens, level) -> int\n\n"
+"Compress page k (``pages[rows[k]]``, or ``pages[k]`` when rows is None) for\n"
+"every k, packing the outputs one after another into ``out`` and their\n"
+"lengths into the int32 array ``lens``; returns the total.  ``out`` must hold\n"
+"n * bound(page size).  One call, the GIL released for the whole batch.");
+
+static PyObject *py_compress_batch(PyObject *self, PyObject *args)
+{
+	int algo, level, have_rows;
+	PyObject *pages_o, *rows_o, *out_o, *lens_o;
+	Py_buffer pages, rows_v, out, lens;
+	const int64_t *rows;
+	Py_ssize_t nrows, row, n, k;
+	size_t pos = 0, cap;
+	int refused = 0;
+	void *wrkmem;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "iOOOOi:compress_batch", &algo, &pages_o, &rows_o,
+			      &out_o, &lens_o, &level))
+		return NULL;
+	if (check_algo(algo) < 0 || get_pages(pages_o, &pages, 0, &nrows, &row) < 0)
+		return NULL;
+	n = nrows;
+	have_rows = get_rows(rows_o, &rows_v, &rows, &n, nrows);
+	if (have_rows < 0)
+		goto out_pages;
+	if (PyObject_GetBuffer(out_o, &out, PyBUF_WRITABLE) < 0)
+		goto out_rows;
+	if (PyObject_GetBuffer(lens_o, &lens, PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
+		goto out_out;
+	cap = codec_bound((size_t)row);
+	if (lens.itemsize != 4 || lens.len / 4 < n || (size_t)out.len / cap < (size_t)n) {
+		PyErr_Format(PyExc_ValueError, "%zd pages need an int32 lens of %zd entries "
+			     "and an out of %zu bytes", n, n, (size_t)n * cap);
+		goto out_lens;
+	}
+	wrkmem = malloc(CODEC_WRKMEM);
+	if (!wrkmem) {
+		PyErr_NoMemory();
+		goto out_lens;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	for (k = 0; k < n; k++) {
+		const uint8_t *src = (const uint8_t *)pages.buf +
+				     (size_t)(rows ? rows[k] : k) * (size_t)row;
+		size_t len = codec_compress(algo, src, (size_t)row, (uint8_t *)out.buf + pos,
+					    cap, level, wrkmem);
+
+		if (len == 0 && row > 0) {
+			refused = 1;
+			break;
+		}
+		((int32_t *)lens.buf)[k] = (int32_t)len;
+		pos += len;
+	}
+	Py_END_ALLOW_THREADS
+	free(wrkmem);
+	if (refused)
+		PyErr_Format(PyExc_ValueError, "the compressor refused page %zd", k);
+out_lens:
+	PyBuffer_Release(&lens);
+out_out:
+	PyBuffer_Release(&out);
+out_rows:
+	if (have_rows > 0)
+		PyBuffer_Release(&rows_v);
+out_pages:
+	PyBuffer_Release(&pages);
+	if (PyErr_Occurred())
+		return NULL;
+	return PyLong_FromSize_t(pos);
+}
+
+PyDoc_STRVAR(decompress_batch_doc,
+"decompress_batch(algo, srcs, pages, rows) -> int\n\n"
+"Decode object k of the sequence ``srcs`` into page k (``pages[rows[k]]``, or\n"
+"``pages[k]``), each of which it must fill exactly.  Returns how many were\n"
+"decoded before the first that failed (len(srcs) when all did); pages after\n"
+"it are not touched.  One call, the GIL released for the whole batch.");
+
+static PyObject *py_decompress_batch(PyObject *self, PyObject *args)
+{
+	int algo, have_rows;
+	PyObject *srcs_o, *pages_o, *rows_o, *seq = NULL;
+	Py_buffer pages, rows_v, *srcs = NULL;
+	const int64_t *rows;
+	Py_ssize_t nrows, row, n, nr, k, got = 0, held = 0;
+
+	(void)self;
+	if (!PyArg_ParseTuple(args, "iOOO:decompress_batch", &algo, &srcs_o, &pages_o,
+			      &rows_o))
+		return NULL;
+	if (check_algo(algo) < 0 || get_pages(pages_o, &pages, 1, &nrows, &row) < 0)
+		return NULL;
+	nr = nrows;
+	have_rows = get_rows(rows_o, &rows_v, &rows, &nr, nrows);
+	if (have_rows < 0)
+		goto out_pages;
+	seq = PySequence_Fast(srcs_o, "srcs must be a sequence of buffers");
+	if (!seq)
+		goto out_rows;
+	n = PySequence_Fast_GET_SIZE(seq);
+	if (n > nr) {
+		PyErr_Format(PyExc_ValueError, "%zd objects for %zd pages", n, nr);
+		goto out_seq;
+	}
+	srcs = PyMem_Calloc((size_t)(n ? n : 1), sizeof(*srcs));
+	if (!srcs) {
+		PyErr_NoMemory();
+		goto out_seq;
+	}
+	for (held = 0; held < n; held++)
+		if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(seq, held), &srcs[held],
+				       PyBUF_SIMPLE) < 0)
+			goto out_srcs;
+	Py_BEGIN_ALLOW_THREADS
+	for (k = 0; k < n; k++) {
+		uint8_t *dst = (uint8_t *)pages.buf + (size_t)(rows ? rows[k] : k) * (size_t)row;
+
+		if (codec_decompress(algo, srcs[k].buf, (size_t)srcs[k].len, dst,
+				     (size_t)row) != row)
+			break;
+	}
+	got = k;
+	Py_END_ALLOW_THREADS
+out_srcs:
+	for (k = 0; k < held; k++)
+		PyBuffer_Release(&srcs[k]);
+	PyMem_Free(srcs);
+out_seq:
+	Py_DECREF(seq);
+out_rows:
+	if (have_rows > 0)
+		PyBuffer_Release(&rows_v);
+out_pages:
+	PyBuffer_Release(&pages);
+	if (PyErr_Occurred())
+		return NULL;
+	return PyLong_FromSsize_t(got);
+}
+
+static PyMethodDef native_methods[] = {
+	{"bound", py_bound, METH_O, bound_doc},
+	{"compress", py_compress, METH_VARARGS, compress_doc},
+	{"decompress", py_decompress, METH_VARARGS, decompress_doc},
+	{"compress_batch", py_compress_batch, METH_VARARGS, compress_batch_doc},
+	{"decompress_batch", py_decompress_batch, METH_VARARGS, decompress_batch_doc},
+	{NULL, NULL, 0, NULL},
+};
+
+static int native_exec(PyObject *m)
+{
+	if (PyModule_AddIntConstant(m, "LZ4", CODEC_LZ4) < 0 ||
+	    PyModule_AddIntConstant(m, "LZO", CODEC_LZO) < 0 ||
+	    PyModule_AddIntConstant(m, "LZO_RLE", CODEC_LZO_RLE) < 0 ||
+	    PyModule_AddIntConstant(m, "MAX_INPUT", CODEC_MAX_INPUT) < 0)
+		return -1;
+	return 0;
+}
+
+static PyModuleDef_Slot native_slots[] = {
+	{Py_mod_exec, native_exec},
+	{0, NULL},
+};
+
+static struct PyModuleDef native_module = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "swaplab._native",
+	.m_doc = "swaplab's compiled core: the kernel's codecs (lz4, lzo, lzo-rle). "
+		 "Use swaplab.lib.compress.",
+	.m_size = 0,
+	.m_methods = native_methods,
+	.m_slots = native_slots,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+	return PyModuleDef_Init(&native_module);
+}
