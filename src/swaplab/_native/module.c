@@ -13,6 +13,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -21,7 +23,7 @@
 
 enum swaplab_codec { CODEC_LZ4, CODEC_LZO, CODEC_LZO_RLE, NR_CODECS };
 
-/* Scratch for one compression: the larger of the two tables. */
+/* Scratch for one compression, on the caller's stack: the larger table. */
 #define CODEC_WRKMEM \
 	(LZ4_MEM_COMPRESS > LZO1X_1_MEM_COMPRESS ? LZ4_MEM_COMPRESS : LZO1X_1_MEM_COMPRESS)
 
@@ -81,6 +83,31 @@ static Py_ssize_t codec_decompress(int algo, const uint8_t *src, size_t len,
 			return -1;
 		return (Py_ssize_t)out_len;
 	}
+}
+
+static const char *const codec_names[NR_CODECS] = {"lz4", "lzo", "lzo-rle"};
+
+/* Raise OSError(EINVAL) with a message in swaplab's style (errors.kerror). */
+static PyObject *raise_einval(const char *fmt, ...)
+{
+	PyObject *msg, *full, *exc;
+	va_list va;
+
+	va_start(va, fmt);
+	msg = PyUnicode_FromFormatV(fmt, va);
+	va_end(va);
+	if (!msg)
+		return NULL;
+	full = PyUnicode_FromFormat("%U [EINVAL: Invalid argument]", msg);
+	Py_DECREF(msg);
+	if (!full)
+		return NULL;
+	exc = Py_BuildValue("(iN)", EINVAL, full);
+	if (exc) {
+		PyErr_SetObject(PyExc_OSError, exc);
+		Py_DECREF(exc);
+	}
+	return NULL;
 }
 
 static int check_algo(int algo)
@@ -169,9 +196,9 @@ static PyObject *py_bound(PyObject *self, PyObject *arg)
 }
 
 PyDoc_STRVAR(compress_doc,
-"compress(algo, src, level) -> bytes\n\n"
+"compress(algo, level, src) -> bytes\n\n"
 "Compress one buffer of at most 64 KiB with codec ``algo``; ``level`` is lz4's\n"
-"acceleration (ignored by lzo).  Raises ValueError if the codec refuses.");
+"acceleration (ignored by lzo).  OSError(EINVAL) for a larger input.");
 
 static PyObject *py_compress(PyObject *self, PyObject *args)
 {
@@ -179,38 +206,34 @@ static PyObject *py_compress(PyObject *self, PyObject *args)
 	Py_buffer src;
 	PyObject *out;
 	size_t cap, len, src_len;
-	void *wrkmem;
+	uint64_t wrkmem[CODEC_WRKMEM / sizeof(uint64_t)];
 
 	(void)self;
-	if (!PyArg_ParseTuple(args, "iy*i:compress", &algo, &src, &level))
+	if (!PyArg_ParseTuple(args, "iiy*:compress", &algo, &level, &src))
 		return NULL;
 	if (check_algo(algo) < 0 || src.len > CODEC_MAX_INPUT) {
 		if (!PyErr_Occurred())
-			PyErr_Format(PyExc_ValueError, "input of %zd bytes: at most %d",
-				     src.len, CODEC_MAX_INPUT);
+			raise_einval("%s: an input of %zd bytes (at most %d)",
+				     codec_names[algo], src.len, CODEC_MAX_INPUT);
 		PyBuffer_Release(&src);
 		return NULL;
 	}
 	src_len = (size_t)src.len;
 	cap = codec_bound(src_len);
 	out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
-	wrkmem = malloc(CODEC_WRKMEM);
-	if (!out || !wrkmem) {
-		Py_XDECREF(out);
-		free(wrkmem);
+	if (!out) {
 		PyBuffer_Release(&src);
-		return PyErr_NoMemory();
+		return NULL;
 	}
 	Py_BEGIN_ALLOW_THREADS
 	len = codec_compress(algo, src.buf, src_len,
 			     (uint8_t *)PyBytes_AS_STRING(out), cap, level, wrkmem);
 	Py_END_ALLOW_THREADS
-	free(wrkmem);
 	PyBuffer_Release(&src);
 	if (len == 0 && src_len > 0) {
 		Py_DECREF(out);
-		PyErr_SetString(PyExc_ValueError, "the compressor refused the input");
-		return NULL;
+		return raise_einval("%s: the compressor refused %zu bytes", codec_names[algo],
+				    src_len);
 	}
 	if (_PyBytes_Resize(&out, (Py_ssize_t)len) < 0)
 		return NULL;
@@ -218,9 +241,10 @@ static PyObject *py_compress(PyObject *self, PyObject *args)
 }
 
 PyDoc_STRVAR(decompress_doc,
-"decompress(algo, src, dst) -> int\n\n"
-"Decode ``src`` into the writable buffer ``dst``; the decoded length, or -1\n"
-"when ``src`` is corrupt, truncated or would not fit.");
+"decompress(algo, src, dst) -> None\n\n"
+"Decode ``src`` into the writable buffer ``dst``, which it must fill exactly;\n"
+"OSError(EINVAL) when ``src`` is corrupt, truncated, or decodes to another\n"
+"length (``dst`` may then hold part of the output).");
 
 static PyObject *py_decompress(PyObject *self, PyObject *args)
 {
@@ -241,7 +265,14 @@ static PyObject *py_decompress(PyObject *self, PyObject *args)
 	Py_END_ALLOW_THREADS
 	PyBuffer_Release(&src);
 	PyBuffer_Release(&dst);
-	return PyLong_FromSsize_t(ret);
+	if (ret != dst.len) {
+		if (ret < 0)
+			return raise_einval("%s: %zd bytes of corrupt data", codec_names[algo],
+					    src.len);
+		return raise_einval("%s: %zd bytes decode to %zd, not %zd", codec_names[algo],
+				    src.len, ret, dst.len);
+	}
+	Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(compress_batch_doc,
@@ -260,7 +291,7 @@ static PyObject *py_compress_batch(PyObject *self, PyObject *args)
 	Py_ssize_t nrows, row, n, k;
 	size_t pos = 0, cap;
 	int refused = 0;
-	void *wrkmem;
+	uint64_t wrkmem[CODEC_WRKMEM / sizeof(uint64_t)];
 
 	(void)self;
 	if (!PyArg_ParseTuple(args, "iOOOOi:compress_batch", &algo, &pages_o, &rows_o,
@@ -282,11 +313,6 @@ static PyObject *py_compress_batch(PyObject *self, PyObject *args)
 			     "and an out of %zu bytes", n, n, (size_t)n * cap);
 		goto out_lens;
 	}
-	wrkmem = malloc(CODEC_WRKMEM);
-	if (!wrkmem) {
-		PyErr_NoMemory();
-		goto out_lens;
-	}
 	Py_BEGIN_ALLOW_THREADS
 	for (k = 0; k < n; k++) {
 		const uint8_t *src = (const uint8_t *)pages.buf +
@@ -302,9 +328,8 @@ static PyObject *py_compress_batch(PyObject *self, PyObject *args)
 		pos += len;
 	}
 	Py_END_ALLOW_THREADS
-	free(wrkmem);
 	if (refused)
-		PyErr_Format(PyExc_ValueError, "the compressor refused page %zd", k);
+		raise_einval("%s: the compressor refused page %zd", codec_names[algo], k);
 out_lens:
 	PyBuffer_Release(&lens);
 out_out:

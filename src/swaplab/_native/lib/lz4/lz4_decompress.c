@@ -12,7 +12,13 @@
 
 #include <linux/lz4.h>
 #include <linux/unaligned.h>
+#include <swaplab/match_copy.h>
 #include "lz4defs.h"
+
+static inline void copy16(uint8_t *dst, const uint8_t *src)
+{
+	memcpy(dst, src, 16);
+}
 
 /*
  * Add the continuation bytes of a length field to *@len.  False when the
@@ -52,7 +58,6 @@ int LZ4_decompress_safe(const char *source, char *dest, int compressed_size,
 	for (;;) {
 		unsigned int token;
 		size_t lit_len, match_len, offset;
-		const uint8_t *match;
 
 		if (unlikely(ip >= iend))
 			return -1;
@@ -66,7 +71,10 @@ int LZ4_decompress_safe(const char *source, char *dest, int compressed_size,
 		if (unlikely(lit_len > (size_t)(iend - ip) ||
 			     lit_len > (size_t)(oend - op)))
 			return -1;
-		memcpy(op, ip, lit_len);
+		if (lit_len <= 16 && iend - ip >= 16 && oend - op >= 16)
+			copy16(op, ip);	/* short run, room on both sides */
+		else
+			memcpy(op, ip, lit_len);
 		op += lit_len;
 		ip += lit_len;
 		if (ip == iend)		/* the last sequence: literals only */
@@ -87,17 +95,7 @@ int LZ4_decompress_safe(const char *source, char *dest, int compressed_size,
 		if (unlikely(match_len > (size_t)(oend - op)))
 			return -1;
 
-		match = op - offset;
-		if (offset >= match_len) {
-			memcpy(op, match, match_len);
-			op += match_len;
-		} else {
-			/* overlapping: the copy repeats the last @offset bytes */
-			uint8_t *const end = op + match_len;
-
-			while (op < end)
-				*op++ = *match++;
-		}
+		op = match_copy(op, offset, match_len, oend);
 	}
 	return (int)(op - ostart);
 }

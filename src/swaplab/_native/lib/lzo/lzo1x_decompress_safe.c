@@ -16,6 +16,7 @@
 
 #include <linux/lzo.h>
 #include <linux/unaligned.h>
+#include <swaplab/match_copy.h>
 #include "lzodefs.h"
 
 #define HAVE_IP(x)	((size_t)(ip_end - ip) >= (size_t)(x))
@@ -98,7 +99,10 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 				len += 3;
 				NEED_IP(len);
 				NEED_OP(len);
-				memcpy(op, ip, len);
+				if (len <= 16 && HAVE_IP(16) && HAVE_OP(16))
+					memcpy(op, ip, 16);
+				else
+					memcpy(op, ip, len);
 				op += len;
 				ip += len;
 				state = 4;
@@ -177,26 +181,17 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 		if (unlikely(dist > (size_t)(op - out)))
 			goto lookbehind_overrun;
 		NEED_OP(len);
-		{
-			const unsigned char *m_pos = op - dist;
-
-			if (dist >= len) {
-				memcpy(op, m_pos, len);
-				op += len;
-			} else {
-				unsigned char *const end = op + len;
-
-				while (op < end)
-					*op++ = *m_pos++;
-			}
-		}
+		op = match_copy(op, dist, len, op_end);
 literals:
 		/* 0..3 literals named by the S bits */
 		state = s;
 		if (s) {
 			NEED_IP(s);
 			NEED_OP(s);
-			memcpy(op, ip, s);
+			if (HAVE_IP(4) && HAVE_OP(4))
+				memcpy(op, ip, 4);	/* one move; the spill is rewritten */
+			else
+				memcpy(op, ip, s);
 			op += s;
 			ip += s;
 		}
