@@ -1,15 +1,19 @@
-"""Shared fixtures: a System, its two real disks, and real page contents."""
+"""Shared fixtures: a System, its two real disks, and real page contents.
+
+Page contents come from the corpus swaplab ships (swaplab.workload.corpus,
+``sample``) or from a seeded generator, never from the machine's own files,
+so every test gives the same result on every machine.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from swaplab import PAGE_SIZE, System
+from swaplab.workload.corpus import SAMPLE_TEXT, corpus_pages, sample_corpus
 
 
 @pytest.fixture
@@ -37,30 +41,38 @@ def disk(request, system, tmp_path):
     return system.add_filedisk(tmp_path / "disk.img", "16M")
 
 
-def real_pages(n: int, seed: int = 0) -> list[bytes]:
-    """``n`` distinct pages of real content: slices of files under /usr/lib and
-    the Python standard library, each tagged with its index so no two are equal."""
-    roots = [Path("/usr/lib/x86_64-linux-gnu"), Path(os.__file__).parent, Path("/usr/lib")]
-    files: list[Path] = []
-    for root in roots:
-        if root.is_dir():
-            files += sorted(p for p in root.glob("*") if p.is_file() and p.stat().st_size
-                            > PAGE_SIZE)[:200]
-    rng = np.random.default_rng(seed)
-    pages = []
-    for i in range(n):
-        f = files[int(rng.integers(len(files)))] if files else None
-        if f is not None:
-            size = f.stat().st_size
-            off = int(rng.integers(0, max(1, size - PAGE_SIZE)))
-            with open(f, "rb") as fh:
-                fh.seek(off)
-                data = fh.read(PAGE_SIZE).ljust(PAGE_SIZE, b"\0")
-        else:
-            data = rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8).tobytes()
-        tag = i.to_bytes(8, "little")
-        pages.append(tag + data[8:])
+def sample_pages(n: int, seed: int = 0, kind: str | None = None) -> np.ndarray:
+    """``n`` real pages from the corpus swaplab ships (seeded choice, the same on
+    every machine), each tagged with its index in its first 8 bytes so that
+    no two are equal: an ``(n, PAGE_SIZE)`` uint8 array. ``kind`` "text" takes
+    only text pages (every one compresses well below huge_class_size under
+    every algorithm), "elf" only ELF pages (some are huge), None either."""
+    if kind is None:
+        pages = corpus_pages("sample", n, seed)
+    else:
+        part = {"text": slice(0, SAMPLE_TEXT), "elf": slice(SAMPLE_TEXT, None)}[kind]
+        src = sample_corpus()[part]
+        order = np.random.default_rng(seed).permutation(len(src))
+        pages = src[order[np.arange(n) % len(src)]]
+    pages.view(np.uint64)[:, 0] = np.arange(n, dtype=np.uint64)
     return pages
+
+
+def real_pages(n: int, seed: int = 0, kind: str | None = None) -> list[bytes]:
+    """:func:`sample_pages` as a list of bytes."""
+    return [p.tobytes() for p in sample_pages(n, seed, kind)]
+
+
+def compressible_page(seed: int) -> np.ndarray:
+    """A page that every compressor shrinks: text-like, 64 distinct words of 8 bytes."""
+    rng = np.random.default_rng(seed)
+    words = rng.integers(0x20, 0x7F, (64, 8), dtype=np.uint8)
+    return words[rng.integers(0, 64, PAGE_SIZE // 8)].reshape(PAGE_SIZE)
+
+
+def incompressible_page(seed: int) -> np.ndarray:
+    """A page no compressor shrinks below PAGE_SIZE: seeded uniform random bytes."""
+    return np.random.default_rng(seed).integers(0, 256, PAGE_SIZE, dtype=np.uint8)
 
 
 def digest(b: bytes) -> str:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conftest import real_pages
 from swaplab import PAGE_SIZE, PG, Folio
 from swaplab.drivers.zram.swap_ops import _batch
-from swaplab.drivers.zram.zcomp import Zcomp
+from swaplab.lib.compress import compressor
 from swaplab.mm.page_alloc import PhysMem
 from swaplab.mm.page_io import WRITE, SwapIocb
 from swaplab.mm.swapfile import folio_alloc_swap, swap_cache_del_folio
@@ -26,7 +26,7 @@ PAGES = np.frombuffer(b"".join(real_pages(300, seed=5)), dtype=np.uint8).reshape
 
 def _objects(n: int, seed: int) -> list[bytes]:
     """Real compressed pages (lz4), some raw pages among them (huge objects)."""
-    comp = Zcomp("lz4", nr_streams=1).streams[0].comp
+    comp = compressor("lz4").compress
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n):

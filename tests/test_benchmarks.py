@@ -14,12 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import zram_throughput as zt
 
-from swaplab.workload.corpus import file_pages
+from conftest import sample_pages
 
 
 @pytest.fixture(scope="module")
 def pages():
-    return file_pages(192, seed=3)
+    return sample_pages(192, seed=3)
 
 
 def test_plain_and_floor_loops_time_both_directions(pages) -> None:

@@ -7,17 +7,17 @@ import errno
 import numpy as np
 import pytest
 
+from conftest import sample_pages
 from swaplab import PAGE_SIZE, PG, System
 from swaplab.faults import POINTS
 from swaplab.mm.swapfile import swap_cache_get_folio
 from swaplab.mm.zswap import Zswap
-from swaplab.workload.corpus import file_pages
 
 N = 96
 
 
 def _pages(n=N, seed=3):
-    p = file_pages(n, seed=seed)
+    p = sample_pages(n, seed=seed, kind="text")  # all compress: a fault decides the outcome
     p[:, :8] = np.arange(1, n + 1, dtype=np.uint64).view(np.uint8).reshape(n, 8)  # none zero
     return p
 

@@ -6,8 +6,8 @@ import errno
 
 import pytest
 
+from conftest import sample_pages
 from swaplab import PAGE_SIZE, System
-from swaplab.workload.corpus import file_pages
 
 
 def _stat(cg) -> dict[str, int]:
@@ -27,7 +27,7 @@ def test_cgroup_over_memory_max_swaps_and_keeps_its_data():
         cg.attr["memory.max"] = "1M"
         assert cg.attr["memory.max"] == f"{1 << 20}\n"
         mm = s.create_mm(512, memcg=cg)  # 2 MiB working set
-        pages = file_pages(512, seed=4)
+        pages = sample_pages(512, seed=4)
         for v in range(512):
             mm.write(v, pages[v])
             assert cg.usage <= 256
@@ -52,7 +52,7 @@ def test_swap_max_zero_never_swaps_and_is_not_reclaimed_under_global_pressure():
         hog = s.create_cgroup("hog")
         a = s.create_mm(1024, memcg=keep)
         b = s.create_mm(6000, memcg=hog)
-        pa, pb = file_pages(1024, seed=6), file_pages(6000, seed=7)
+        pa, pb = sample_pages(1024, seed=6), sample_pages(6000, seed=7)
         for v in range(1024):
             a.write(v, pa[v])
         for v in range(6000):
@@ -72,7 +72,7 @@ def test_no_swap_allowed_and_over_memory_max_is_an_oom():
         cg.attr["memory.max"] = "256K"
         cg.attr["memory.swap.max"] = "0"
         mm = s.create_mm(128, memcg=cg)
-        pages = file_pages(128, seed=1)
+        pages = sample_pages(128, seed=1)
         with pytest.raises(OSError) as ei:
             for v in range(128):
                 mm.write(v, pages[v])
@@ -87,7 +87,7 @@ def test_memory_reclaim_reclaims_or_says_eagain():
         _swap(s)
         cg = s.create_cgroup("app")
         mm = s.create_mm(256, memcg=cg)
-        pages = file_pages(256, seed=2)
+        pages = sample_pages(256, seed=2)
         for v in range(256):
             mm.write(v, pages[v])
         cg.attr["memory.reclaim"] = "512K"
@@ -109,7 +109,7 @@ def test_zram_pool_is_charged_to_nobody():
         cg = s.create_cgroup("app")
         cg.attr["memory.max"] = "512K"
         mm = s.create_mm(1024, memcg=cg)
-        pages = file_pages(1024, seed=3)
+        pages = sample_pages(1024, seed=3)
         for v in range(1024):
             mm.write(v, pages[v])
         used = int(z.attr["mm_stat"].split()[2])

@@ -11,10 +11,10 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import sample_pages
 from swaplab import PAGE_SIZE
 from swaplab.cli import main
 from swaplab.workload.capture import capture, read_maps
-from swaplab.workload.corpus import file_pages
 from swaplab.workload.pagefile import (
     KIND_DATA,
     KIND_SAME,
@@ -26,7 +26,7 @@ from swaplab.workload.pagefile import (
 
 
 def _mixed(n: int = 64) -> np.ndarray:
-    pages = file_pages(n, seed=3)
+    pages = sample_pages(n, seed=3)
     pages[5] = 0
     pages.view(np.uint64)[9] = 0xDEADBEEF_00C0FFEE
     return pages

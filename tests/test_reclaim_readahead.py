@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import real_pages, sample_pages
 from swaplab import PAGE_SIZE, PG, System
 from swaplab.mm.lru import LRU_INACTIVE_ANON
 from swaplab.mm.swap_state import swapin_nr_pages_window
 from swaplab.mm.swapfile import swap_cache_get_folio
 from swaplab.mm.vmscan import ScanControl, balance_pgdat, shrink_inactive_list
 from swaplab.system import zone_watermarks
-from swaplab.workload.corpus import file_pages
 
 
 def _fill(mm, pages):
@@ -72,7 +71,7 @@ def test_kswapd_keeps_free_memory_above_min_and_data_survives():
     with System("16M") as s:
         s.swapon(_mk(s, s.add_ramdisk("64M")))
         mm = s.create_mm(8192)  # 32 MiB in a 16 MiB machine
-        pages = file_pages(8192, seed=5)
+        pages = sample_pages(8192, seed=5)
         for v in range(8192):
             mm.write(v, pages[v])
             assert s.mem.nr_free >= s.watermark["min"]
@@ -87,7 +86,7 @@ def test_balance_pgdat_stops_at_high_watermark():
         s.swapon(_mk(s, s.add_ramdisk("64M")))
         s.kswapd_enabled = False
         mm = s.create_mm(4096)
-        pages = file_pages(4096, seed=2)
+        pages = sample_pages(4096, seed=2)
         v = 0
         while s.mem.nr_free >= s.watermark["low"]:
             mm.write(v, pages[v])

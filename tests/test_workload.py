@@ -12,7 +12,7 @@ import pytest
 from swaplab import PAGE_SIZE
 from swaplab.cli import main
 from swaplab.mm.swapops import swp_offset
-from swaplab.workload.corpus import corpus_pages, describe
+from swaplab.workload.corpus import SOURCES, corpus_pages, describe, file_pages, sample_corpus
 from swaplab.workload.engine import PageCorruption, Workload, page_hash
 from swaplab.workload.patterns import (
     DirtyModel,
@@ -25,7 +25,10 @@ from swaplab.workload.scenario import load_scenario, parse_scenario
 SMALL = {
     "system": {"memory": "16M", "seed": 3},
     "swap": [{"type": "zram", "size": "64M"}],
-    "process": [{"name": "a", "size": "24M", "pattern": "zipf", "zipf_s": 0.9}],
+    # the shipped pages compress to ~55%: with zero and same-filled pages among
+    # them the pool fits beside the working set in 16 MiB
+    "process": [{"name": "a", "size": "24M", "pattern": "zipf", "zipf_s": 0.9,
+                 "corpus": "sample", "zero": 0.4, "same": 0.1}],
     "run": {"accesses": 12000},
 }
 
@@ -33,24 +36,35 @@ SMALL = {
 # --- corpora and patterns -------------------------------------------------------------
 
 def test_corpus_is_seeded_and_has_the_stated_zero_and_same_shares():
-    a = corpus_pages("files", 1000, seed=9, zero=0.2, same=0.1)
-    b = corpus_pages("files", 1000, seed=9, zero=0.2, same=0.1)
+    a = corpus_pages("sample", 1000, seed=9, zero=0.2, same=0.1)
+    b = corpus_pages("sample", 1000, seed=9, zero=0.2, same=0.1)
     assert np.array_equal(a, b)
     d = describe(a)
     assert d["zero"] >= 0.2 and d["same_filled"] >= 0.3
     assert d["same_filled"] < 0.45  # real file pages are rarely same-filled
-    assert not np.array_equal(a, corpus_pages("files", 1000, seed=10, zero=0.2, same=0.1))
+    assert not np.array_equal(a, corpus_pages("sample", 1000, seed=10, zero=0.2, same=0.1))
     with pytest.raises(OSError) as ei:
         corpus_pages("nowhere", 10)
     assert ei.value.errno == errno.EINVAL and "nowhere" in str(ei.value)
     with pytest.raises(OSError):
-        corpus_pages("files", 10, zero=0.8, same=0.5)
+        corpus_pages("sample", 10, zero=0.8, same=0.5)
 
 
-def test_elf_corpus_holds_pages_of_elf_files():
-    p = corpus_pages("elf", 300, seed=1)
-    # an ELF file's first page starts with the magic; a seeded run hits some
-    assert len(p) == 300 and p.any(axis=1).mean() > 0.5
+def test_file_pages_come_from_the_files_that_pass_the_filter(tmp_path):
+    """The ``elf`` source's reader on a folder made here: ELF files (the magic,
+    then shipped ELF pages) beside text files; only ELF pages come out."""
+    corpus = sample_corpus()
+    elf_pages = set()
+    for k in range(4):
+        body = corpus[1024 + 8 * k : 1024 + 8 * (k + 1)].copy()
+        body[0, :4] = np.frombuffer(b"\x7fELF", np.uint8)
+        (tmp_path / f"prog{k}").write_bytes(body.tobytes())
+        elf_pages |= {row.tobytes() for row in body}
+        (tmp_path / f"doc{k}.txt").write_bytes(corpus[8 * k : 8 * (k + 1)].tobytes())
+    _roots, is_elf = SOURCES["elf"]
+    p = file_pages(300, seed=1, roots=(str(tmp_path),), want=is_elf)
+    assert len(p) == 300 and all(row.tobytes() in elf_pages for row in p)
+    assert len({row.tobytes() for row in p}) > 8  # pages of several files
 
 
 def test_patterns_are_deterministic_and_shaped():
@@ -80,7 +94,7 @@ def test_phased_schedule_lets_processes_take_turns():
 
 
 def test_dirty_model_changes_a_span_with_real_bytes():
-    donors = corpus_pages("files", 50, seed=1)
+    donors = corpus_pages("sample", 50, seed=1)
     page = donors[0].copy()
     before = page.copy()
     DirtyModel(donors, seed=1).apply(page)
@@ -189,8 +203,9 @@ def test_cgroups_in_a_scenario_limit_and_swap():
         "swap": [{"type": "ramdisk", "size": "64M"}],
         "cgroup": [{"name": "small", "memory_max": "4M"},
                    {"name": "noswap", "swap_max": 0}],
-        "process": [{"name": "a", "size": "8M", "cgroup": "small", "pattern": "uniform"},
-                    {"name": "b", "size": "4M", "cgroup": "noswap"}],
+        "process": [{"name": "a", "size": "8M", "cgroup": "small", "pattern": "uniform",
+                     "corpus": "sample"},
+                    {"name": "b", "size": "4M", "cgroup": "noswap", "corpus": "sample"}],
         "run": {"accesses": 8000, "schedule": "phased", "phase": 2000},
     }
     r = _run(data)
@@ -206,7 +221,8 @@ def test_trace_replay_runs_on_the_virtual_clock(tmp_path):
     rows = [f"{k * 0.01:.2f},{k % 2},{(k * 7 % 1024) * PAGE_SIZE},{'w' if k % 3 else 'r'}"
             for k in range(3000)]
     f.write_text("\n".join(rows) + "\n")
-    data = {**SMALL, "process": [{"name": "a", "size": "4M"}, {"name": "b", "size": "4M"}],
+    data = {**SMALL, "process": [{"name": "a", "size": "4M", "corpus": "sample"},
+                                 {"name": "b", "size": "4M", "corpus": "sample"}],
             "run": {"trace": str(f), "populate": False}}
     r = _run(data)
     assert r["accesses"] == 3000 and r["virtual_s"] >= 29.98
@@ -219,7 +235,8 @@ def test_trace_replay_runs_on_the_virtual_clock(tmp_path):
 def test_run_command_prints_the_report(tmp_path, capsys):
     f = tmp_path / "s.toml"
     f.write_text('[system]\nmemory = "16M"\n[[swap]]\ntype = "zram"\nsize = "32M"\n'
-                 '[[process]]\nname = "a"\nsize = "20M"\n[run]\naccesses = 2000\n')
+                 '[[process]]\nname = "a"\nsize = "20M"\ncorpus = "sample"\nzero = 0.4\n'
+                 '[run]\naccesses = 2000\n')
     assert main(["run", str(f), "--out", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
     assert "all verified" in out and "zram0 mm_stat" in out and "swap-in faults" in out

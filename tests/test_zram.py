@@ -218,14 +218,14 @@ def test_reset_returns_to_defaults(system):
     z = zram_device(system, disksize="")
     z.attr["comp_algorithm"] = "zstd"
     z.attr["disksize"] = "16M"
-    assert z.attr["comp_algorithm"] == "lzo lz4 lz4hc [zstd] deflate \n"
+    assert z.attr["comp_algorithm"] == "lzo-rle lzo lz4 lz4hc [zstd] deflate \n"
     write_pages(z, PAGES[:5])
     z.attr["mem_limit"] = "1M"
     z.attr["reset"] = "1"
     assert z.attr["initstate"] == "0\n" and z.attr["disksize"] == "0\n"
     assert mm_stat(z) == [0] * 9
     assert z.bdev.capacity == 0 and z.mem_pool is None
-    assert z.attr["comp_algorithm"] == "lzo [lz4] lz4hc zstd deflate \n"
+    assert z.attr["comp_algorithm"] == "[lzo-rle] lzo lz4 lz4hc zstd deflate \n"
 
 
 def test_hot_add_hot_remove(system):

@@ -51,7 +51,7 @@ def test_fresh_device_formats(system):
     z = zram_device(system, "")
     assert z.attr["disksize"] == "0\n"
     assert z.attr["initstate"] == "0\n"
-    assert z.attr["comp_algorithm"] == "lzo [lz4] lz4hc zstd deflate \n"
+    assert z.attr["comp_algorithm"] == "[lzo-rle] lzo lz4 lz4hc zstd deflate \n"
     assert z.attr["io_stat"] == "       0        0 0        0\n"
     assert z.attr["mm_stat"] == " ".join(["       0"] * 9) + "\n"
     assert z.attr["debug_stat"] == "version: 1\n0        0\n"
@@ -148,8 +148,8 @@ def test_idle_all_and_by_age():
 def test_comp_algorithm(system):
     z = zram_device(system, "")
     z.attr["comp_algorithm"] = "zstd\n"
-    assert z.attr["comp_algorithm"] == "lzo lz4 lz4hc [zstd] deflate \n"
-    assert errno_of(z, "comp_algorithm", "lzo-rle") == errno.EINVAL
+    assert z.attr["comp_algorithm"] == "lzo-rle lzo lz4 lz4hc [zstd] deflate \n"
+    assert errno_of(z, "comp_algorithm", "lz5") == errno.EINVAL
     assert errno_of(z, "comp_algorithm", "842") == errno.EINVAL
     assert errno_of(z, "comp_algorithm", "x" * 128) == errno.E2BIG
     z.attr["disksize"] = "1M"
@@ -244,8 +244,8 @@ def test_recomp_algorithm_and_recompress_errors(system):
     assert errno_of(z, "recomp_algorithm", "algo") == errno.EINVAL
     z.attr["recomp_algorithm"] = "algo=zstd"
     z.attr["recomp_algorithm"] = "algo=deflate priority=2"
-    assert z.attr["recomp_algorithm"] == ("#1: lzo lz4 lz4hc [zstd] deflate \n"
-                                          "#2: lzo lz4 lz4hc zstd [deflate] \n")
+    assert z.attr["recomp_algorithm"] == ("#1: lzo-rle lzo lz4 lz4hc [zstd] deflate \n"
+                                          "#2: lzo-rle lzo lz4 lz4hc zstd [deflate] \n")
     z.attr["disksize"] = "1M"
     assert errno_of(z, "recomp_algorithm", "algo=lz4hc") == errno.EBUSY
     assert errno_of(z, "recompress", "type") == errno.EINVAL

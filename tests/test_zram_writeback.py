@@ -16,7 +16,7 @@ from swaplab.drivers.zram.zram_drv import (
 )
 from zram_helpers import mm_stat, write_pages, zram_device
 
-PAGES = [np.frombuffer(p, dtype=np.uint8) for p in real_pages(120, seed=31)]
+PAGES = [np.frombuffer(p, dtype=np.uint8) for p in real_pages(120, seed=31, kind="text")]
 NOISE = [np.random.default_rng(k).integers(0, 256, PAGE_SIZE, dtype=np.uint8)
          for k in range(6)]
 

@@ -8,10 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from conftest import zswap_machine
+from conftest import sample_pages, zswap_machine
 from swaplab import PAGE_SIZE
 from swaplab.drivers.zram.zram_drv import ZRAM_WB
-from swaplab.workload.corpus import file_pages
 from swaplab.workload.engine import Workload
 from swaplab.workload.scenario import parse_scenario
 
@@ -25,7 +24,7 @@ def sz(tmp_path):
 
 def _fill(s, n, seed=1):
     mm = s.create_mm(n)
-    pages = file_pages(n, seed=seed)
+    pages = sample_pages(n, seed=seed)
     pages[pages.any(axis=1) == 0, 0] = 1  # no all-zero page: those go to the zero map
     for v in range(n):
         mm.write(v, pages[v])
@@ -190,7 +189,8 @@ def _scenario(kind: str) -> dict:
         "system": {"memory": "24M", "seed": 5},
         "swap": [swap],
         "zswap": {"enabled": kind == "zswap", "max_pool_percent": 25},
-        "process": [{"name": "app", "size": "40M", "pattern": "zipf", "zero": 0.05}],
+        "process": [{"name": "app", "size": "40M", "pattern": "zipf", "zero": 0.05,
+                     "corpus": "sample"}],
         "run": {"accesses": 15000, "verify_at_end": False},
     }
 

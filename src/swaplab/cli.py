@@ -24,7 +24,7 @@ from . import __version__
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS
 from .bench.harness import VerificationError, aggregate, run_once
 from .bench.report import plot_cdf, print_table, write_json
-from .workload.corpus import describe, file_pages
+from .workload.corpus import corpus_pages, describe, file_pages
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -61,16 +61,17 @@ def machine() -> dict[str, Any]:
 def _load_corpus(spec: str, n: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Pages for a benchmark from a corpus spec (see ``--corpus``); UsageError for a
     spec that names nothing."""
-    from .workload.corpus import SOURCES, corpus_pages
+    from .workload.corpus import SOURCES
 
     if os.path.isdir(spec):
         return file_pages(n, seed, (spec,)), {"source": "files", "roots": [spec]}
     if spec.startswith("pagefile:") and not os.path.isfile(spec.split(":", 1)[1]):
         raise UsageError(f"corpus {spec!r}: no such page file")
-    known = spec in SOURCES or spec == "pyheap" or spec.startswith(("pagefile:", "capture:"))
+    known = spec in (*SOURCES, "pyheap", "sample") or spec.startswith(("pagefile:", "capture:"))
     if not known:
         raise UsageError(f"corpus {spec!r} is not a folder, nor one of "
-                         f"{', '.join([*SOURCES, 'pyheap'])}, pagefile:PATH, capture:PID")
+                         f"{', '.join(['sample', *SOURCES, 'pyheap'])}, pagefile:PATH, "
+                         "capture:PID")
     try:
         return corpus_pages(spec, n, seed), {"source": spec}
     except OSError as e:
@@ -158,7 +159,7 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
                 if args.fill * 4096 > size:
                     raise UsageError(f"zramctl: --fill {args.fill} pages do not fit in "
                                      f"{args.size}")
-                z.bdev.pwrite(file_pages(args.fill, args.seed).tobytes(), 0)
+                z.bdev.pwrite(corpus_pages("sample", args.fill, args.seed).tobytes(), 0)
             views = zramctl.swaplab_views(system)
         table = zramctl.rows(views, columns, args.bytes)
     finally:
@@ -355,8 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=1, help="seed for corpus and order (1)")
     b.add_argument("--corpus", default="pyheap", metavar="SPEC",
                    help="page contents: pyheap (default: a live Python process's heap, "
-                        "captured), capture:PID, pagefile:PATH, files, elf, text, stdlib, "
-                        "or a folder of files")
+                        "captured), sample (the 2,048 real pages swaplab ships), capture:PID, "
+                        "pagefile:PATH, files, elf, text, stdlib, or a folder of files")
     b.add_argument("--out", default="out", help="folder for bench.json and the PNG (out)")
     b.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     b.add_argument("--progress", action="store_true", help="show progress even without a tty")
@@ -366,9 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--kernel", action="store_true",
                    help="list the host kernel's zram devices instead of a swaplab one")
     z.add_argument("-s", "--size", default="64M", help="disksize of the swaplab device (64M)")
-    z.add_argument("-a", "--algorithm", default="lz4", help="compression algorithm (lz4)")
+    z.add_argument("-a", "--algorithm", default="lzo-rle",
+                   help="compression algorithm (lzo-rle, the kernel's default)")
     z.add_argument("--fill", type=int, default=0, metavar="N",
-                   help="write N pages of real file data into the device first")
+                   help="write N real pages (the shipped sample corpus) into the device first")
     z.add_argument("--seed", type=int, default=1, help="seed for --fill (1)")
     z.add_argument("-o", "--output", metavar="LIST",
                    help="columns, comma separated; '+LIST' adds to the defaults")

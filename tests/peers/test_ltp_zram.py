@@ -11,7 +11,7 @@ import pytest
 
 from conftest import real_pages
 from swaplab import PAGE_SIZE, System
-from swaplab.drivers.zram.zcomp import available_backends
+from swaplab.lib.compress import available
 
 MIB = 1 << 20
 
@@ -33,7 +33,7 @@ def mm_stat(z):
     return [int(x) for x in z.attr["mm_stat"].split()]
 
 
-@pytest.mark.parametrize("algo", available_backends())
+@pytest.mark.parametrize("algo", available())
 @pytest.mark.parametrize("content", ["file-data", "1k-random"])
 def test_zram01_fill_25m_device_with_25m_limit(algo, content):
     """zram01: 25 MiB device, mem_limit 25M, filled to ENOSPC; ratio data/total >= 1."""

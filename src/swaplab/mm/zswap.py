@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..consts import PAGE_SIZE
-from ..drivers.zram.zcomp import Zcomp, zcomp_available_algorithm
 from ..errors import kerror
+from ..lib.compress import available, compressor
 from ..util import kstrtobool, kstrtouint
 from .folio import PG, Folio
 from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
@@ -57,14 +57,36 @@ COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
 
 
 class _Pool:
-    """A zswap_pool: one compressor and its zsmalloc pool."""
+    """A zswap_pool: one compressor and its zsmalloc pool. Every call runs
+    under zswap's lock, which also serialises the compressor and the bounce
+    buffer (the kernel's per-CPU acomp context)."""
 
     def __init__(self, name: str, mem: PhysMem, in_ram: bool) -> None:
-        self.comp = Zcomp(name)
+        self.comp = compressor(name)
         self.zs = ZsPool(f"zswap-{name}", mem.nr_frames)
         if in_ram:
             self.zs.backing = PageReserve(mem)
         self.nr_entries = 0
+        self._bounce = np.empty(PAGE_SIZE, dtype=np.uint8)
+
+    def compress(self, page: np.ndarray) -> bytes | int:
+        """One page compressed, or -EINVAL when the compressor refuses it."""
+        try:
+            return self.comp.compress(page)
+        except OSError as e:
+            return -e.errno
+
+    def load(self, handle: int, length: int, dst: np.ndarray) -> int:
+        """Fill the page ``dst`` from the object ``handle`` (raw when ``length``
+        is PAGE_SIZE); 0, or -EINVAL when it does not decompress to one page."""
+        if length == PAGE_SIZE:
+            dst[:] = self.zs.read(handle, PAGE_SIZE)
+            return 0
+        try:
+            self.comp.decompress(self.zs.read(handle, length, self._bounce), dst)
+        except OSError as e:
+            return -e.errno
+        return 0
 
     def destroy(self) -> None:
         if self.zs.backing is not None:
@@ -186,7 +208,7 @@ class Zswap:
 
     # --- configuration ------------------------------------------------------------------
     def set_compressor(self, name: str) -> None:
-        if not zcomp_available_algorithm(name):
+        if name not in available():
             raise kerror(errno.ENOENT, f"zswap: compressor {name!r} not available")
         if name == self.compressor:
             return
@@ -304,14 +326,9 @@ class Zswap:
             return self._reject(t, off, nr)
         with self.lock:
             pool = self.pools[self.current]
-            zcomp = pool.comp
             for k in range(nr):
                 page = folio.pages[k]
-                strm = zcomp.stream_get()
-                try:
-                    out = zcomp.compress(strm, page)
-                finally:
-                    zcomp.stream_put(strm)
+                out = pool.compress(page)
                 faults = system.faults
                 if faults.armed and faults.hit("zcomp.compress", "zswap"):
                     out = -errno.EINVAL
@@ -390,11 +407,7 @@ class Zswap:
             return -errno.EINVAL
         tree = self.trees[t]
         pool = self.pools[int(tree.pool[off])]
-        h, ln = int(tree.handle[off]), int(tree.length[off])
-        if ln == PAGE_SIZE:
-            dst[:] = pool.zs.read(h, PAGE_SIZE)
-            return 0
-        return pool.comp.decompress_object(pool.zs, h, ln, dst)
+        return pool.load(int(tree.handle[off]), int(tree.length[off]), dst)
 
     # --- writeback ----------------------------------------------------------------------
     def writeback_entry(self, t: int, off: int) -> int:

@@ -1,23 +1,59 @@
-"""Real page contents from files on this machine.
+"""Real page contents: shipped with swaplab, or from files on this machine.
 
-A corpus is an ``(n, PAGE_SIZE)`` uint8 array. :func:`file_pages` cuts
-page-aligned slices out of real files (shared libraries, executables, the
-Python standard library), picked with a seeded generator so a run can be
-repeated exactly; no bytes are synthesised.
+A corpus is an ``(n, PAGE_SIZE)`` uint8 array; no bytes are synthesised.
+:func:`sample_corpus` is the corpus swaplab ships (``--corpus sample``):
+2,048 real pages, 1,024 of text (Python sources, documentation, man pages)
+then 1,024 of ELF executables and libraries, with the compressed length and
+kind the host kernel's zram gave each of them for lz4, lzo and lzo-rle
+(:func:`sample_kernel_sizes`), so it is the same on every machine and is
+what the tests use. :func:`file_pages` cuts page-aligned slices out of real
+files on this machine (shared libraries, executables, the Python standard
+library), picked with a seeded generator so a run can be repeated exactly.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import zstandard
 
 from ..consts import PAGE_SIZE
 from ..errors import kerror
+
+#: The shipped corpus and the host kernel's per-page answers for it.
+SAMPLE_PAGES = Path(__file__).parent / "data" / "sample.pages.zst"
+SAMPLE_SIZES = Path(__file__).parent / "data" / "sample.kernel-sizes.npz"
+#: Pages in the shipped corpus: text first, then ELF.
+SAMPLE_TEXT, SAMPLE_ELF = 1024, 1024
+
+
+@functools.cache
+def sample_corpus() -> np.ndarray:
+    """The shipped corpus: a read-only (2048, PAGE_SIZE) array, text pages then ELF."""
+    raw = zstandard.ZstdDecompressor().decompress(
+        SAMPLE_PAGES.read_bytes(), max_output_size=(SAMPLE_TEXT + SAMPLE_ELF) * PAGE_SIZE)
+    pages = np.frombuffer(raw, dtype=np.uint8).reshape(-1, PAGE_SIZE)
+    pages.flags.writeable = False
+    return pages
+
+
+def sample_kernel_sizes(algorithm: str) -> tuple[np.ndarray, np.ndarray]:
+    """What Linux 6.18's zram did with each page of :func:`sample_corpus` under
+    ``algorithm`` (lz4, lzo or lzo-rle): ``(sizes, kinds)``, kinds 0 stored
+    compressed (size: the compressed length), 1 same-filled (size 0), 2 huge
+    (compressed to >= huge_class_size 3625, stored raw: size 4096). ENOENT for
+    another algorithm."""
+    with np.load(SAMPLE_SIZES) as z:
+        if f"{algorithm}/sizes" not in z:
+            raise kerror(errno.ENOENT, f"no kernel sizes for {algorithm!r} in the sample")
+        return z[f"{algorithm}/sizes"], z[f"{algorithm}/kinds"]
+
 
 #: Where file pages come from, in order of preference.
 DEFAULT_ROOTS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/bin",
@@ -133,7 +169,8 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
                  same: float = 0.0) -> np.ndarray:
     """``n`` pages from ``source`` with stated shares of zero and same-filled pages.
 
-    ``source`` is one of :data:`SOURCES`, ``pagefile:PATH`` (a capture made
+    ``source`` is ``sample`` (the shipped corpus, the same on every
+    machine), one of :data:`SOURCES`, ``pagefile:PATH`` (a capture made
     by ``swaplab capture``), ``capture:PID`` (capture that process now), or
     ``pyheap`` (start :mod:`swaplab.workload.heapapp`, a real Python process
     that fills its heap with the standard library's sources, tokens and code
@@ -146,7 +183,9 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
     if not 0 <= zero <= 1 or not 0 <= same <= 1 or zero + same > 1:
         raise kerror(errno.EINVAL, f"zero share {zero} and same share {same} must lie in "
                      "0..1 and add up to at most 1")
-    if source == "pyheap" or source.startswith("capture:"):
+    if source == "sample":
+        pages = _cycle(sample_corpus(), n, seed)
+    elif source == "pyheap" or source.startswith("capture:"):
         pages = _cycle(captured_pages(source, n), n, seed)
     elif source.startswith("pagefile:"):
         from .pagefile import read_pagefile
@@ -159,8 +198,8 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
         roots, want = SOURCES[source]
         pages = file_pages(n, seed, roots, want)
     else:
-        raise kerror(errno.EINVAL, f"corpus source {source!r}: not one of "
-                     f"{', '.join(SOURCES)} or pagefile:PATH")
+        raise kerror(errno.EINVAL, f"corpus source {source!r}: not sample, one of "
+                     f"{', '.join(SOURCES)}, or pagefile:PATH")
     rng = np.random.default_rng(seed + 0x5EED)
     order = rng.permutation(n)
     nz, ns = round(zero * n), round(same * n)

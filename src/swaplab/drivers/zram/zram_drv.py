@@ -41,6 +41,7 @@ from ...block.bio import Bio, ReqOp, bio_endio
 from ...block.blkdev import BlkFeat, BlockDevice, BlockDeviceOperations
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
+from ...lib.compress import DEFAULT_ALGORITHM, split
 from ...mm.page_alloc import PageReserve
 from ...mm.zsmalloc import ZsPool
 from .zcomp import Zcomp, ZcompParams
@@ -73,7 +74,7 @@ _READ_NOT_PLAIN = np.uint32(ZRAM_WB | ZRAM_SAME
 #: mark_slot_accessed's clear, as a mask
 _NOT_IDLE_PP = np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
 ZRAM_MAJOR = 252
-DEFAULT_COMPRESSOR = "lz4"
+DEFAULT_COMPRESSOR = DEFAULT_ALGORITHM
 UINT_MAX = (1 << 32) - 1
 
 STAT_NAMES = ("compr_data_size", "failed_reads", "failed_writes", "notify_free",
@@ -304,8 +305,8 @@ class Zram:
         try:
             if armed and faults.hit("zcomp.compress", self.name):
                 raise RuntimeError("injected compressor failure")
-            out = zstrm.comp(page)
-        except Exception:  # the library refused: the kernel's compress error
+            out = zstrm.tfm.compress(page)
+        except Exception:  # the codec refused: the kernel's compress error
             self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
             return -errno.EINVAL, 0, 0
         ln = len(out)
@@ -389,21 +390,24 @@ class Zram:
         if self.system.faults.armed or (limit and pool.total_pages > limit):
             return self._write_pages_slow(pages[rows], indices, same)
         ks = np.flatnonzero(~same) if any_same else None
-        flat = memoryview(pages.reshape(-1))
-        srcs = [flat[r * PAGE_SIZE : (r + 1) * PAGE_SIZE]
-                for r in (rows if ks is None else rows[ks]).tolist()]
+        sel = rows if ks is None else rows[ks]
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
         zstrm = zcomp.stream_get()
         try:
-            outs = list(map(zstrm.comp, srcs))  # the C function, called from C
-        except Exception:  # the library refused a page: find it on the page path
+            buf, lens_a = zstrm.tfm.compress_batch(pages, sel)  # one call for the batch
+        except OSError:  # the codec refused a page: find it on the page path
             return self._write_pages_slow(pages[rows], indices, same)
         finally:
             zcomp.stream_put(zstrm)
+        outs = split(buf, lens_a)
         hcs = self.huge_class_size
-        lens = list(map(len, outs))
-        objs = outs if max(lens, default=0) < hcs else [
-            o if ln < hcs else src for o, ln, src in zip(outs, lens, srcs, strict=True)]
+        lens = lens_a.tolist()
+        if max(lens, default=0) < hcs:
+            objs = outs
+        else:  # a huge page is stored raw
+            flat = memoryview(pages.reshape(-1))
+            objs = [o if ln < hcs else flat[r * PAGE_SIZE : (r + 1) * PAGE_SIZE]
+                    for o, ln, r in zip(outs, lens, sel.tolist(), strict=True)]
         handles, nobj, err, peak = pool.store_batch(objs, limit)
         if peak:
             self.stats.max("max_used_pages", peak)
@@ -542,25 +546,27 @@ class Zram:
         """Decompress primary-algorithm objects ``hs`` (slot flags ``f``) into
         ``pages[rows]``; the number read before the first that fails (all:
         ``len(hs)``). A 4096-byte object is a huge page stored raw: copied,
-        not decompressed (only huge objects are that large)."""
-        sizes = (f & np.uint32(ZRAM_SIZE_MASK)).tolist()
-        views = self.mem_pool.obj_views(hs, sizes)
-        dst = memoryview(pages.reshape(-1))
+        not decompressed (only huge objects are that large). The others are
+        decoded by one batch call, straight from the pool."""
+        sizes = f & np.uint32(ZRAM_SIZE_MASK)
+        views = self.mem_pool.obj_views(hs, sizes.tolist())
+        huge = sizes == PAGE_SIZE
+        packed = None
+        if np.count_nonzero(huge):
+            for k in np.flatnonzero(huge).tolist():
+                pages[rows[k]] = np.frombuffer(views[k], dtype=np.uint8)
+            packed = np.flatnonzero(~huge)
+            views = [views[k] for k in packed.tolist()]
+            rows = rows[packed]
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
         zstrm = zcomp.stream_get()
-        dec = zstrm.decomp
-        j = 0
         try:
-            for r, v, ln in zip(rows.tolist(), views, sizes, strict=True):
-                d = r * PAGE_SIZE
-                # a result that is not exactly one page fails the assignment
-                dst[d : d + PAGE_SIZE] = v if ln == PAGE_SIZE else dec(v)
-                j += 1
-        except Exception:  # corrupt object: the kernel's -EINVAL
-            return j
+            got = zstrm.tfm.decompress_batch(views, pages, rows)
         finally:
             zcomp.stream_put(zstrm)
-        return j
+        if packed is None or got == len(packed):
+            return len(hs) if packed is not None else got
+        return int(packed[got])
 
     def _read_objects_slow(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
                            fr: np.ndarray) -> int:
@@ -583,15 +589,9 @@ class Zram:
                 if zstrm is None:
                     zstrm = streams[p] = self.comps[p].stream_get()
                 src = pool.read(h, sizes[j], zstrm.local_copy)
-                try:
-                    if faults.armed and faults.hit("zcomp.decompress", self.name):
-                        raise RuntimeError("injected decompression failure")
-                    out = zstrm.decomp(src)
-                except Exception:  # corrupt object: the kernel's -EINVAL
-                    out = b""
-                if len(out) != PAGE_SIZE:
+                if ((faults.armed and faults.hit("zcomp.decompress", self.name))
+                        or Zcomp.decompress(zstrm, src, pages[r])):
                     return j
-                pages[r] = np.frombuffer(out, dtype=np.uint8)
         finally:
             for p, zstrm in streams.items():
                 self.comps[p].stream_put(zstrm)

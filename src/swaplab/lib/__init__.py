@@ -1,0 +1,1 @@
+"""Library code shared by the swap core and the drivers (the kernel's lib/ and crypto/)."""
