@@ -35,6 +35,7 @@ time, as the kernel's per-CPU streams are.
 from __future__ import annotations
 
 import errno
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -136,16 +137,23 @@ class NativeCompressor(Compressor):
         self.level = level
         self._id = _NATIVE_IDS[name]
         self._accel = LZ4_ACCELERATION_DEFAULT if level is None else level
+        self._scratch = threading.local()
         self.compress = partial(_native.compress, self._id, self._accel)  # type: ignore[method-assign]
         self.decompress = partial(_native.decompress, self._id)  # type: ignore[method-assign]
 
     def compress_batch(self, pages: np.ndarray, rows: np.ndarray | None = None
                        ) -> tuple[np.ndarray, np.ndarray]:
         n = len(pages) if rows is None else len(rows)
-        buf = np.empty(n * _native.bound(pages.shape[1]), dtype=np.uint8)
+        need = n * _native.bound(pages.shape[1])
+        # worst-case room for a batch is >128 KiB: a fresh buffer each call
+        # would be fresh memory (page faults) each call, so each thread keeps one
+        scratch = getattr(self._scratch, "buf", None)
+        if scratch is None or len(scratch) < need:
+            scratch = self._scratch.buf = np.empty(need, dtype=np.uint8)
         lens = np.empty(n, dtype=np.int32)
-        total = _native.compress_batch(self._id, pages, _rows(rows), buf, lens, self._accel)
-        return buf[:total], lens
+        total = _native.compress_batch(self._id, pages, _rows(rows), scratch, lens,
+                                       self._accel)
+        return scratch[:total].copy(), lens
 
     def decompress_batch(self, objs: Sequence[Buffer], pages: np.ndarray,
                          rows: np.ndarray | None = None) -> int:

@@ -17,6 +17,7 @@
 
 #include <linux/lz4.h>
 #include <linux/unaligned.h>
+#include <swaplab/copy.h>
 #include "lz4defs.h"
 
 static inline uint32_t lz4_hash(uint32_t sequence)
@@ -132,7 +133,9 @@ int LZ4_compress_fast(const char *source, char *dest, int src_size,
 		} else {
 			*token = (uint8_t)(lit_len << ML_BITS);
 		}
-		memcpy(op, anchor, lit_len);
+		/* the room checked above leaves 8 bytes for a word copy's spill */
+		if (lit_len)
+			wild_copy(op, anchor, lit_len);
 		op += lit_len;
 
 next_match:

@@ -12,7 +12,7 @@
 
 #include <linux/lz4.h>
 #include <linux/unaligned.h>
-#include <swaplab/match_copy.h>
+#include <swaplab/copy.h>
 #include "lz4defs.h"
 
 static inline void copy16(uint8_t *dst, const uint8_t *src)

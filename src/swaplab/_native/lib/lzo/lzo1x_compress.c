@@ -19,6 +19,7 @@
 
 #include <linux/lzo.h>
 #include <linux/unaligned.h>
+#include <swaplab/copy.h>
 #include "lzodefs.h"
 
 typedef unsigned short lzo_dict_t;
@@ -119,15 +120,13 @@ run_counted:
 		ti = 0;
 		t = (size_t)(ip - ii);
 		if (t != 0) {
-			if (t <= 3) {
+			/* a word copy: lzo1x_worst_compress leaves room for its spill */
+			if (t <= 3)
 				op[*state_offset] |= (unsigned char)t;
-				memcpy(op, ii, t);
-				op += t;
-			} else {
+			else
 				op = lzo_put_run_header(op, t);
-				memcpy(op, ii, t);
-				op += t;
-			}
+			wild_copy(op, ii, t);
+			op += t;
 		}
 
 		if (unlikely(run_length)) {

@@ -16,7 +16,7 @@
 
 #include <linux/lzo.h>
 #include <linux/unaligned.h>
-#include <swaplab/match_copy.h>
+#include <swaplab/copy.h>
 #include "lzodefs.h"
 
 #define HAVE_IP(x)	((size_t)(ip_end - ip) >= (size_t)(x))

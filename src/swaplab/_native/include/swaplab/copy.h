@@ -1,15 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The back-reference copy both decoders share: @len bytes from @dist bytes
- * back in the output, where the source may overlap what is being written
- * (a distance under @len repeats the last @dist bytes).
+ * The copies the codecs share: literals moved a word at a time where the
+ * buffer has room to spare, and the decoders' back-reference copy (@len
+ * bytes from @dist bytes back in the output, where a distance under @len
+ * repeats the last @dist bytes).
  */
-#ifndef _SWAPLAB_MATCH_COPY_H
-#define _SWAPLAB_MATCH_COPY_H
+#ifndef _SWAPLAB_COPY_H
+#define _SWAPLAB_COPY_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/*
+ * wild_copy - copy @len bytes from @src to @dst 8 bytes at a time, so up to
+ * 7 bytes past @dst + @len are written and past @src + @len read: the
+ * caller checks both buffers have that room (the spill is overwritten by
+ * what the codec writes next, or lies beyond its output).
+ */
+static inline void wild_copy(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	uint8_t *const end = dst + len;
+
+	do {
+		memcpy(dst, src, 8);
+		dst += 8;
+		src += 8;
+	} while (dst < end);
+}
 
 /*
  * match_copy - copy @len bytes from @op - @dist to @op and return @op + @len.
@@ -49,4 +67,4 @@ static inline uint8_t *match_copy(uint8_t *op, size_t dist, size_t len, const ui
 	return end;
 }
 
-#endif /* _SWAPLAB_MATCH_COPY_H */
+#endif /* _SWAPLAB_COPY_H */
