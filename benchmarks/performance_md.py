@@ -4,9 +4,10 @@
     swaplab calibrate --out out/calibrate.json
     swaplab run scenarios/zram-1g.toml --out out/zram-1g.json
     python benchmarks/zram_throughput.py --repeats 3 --json out/zram_throughput.json
+    python benchmarks/codec_speed.py --rounds 3 --json out/codec_speed.json
     python benchmarks/performance_md.py [--bench out/bench/bench.json]
         [--calibrate out/calibrate.json] [--run out/zram-1g.json]
-        [--throughput out/zram_throughput.json]
+        [--throughput out/zram_throughput.json] [--codecs out/codec_speed.json]
 
 Each section sits between ``<!-- generated:NAME -->`` and
 ``<!-- /generated:NAME -->`` markers; text outside the markers is kept, and a
@@ -136,6 +137,26 @@ def throughput_section(doc: dict) -> str:
     return "\n".join(lines)
 
 
+def codec_section(doc: dict) -> str:
+    lines = [_machine(doc), "",
+             f"{doc['pages']} pages cut from real files, one call a page unless the row "
+             "says batch (32 pages a call); every page decompressed is compared with the "
+             f"original. Best of {doc['rounds']} rounds; each round runs every row once, in "
+             "this order.", "",
+             "| row | compress / write MiB/s | decompress / read MiB/s | rounds |",
+             "|---|---|---|---|"]
+    for name, r in doc["rows"].items():
+        rounds = ", ".join(f"{c:.0f}/{d:.0f}" for c, d in r["rounds"])
+        lines.append(f"| {name} | {r['mib_s'][0]:.0f} | {r['mib_s'][1]:.0f} | {rounds} |")
+    lines += ["", "| ratio (best figures) | value | target | met? |", "|---|---|---|---|"]
+    for name, r in doc["ratios"].items():
+        bound = float(r["target"].split()[-1])
+        lines.append(f"| {name} | {r['value']:.2f}x | {r['target']} | "
+                     f"{'yes' if r['value'] >= bound else '**no**'} |")
+    lines += ["", "Chart: `out/codec_speed.png` (copied to docs/codec-speed.png)."]
+    return "\n".join(lines)
+
+
 def replace(text: str, name: str, body: str) -> str:
     pat = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)",
                      re.S)
@@ -150,12 +171,14 @@ def main() -> None:
     ap.add_argument("--calibrate", default=str(ROOT / "out/calibrate.json"))
     ap.add_argument("--run", default=str(ROOT / "out/zram-1g.json"))
     ap.add_argument("--throughput", default=str(ROOT / "out/zram_throughput.json"))
+    ap.add_argument("--codecs", default=str(ROOT / "out/codec_speed.json"))
     args = ap.parse_args()
     text = DOC.read_text()
     for name, path, make in (("bench", args.bench, bench_section),
                              ("calibrate", args.calibrate, calibrate_section),
                              ("zram-1g", args.run, run_section),
-                             ("zram-throughput", args.throughput, throughput_section)):
+                             ("zram-throughput", args.throughput, throughput_section),
+                             ("codec-speed", args.codecs, codec_section)):
         p = Path(path)
         if p.is_file():
             text = replace(text, name, make(json.loads(p.read_text())))

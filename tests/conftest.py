@@ -58,7 +58,7 @@ def sample_pages(n: int, seed: int = 0, kind: str | None = None) -> np.ndarray:
     return pages
 
 
-def real_pages(n: int, seed: int = 0, kind: str | None = None) -> list[bytes]:
+def sample_page_bytes(n: int, seed: int = 0, kind: str | None = None) -> list[bytes]:
     """:func:`sample_pages` as a list of bytes."""
     return [p.tobytes() for p in sample_pages(n, seed, kind)]
 
@@ -81,7 +81,7 @@ def digest(b: bytes) -> str:
 
 @pytest.fixture
 def pages():
-    return real_pages(600)
+    return sample_page_bytes(600)
 
 
 def zswap_machine(tmp_path, memory: str = "64M", disk: str = "64M"):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import real_pages
+from conftest import sample_pages
 from swaplab import PAGE_SIZE, PG, Folio
 from swaplab.drivers.zram.swap_ops import _batch
 from swaplab.lib.compress import compressor
@@ -21,7 +21,7 @@ from swaplab.mm.swapfile import folio_alloc_swap, swap_cache_del_folio
 from swaplab.mm.zsmalloc import ZsPool
 from zram_helpers import mm_stat, zram_device
 
-PAGES = np.frombuffer(b"".join(real_pages(300, seed=5)), dtype=np.uint8).reshape(-1, PAGE_SIZE)
+PAGES = sample_pages(300, seed=5)
 
 
 def _objects(n: int, seed: int) -> list[bytes]:

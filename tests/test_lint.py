@@ -16,6 +16,6 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed (pip install -e '.[test]')")
-    r = subprocess.run([ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT,
+    r = subprocess.run([ruff, "check", "src", "tests", "benchmarks", "fuzz"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import real_pages, sample_pages
+from conftest import sample_page_bytes, sample_pages
 from swaplab import PAGE_SIZE, PG, System
 from swaplab.mm.lru import LRU_INACTIVE_ANON
 from swaplab.mm.swap_state import swapin_nr_pages_window
@@ -32,7 +32,7 @@ def test_new_pages_start_inactive_and_second_reference_activates():
     with System("64M") as s:
         s.swapon(_mk(s, s.add_ramdisk("16M")))
         mm = s.create_mm(64)
-        _fill(mm, real_pages(64))
+        _fill(mm, sample_page_bytes(64))
         lv = s.root_memcg.lruvec
         assert (lv.nr_inactive, lv.nr_active) == (64, 0)
         for v in range(8):  # touched again: accessed bit set
@@ -60,7 +60,7 @@ def test_reclaim_writes_in_batches_of_at_most_32_through_one_ctx():
     with System("64M") as s:
         s.swapon(_mk(s, s.add_ramdisk("32M")))
         mm = s.create_mm(200)
-        _fill(mm, real_pages(200))
+        _fill(mm, sample_page_bytes(200))
         assert mm.pageout() == 200
         assert s.vmstat["pswpout"] == 200
         # 200 pages in one pass: 6 full batches and one of 8
@@ -99,7 +99,7 @@ def test_balance_pgdat_stops_at_high_watermark():
 def test_without_swap_anon_memory_is_not_scanned():
     with System("16M") as s:
         mm = s.create_mm(64)
-        _fill(mm, real_pages(64))
+        _fill(mm, sample_page_bytes(64))
         s.kswapd_enabled = False
         assert balance_pgdat(s) == 0
         assert s.vmstat["pgscan_kswapd"] == 0 and mm.resident() == 64
@@ -122,7 +122,7 @@ def test_window_heuristic(prev, off, hits, maxp, prev_win, want):
 def _swapped_mm(s, n=256, vmas=None):
     s.swapon(_mk(s, s.add_ramdisk("16M")))
     mm = s.create_mm(n, vmas=vmas)
-    _fill(mm, real_pages(n))
+    _fill(mm, sample_page_bytes(n))
     assert mm.pageout() == n
     return mm
 
@@ -131,7 +131,7 @@ def test_cluster_readahead_reads_the_aligned_block_and_counts_hits():
     with System("64M") as s:
         s.swap_ra.vma_ra_enabled = False
         mm = _swapped_mm(s)
-        data = real_pages(256)
+        data = sample_page_bytes(256)
         mm.read(10)            # offset 11: not next to 0 -> 1 page, no readahead
         assert s.vmstat["swap_ra"] == 0
         mm.read(11)            # offset 12, adjacent: window 2 -> [12, 13], 13 ahead
@@ -159,7 +159,7 @@ def test_page_cluster_zero_disables_readahead():
 def test_vma_readahead_stays_inside_the_vma():
     with System("64M") as s:
         mm = _swapped_mm(s, 256, vmas=[64, 192])
-        data = real_pages(256)
+        data = sample_page_bytes(256)
         for v in (58, 59, 60, 61, 62, 63):
             assert mm.read(v) == data[v]
         assert s.vmstat["swap_ra"] > 0
@@ -177,7 +177,7 @@ def test_synchronous_device_skips_readahead_and_frees_the_slot():
         s.mkswap(z.bdev)
         s.swapon(z.bdev)
         mm = s.create_mm(64)
-        data = real_pages(64)
+        data = sample_page_bytes(64)
         _fill(mm, data)
         mm.pageout()
         stored = int(z.attr["mm_stat"].split()[0])

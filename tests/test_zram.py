@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE
 from swaplab.drivers.zram.zram_drv import (
     ZRAM_ENTRY_LOCK,
@@ -19,7 +19,7 @@ from swaplab.drivers.zram.zram_drv import (
 )
 from zram_helpers import mm_stat, page_of, write_pages, zram_device
 
-PAGES = [np.frombuffer(p, dtype=np.uint8) for p in real_pages(300, seed=11)]
+PAGES = [np.frombuffer(p, dtype=np.uint8) for p in sample_page_bytes(300, seed=11)]
 
 
 def test_flag_bits_are_the_kernels():

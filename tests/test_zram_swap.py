@@ -8,13 +8,13 @@ import errno
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE, SWP
 from swaplab.drivers.zram.swap_ops import zram_swap_ops
 from swaplab.mm.page_io import swap_bdev_ops, swap_bdev_page_ops
 from zram_helpers import mm_stat, zram_device
 
-PAGES = real_pages(400, seed=21)
+PAGES = sample_page_bytes(400, seed=21)
 
 
 def run_swap(system, z, n=None, **swapon_kw):

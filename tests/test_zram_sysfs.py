@@ -7,12 +7,12 @@ import errno
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE, System, VirtualClock
 from swaplab.drivers.zram.zram_drv import ZRAM_IDLE
 from zram_helpers import mm_stat, write_pages, zram_device
 
-PAGES = [np.frombuffer(p, dtype=np.uint8) for p in real_pages(64, seed=3)]
+PAGES = [np.frombuffer(p, dtype=np.uint8) for p in sample_page_bytes(64, seed=3)]
 
 ALL = ("disksize", "initstate", "reset", "compact", "mem_limit", "mem_used_max", "idle",
        "comp_algorithm", "algorithm_params", "io_stat", "mm_stat", "debug_stat",

@@ -7,7 +7,7 @@ import errno
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE
 from swaplab.drivers.zram.zram_drv import (
     ZRAM_HUGE,
@@ -16,7 +16,7 @@ from swaplab.drivers.zram.zram_drv import (
 )
 from zram_helpers import mm_stat, write_pages, zram_device
 
-PAGES = [np.frombuffer(p, dtype=np.uint8) for p in real_pages(120, seed=31, kind="text")]
+PAGES = [np.frombuffer(p, dtype=np.uint8) for p in sample_page_bytes(120, seed=31, kind="text")]
 NOISE = [np.random.default_rng(k).integers(0, 256, PAGE_SIZE, dtype=np.uint8)
          for k in range(6)]
 

@@ -9,7 +9,7 @@ import errno
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE, System
 from swaplab.lib.compress import available
 
@@ -44,7 +44,7 @@ def test_zram01_fill_25m_device_with_25m_limit(algo, content):
         z.attr["comp_algorithm"] = algo
         z.attr["disksize"] = "25M"
         z.attr["mem_limit"] = "25M"
-        pages = [np.frombuffer(p, np.uint8) for p in real_pages(256, seed=1)]
+        pages = [np.frombuffer(p, np.uint8) for p in sample_page_bytes(256, seed=1)]
         rng = np.random.default_rng(7)
 
         def chunk(k):

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import real_pages
+from conftest import sample_page_bytes
 from swaplab import System, VirtualClock
 from swaplab.drivers.zram.swap_ops import zram_swap_ops
 
-PAGES = real_pages(1500, seed=41)
+PAGES = sample_page_bytes(1500, seed=41)
 
 
 def mm_stat(z):
