@@ -1,35 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target: LZ4_decompress_safe on any bytes.  The first two bytes
- * choose the output capacity (0..8191); the buffer is allocated at exactly
- * that size, so AddressSanitizer sees any write past it.  A block that
- * decodes must decode to at most the capacity.
+ * libFuzzer target: LZ4_decompress_safe on any bytes (fuzz_input.h says how
+ * an input is read).  A block that decodes must decode to at most the
+ * capacity.
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <linux/lz4.h>
+
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t cap;
-	char *out, *src;
+	struct fuzz_input in;
 	int ret;
 
-	if (size < 2)
+	if (!fuzz_input_get(&in, data, size))
 		return 0;
-	cap = (size_t)((data[0] | data[1] << 8) & 0x1fff);
-	data += 2;
-	size -= 2;
-	/* exact-size copies: a read past the input is caught too */
-	src = malloc(size ? size : 1);
-	out = malloc(cap ? cap : 1);
-	memcpy(src, data, size);
-	ret = LZ4_decompress_safe(src, out, (int)size, (int)cap);
-	if (ret > (int)cap)
+	ret = LZ4_decompress_safe((const char *)in.src, (char *)in.out, (int)in.len,
+				  (int)in.cap);
+	if (ret > (int)in.cap)
 		abort();
-	free(src);
-	free(out);
+	fuzz_input_put(&in);
 	return 0;
 }

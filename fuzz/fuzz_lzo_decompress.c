@@ -1,34 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer target: lzo1x_decompress_safe (lzo and lzo-rle streams) on any
- * bytes.  The first two bytes choose the output capacity (0..8191); input
- * and output are allocated at exactly their sizes so AddressSanitizer sees
- * any access outside them.  The decoded length never exceeds the capacity.
+ * bytes (fuzz_input.h says how an input is read).  The decoded length never
+ * exceeds the capacity.
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <linux/lzo.h>
+
+#include "fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t cap, out_len;
-	unsigned char *out, *src;
+	struct fuzz_input in;
+	size_t out_len;
 
-	if (size < 2)
+	if (!fuzz_input_get(&in, data, size))
 		return 0;
-	cap = (size_t)((data[0] | data[1] << 8) & 0x1fff);
-	data += 2;
-	size -= 2;
-	src = malloc(size ? size : 1);
-	out = malloc(cap ? cap : 1);
-	memcpy(src, data, size);
-	out_len = cap;
-	lzo1x_decompress_safe(src, size, out, &out_len);
-	if (out_len > cap)
+	out_len = in.cap;
+	lzo1x_decompress_safe(in.src, in.len, in.out, &out_len);
+	if (out_len > in.cap)
 		abort();
-	free(src);
-	free(out);
+	fuzz_input_put(&in);
 	return 0;
 }

@@ -2,7 +2,9 @@
 # Fuzz swaplab's C decoders (and its compressors, by round trip) with libFuzzer
 # under AddressSanitizer and UndefinedBehaviorSanitizer.
 #
-#   fuzz/run.sh [RUNS]        # default 1000000 executions per target
+#   fuzz/run.sh [RUNS [TARGET...]]   # default 1000000 executions; all three targets
+#
+# Targets: lz4_decompress, lzo_decompress (lzo and lzo-rle streams), roundtrip.
 #
 # Needs clang with libFuzzer (Debian: apt-get install clang-14) and an installed
 # swaplab (for the seed corpus: real compressed pages).  Each target stops at
@@ -11,6 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
+shift || true
+targets=${*:-lz4_decompress lzo_decompress roundtrip}
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
     echo "fuzz/run.sh: clang not found (Debian: apt-get install clang-14)" >&2
@@ -21,7 +25,7 @@ n=src/swaplab/_native
 out=out/fuzz
 mkdir -p "$out"
 "$py" fuzz/make_seeds.py "$out/seeds"
-for t in lz4_decompress lzo_decompress roundtrip; do
+for t in $targets; do
     "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -I"$n/include" "fuzz/fuzz_$t.c" "$n"/lib/lz4/*.c "$n"/lib/lzo/*.c -o "$out/fuzz_$t"
     mkdir -p "$out/corpus_$t"

@@ -8,6 +8,7 @@ so every test gives the same result on every machine.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 import pytest
@@ -73,6 +74,24 @@ def compressible_page(seed: int) -> np.ndarray:
 def incompressible_page(seed: int) -> np.ndarray:
     """A page no compressor shrinks below PAGE_SIZE: seeded uniform random bytes."""
     return np.random.default_rng(seed).integers(0, 256, PAGE_SIZE, dtype=np.uint8)
+
+
+def run_in_threads(work, n: int) -> list[BaseException]:
+    """Run ``work(k)`` for k in 0..n-1 on n real threads at once; what they raised."""
+    errors: list[BaseException] = []
+
+    def body(k: int) -> None:
+        try:
+            work(k)
+        except BaseException as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=body, args=(k,)) for k in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errors
 
 
 def digest(b: bytes) -> str:

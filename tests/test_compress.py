@@ -12,7 +12,6 @@ zram and zswap share.
 from __future__ import annotations
 
 import errno
-import threading
 
 import lz4.block
 import numpy as np
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lzallright import LZOCompressor
 
-from conftest import compressible_page, incompressible_page, sample_pages
+from conftest import compressible_page, incompressible_page, run_in_threads, sample_pages
 from swaplab import PAGE_SIZE
 from swaplab.lib.compress import (
     KERNEL_ALGORITHMS,
@@ -235,21 +234,13 @@ def test_native_codecs_are_shared_by_threads():
     assert c.thread_safe
     pages = sample_pages(256, seed=6)
     want = [c.compress(p) for p in pages]
-    errors: list[BaseException] = []
 
     def work(k):
-        try:
-            for _ in range(3):
-                buf, lens = c.compress_batch(pages, np.arange(k, len(pages), 4))
-                assert [bytes(o) for o in split(buf, lens)] == want[k::4]
-        except BaseException as e:
-            errors.append(e)
+        for _ in range(3):
+            buf, lens = c.compress_batch(pages, np.arange(k, len(pages), 4))
+            assert [bytes(o) for o in split(buf, lens)] == want[k::4]
 
-    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    errors = run_in_threads(work, 4)
     assert not errors
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import errno
-import threading
 
 import numpy as np
 import pytest
 
-from conftest import sample_pages
+from conftest import run_in_threads, sample_pages
 from swaplab.drivers.zram.zcomp import Zcomp, ZcompParams, zcomp_available_show
 
 PAGES = list(sample_pages(64, seed=5))
@@ -75,18 +74,10 @@ def test_streams_are_per_cpu_and_locked(name):
     z = Zcomp(name, nr_streams=2)
     assert len(z.streams) == 2 and z.streams[0].tfm is not z.streams[1].tfm
     assert z.streams[0].buffer.nbytes == 8192 and z.streams[0].local_copy.nbytes == 4096
-    errors = []
 
     def work(k):
-        try:
-            for p in PAGES[k::4]:
-                roundtrip(z, p)
-        except BaseException as e:
-            errors.append(e)
+        for p in PAGES[k::4]:
+            roundtrip(z, p)
 
-    ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    errors = run_in_threads(work, 4)
     assert not errors

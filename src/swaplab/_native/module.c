@@ -119,64 +119,80 @@ static int check_algo(int algo)
 	return 0;
 }
 
-/* A C-contiguous 2-D buffer of pages: rows of @row bytes. */
-static int get_pages(PyObject *obj, Py_buffer *view, int writable,
-		     Py_ssize_t *nrows, Py_ssize_t *row)
-{
-	int flags = PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+/*
+ * The pages of a batch call: a C-contiguous 2-D buffer of @nrows rows of
+ * @row bytes, and which rows the batch's items use: @rows (None: item k is
+ * row k) holding @n int64 row numbers, each checked to lie in the buffer.
+ */
+struct page_batch {
+	Py_buffer pages;
+	Py_buffer rows_view;
+	const int64_t *rows;
+	Py_ssize_t nrows, row, n;
+};
 
-	if (PyObject_GetBuffer(obj, view, flags) < 0)
-		return -1;
-	if (view->ndim != 2 || view->itemsize != 1) {
-		PyErr_SetString(PyExc_ValueError,
-				"pages must be a C-contiguous 2-D array of bytes (uint8)");
-		PyBuffer_Release(view);
-		return -1;
-	}
-	*nrows = view->shape[0];
-	*row = view->shape[1];
-	if (*row > CODEC_MAX_INPUT) {
-		PyErr_Format(PyExc_ValueError, "page of %zd bytes: at most %d", *row,
-			     CODEC_MAX_INPUT);
-		PyBuffer_Release(view);
-		return -1;
-	}
-	return 0;
+/* The page a batch item @k uses. */
+static inline uint8_t *batch_page(const struct page_batch *b, Py_ssize_t k)
+{
+	return (uint8_t *)b->pages.buf + (size_t)(b->rows ? b->rows[k] : k) * (size_t)b->row;
 }
 
-/*
- * Optional row numbers: None (row k is page k) or a contiguous int64 array of
- * @n entries, each checked to lie in 0..@nrows-1.
- */
-static int get_rows(PyObject *obj, Py_buffer *view, const int64_t **rows,
-		    Py_ssize_t *n, Py_ssize_t nrows)
+static void batch_put(struct page_batch *b)
 {
+	if (b->rows)
+		PyBuffer_Release(&b->rows_view);
+	PyBuffer_Release(&b->pages);
+}
+
+/* Take the buffers of a batch call; 0, or -1 with an exception set. */
+static int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable)
+{
+	int flags = PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+	const char *fmt;
 	Py_ssize_t i;
 
-	*rows = NULL;
-	if (obj == Py_None)
-		return 0;
-	if (PyObject_GetBuffer(obj, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+	b->rows = NULL;
+	if (PyObject_GetBuffer(pages_o, &b->pages, flags) < 0)
 		return -1;
-	if (view->itemsize != 8 || !view->format ||
-	    (strcmp(view->format, "q") && strcmp(view->format, "l") &&
-	     strcmp(view->format, "<q") && strcmp(view->format, "<l") &&
-	     strcmp(view->format, "=q") && strcmp(view->format, "=l"))) {
-		PyErr_SetString(PyExc_ValueError, "rows must be an int64 array");
-		PyBuffer_Release(view);
-		return -1;
+	if (b->pages.ndim != 2 || b->pages.itemsize != 1) {
+		PyErr_SetString(PyExc_ValueError,
+				"pages must be a C-contiguous 2-D array of bytes (uint8)");
+		goto err;
 	}
-	*rows = view->buf;
-	*n = view->len / 8;
-	for (i = 0; i < *n; i++) {
-		if ((*rows)[i] < 0 || (*rows)[i] >= nrows) {
+	b->nrows = b->n = b->pages.shape[0];
+	b->row = b->pages.shape[1];
+	if (b->row > CODEC_MAX_INPUT) {
+		PyErr_Format(PyExc_ValueError, "page of %zd bytes: at most %d", b->row,
+			     CODEC_MAX_INPUT);
+		goto err;
+	}
+	if (rows_o == Py_None)
+		return 0;
+	if (PyObject_GetBuffer(rows_o, &b->rows_view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+		goto err;
+	b->rows = b->rows_view.buf;
+	fmt = b->rows_view.format ? b->rows_view.format : "";
+	if (*fmt == '<' || *fmt == '=')
+		fmt++;
+	if (b->rows_view.itemsize != 8 || (strcmp(fmt, "q") && strcmp(fmt, "l"))) {
+		PyErr_SetString(PyExc_ValueError, "rows must be an int64 array");
+		goto err_rows;
+	}
+	b->n = b->rows_view.len / 8;
+	for (i = 0; i < b->n; i++) {
+		if (b->rows[i] < 0 || b->rows[i] >= b->nrows) {
 			PyErr_Format(PyExc_IndexError, "row %lld outside 0..%zd",
-				     (long long)(*rows)[i], nrows - 1);
-			PyBuffer_Release(view);
-			return -1;
+				     (long long)b->rows[i], b->nrows - 1);
+			goto err_rows;
 		}
 	}
-	return 1;
+	return 0;
+err_rows:
+	PyBuffer_Release(&b->rows_view);
+	b->rows = NULL;
+err:
+	PyBuffer_Release(&b->pages);
+	return -1;
 }
 
 PyDoc_STRVAR(bound_doc, "bound(n) -> worst-case compressed size of an n-byte input.");
@@ -284,43 +300,36 @@ PyDoc_STRVAR(compress_batch_doc,
 
 static PyObject *py_compress_batch(PyObject *self, PyObject *args)
 {
-	int algo, level, have_rows;
+	int algo, level, refused = 0;
 	PyObject *pages_o, *rows_o, *out_o, *lens_o;
-	Py_buffer pages, rows_v, out, lens;
-	const int64_t *rows;
-	Py_ssize_t nrows, row, n, k;
+	struct page_batch b;
+	Py_buffer out, lens;
+	Py_ssize_t k = 0;
 	size_t pos = 0, cap;
-	int refused = 0;
 	uint64_t wrkmem[CODEC_WRKMEM / sizeof(uint64_t)];
 
 	(void)self;
 	if (!PyArg_ParseTuple(args, "iOOOOi:compress_batch", &algo, &pages_o, &rows_o,
 			      &out_o, &lens_o, &level))
 		return NULL;
-	if (check_algo(algo) < 0 || get_pages(pages_o, &pages, 0, &nrows, &row) < 0)
+	if (check_algo(algo) < 0 || batch_get(&b, pages_o, rows_o, 0) < 0)
 		return NULL;
-	n = nrows;
-	have_rows = get_rows(rows_o, &rows_v, &rows, &n, nrows);
-	if (have_rows < 0)
-		goto out_pages;
 	if (PyObject_GetBuffer(out_o, &out, PyBUF_WRITABLE) < 0)
-		goto out_rows;
+		goto out_batch;
 	if (PyObject_GetBuffer(lens_o, &lens, PyBUF_WRITABLE | PyBUF_FORMAT) < 0)
 		goto out_out;
-	cap = codec_bound((size_t)row);
-	if (lens.itemsize != 4 || lens.len / 4 < n || (size_t)out.len / cap < (size_t)n) {
+	cap = codec_bound((size_t)b.row);
+	if (lens.itemsize != 4 || lens.len / 4 < b.n || (size_t)out.len / cap < (size_t)b.n) {
 		PyErr_Format(PyExc_ValueError, "%zd pages need an int32 lens of %zd entries "
-			     "and an out of %zu bytes", n, n, (size_t)n * cap);
+			     "and an out of %zu bytes", b.n, b.n, (size_t)b.n * cap);
 		goto out_lens;
 	}
 	Py_BEGIN_ALLOW_THREADS
-	for (k = 0; k < n; k++) {
-		const uint8_t *src = (const uint8_t *)pages.buf +
-				     (size_t)(rows ? rows[k] : k) * (size_t)row;
-		size_t len = codec_compress(algo, src, (size_t)row, (uint8_t *)out.buf + pos,
-					    cap, level, wrkmem);
+	for (k = 0; k < b.n; k++) {
+		size_t len = codec_compress(algo, batch_page(&b, k), (size_t)b.row,
+					    (uint8_t *)out.buf + pos, cap, level, wrkmem);
 
-		if (len == 0 && row > 0) {
+		if (len == 0 && b.row > 0) {
 			refused = 1;
 			break;
 		}
@@ -334,11 +343,8 @@ out_lens:
 	PyBuffer_Release(&lens);
 out_out:
 	PyBuffer_Release(&out);
-out_rows:
-	if (have_rows > 0)
-		PyBuffer_Release(&rows_v);
-out_pages:
-	PyBuffer_Release(&pages);
+out_batch:
+	batch_put(&b);
 	if (PyErr_Occurred())
 		return NULL;
 	return PyLong_FromSize_t(pos);
@@ -353,28 +359,24 @@ PyDoc_STRVAR(decompress_batch_doc,
 
 static PyObject *py_decompress_batch(PyObject *self, PyObject *args)
 {
-	int algo, have_rows;
-	PyObject *srcs_o, *pages_o, *rows_o, *seq = NULL;
-	Py_buffer pages, rows_v, *srcs = NULL;
-	const int64_t *rows;
-	Py_ssize_t nrows, row, n, nr, k, got = 0, held = 0;
+	int algo;
+	PyObject *srcs_o, *pages_o, *rows_o, *seq;
+	struct page_batch b;
+	Py_buffer *srcs = NULL;
+	Py_ssize_t n, k, got = 0, held = 0;
 
 	(void)self;
 	if (!PyArg_ParseTuple(args, "iOOO:decompress_batch", &algo, &srcs_o, &pages_o,
 			      &rows_o))
 		return NULL;
-	if (check_algo(algo) < 0 || get_pages(pages_o, &pages, 1, &nrows, &row) < 0)
+	if (check_algo(algo) < 0 || batch_get(&b, pages_o, rows_o, 1) < 0)
 		return NULL;
-	nr = nrows;
-	have_rows = get_rows(rows_o, &rows_v, &rows, &nr, nrows);
-	if (have_rows < 0)
-		goto out_pages;
 	seq = PySequence_Fast(srcs_o, "srcs must be a sequence of buffers");
 	if (!seq)
-		goto out_rows;
+		goto out_batch;
 	n = PySequence_Fast_GET_SIZE(seq);
-	if (n > nr) {
-		PyErr_Format(PyExc_ValueError, "%zd objects for %zd pages", n, nr);
+	if (n > b.n) {
+		PyErr_Format(PyExc_ValueError, "%zd objects for %zd pages", n, b.n);
 		goto out_seq;
 	}
 	srcs = PyMem_Calloc((size_t)(n ? n : 1), sizeof(*srcs));
@@ -387,13 +389,10 @@ static PyObject *py_decompress_batch(PyObject *self, PyObject *args)
 				       PyBUF_SIMPLE) < 0)
 			goto out_srcs;
 	Py_BEGIN_ALLOW_THREADS
-	for (k = 0; k < n; k++) {
-		uint8_t *dst = (uint8_t *)pages.buf + (size_t)(rows ? rows[k] : k) * (size_t)row;
-
-		if (codec_decompress(algo, srcs[k].buf, (size_t)srcs[k].len, dst,
-				     (size_t)row) != row)
+	for (k = 0; k < n; k++)
+		if (codec_decompress(algo, srcs[k].buf, (size_t)srcs[k].len, batch_page(&b, k),
+				     (size_t)b.row) != b.row)
 			break;
-	}
 	got = k;
 	Py_END_ALLOW_THREADS
 out_srcs:
@@ -402,11 +401,8 @@ out_srcs:
 	PyMem_Free(srcs);
 out_seq:
 	Py_DECREF(seq);
-out_rows:
-	if (have_rows > 0)
-		PyBuffer_Release(&rows_v);
-out_pages:
-	PyBuffer_Release(&pages);
+out_batch:
+	batch_put(&b);
 	if (PyErr_Occurred())
 		return NULL;
 	return PyLong_FromSsize_t(got);

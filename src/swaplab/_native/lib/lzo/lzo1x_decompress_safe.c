@@ -25,17 +25,20 @@
 #define NEED_OP(x)	do { if (!HAVE_OP(x)) goto output_overrun; } while (0)
 
 /*
- * Read a length continuation: zero bytes worth 255 each, then one nonzero
- * byte.  Returns the value, or (size_t)-1 when the input ends first or there
- * are more zero bytes than MAX_255_COUNT.
+ * The length field @field of an instruction: the field itself, or, when it is
+ * 0, @field_max plus a continuation read from the input (zero bytes worth
+ * 255 each, then one nonzero byte).  Returns (size_t)-1 when the input ends
+ * inside the continuation or it has more zero bytes than MAX_255_COUNT.
  */
-static inline size_t lzo_read_length(const unsigned char **ipp,
-				     const unsigned char *ip_end)
+static inline size_t lzo_length(unsigned int field, size_t field_max,
+				const unsigned char **ipp, const unsigned char *ip_end)
 {
 	const unsigned char *ip = *ipp;
 	const unsigned char *start = ip;
 	size_t zeros;
 
+	if (field)
+		return field;
 	while (ip < ip_end && *ip == 0)
 		ip++;
 	if (ip >= ip_end)
@@ -44,7 +47,7 @@ static inline size_t lzo_read_length(const unsigned char **ipp,
 	if (zeros > MAX_255_COUNT)
 		return (size_t)-1;
 	*ipp = ip + 1;
-	return zeros * 255 + *ip;
+	return field_max + zeros * 255 + *ip;
 }
 
 int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
@@ -89,13 +92,9 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 		if (c < 16) {
 			if (state == 0) {
 				/* a literal run of 4 or more */
-				len = c;
-				if (len == 0) {
-					len = lzo_read_length(&ip, ip_end);
-					if (len == (size_t)-1)
-						goto input_overrun;
-					len += 15;
-				}
+				len = lzo_length(c, 15, &ip, ip_end);
+				if (len == (size_t)-1)
+					goto input_overrun;
 				len += 3;
 				NEED_IP(len);
 				NEED_OP(len);
@@ -133,12 +132,10 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 				s = d & 3;
 				goto literals;
 			}
-			len = c & 7;
-			if (len == 0) {
-				len = lzo_read_length(&ip, ip_end);
-				if (len == (size_t)-1)
-					goto input_overrun;
-				len += 7;
+			len = lzo_length(c & 7, 7, &ip, ip_end);
+			if (len == (size_t)-1)
+				goto input_overrun;
+			if (!(c & 7)) {		/* the distance follows the continuation */
 				NEED_IP(2);
 				d = get_unaligned_le16(ip);
 			}
@@ -157,13 +154,9 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 		} else if (c < 64) {		/* M3: within 16 KiB */
 			unsigned int d;
 
-			len = c & 31;
-			if (len == 0) {
-				len = lzo_read_length(&ip, ip_end);
-				if (len == (size_t)-1)
-					goto input_overrun;
-				len += 31;
-			}
+			len = lzo_length(c & 31, 31, &ip, ip_end);
+			if (len == (size_t)-1)
+				goto input_overrun;
 			len += 2;
 			NEED_IP(2);
 			d = get_unaligned_le16(ip);
