@@ -76,8 +76,9 @@ def incompressible_page(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, PAGE_SIZE, dtype=np.uint8)
 
 
-def run_in_threads(work, n: int) -> list[BaseException]:
-    """Run ``work(k)`` for k in 0..n-1 on n real threads at once; what they raised."""
+def run_in_threads(work, n: int, timeout: float | None = None) -> list[BaseException]:
+    """Run ``work(k)`` for k in 0..n-1 on n real threads at once and return what
+    they raised; fails the test if a thread is still running after ``timeout``."""
     errors: list[BaseException] = []
 
     def body(k: int) -> None:
@@ -90,7 +91,8 @@ def run_in_threads(work, n: int) -> list[BaseException]:
     for t in ts:
         t.start()
     for t in ts:
-        t.join()
+        t.join(timeout)
+    assert not any(t.is_alive() for t in ts), "a worker hung"
     return errors
 
 

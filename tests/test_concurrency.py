@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
+from conftest import run_in_threads
 from swaplab import PAGE_SIZE
 
 
@@ -18,36 +17,27 @@ def test_threads_swap_on_shared_areas(system, tmp_path, nthreads):
         system.mkswap(d)
         system.swapon(d)
     npages = 400
-    errors: list[BaseException] = []
     mms = [system.create_mm(npages) for _ in range(nthreads)]
 
     def worker(k: int) -> None:
-        try:
-            rng = np.random.default_rng(k)
-            mm = mms[k]
-            want = {}
-            for rnd in range(4):
-                for v in range(npages):
-                    if rnd == 0 or rng.random() < 0.3:
-                        data = rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8)
-                        data[:8] = np.frombuffer(np.int64(k * 1_000_000 + v).tobytes(), np.uint8)
-                        mm.write(v, data)
-                        want[v] = data.tobytes()
-                mm.pageout(0, npages // 2 + rnd * 50)
-                for v in rng.permutation(npages)[: npages // 2]:
-                    got = mm.read(int(v))
-                    assert got == want[int(v)], f"thread {k} page {v} differs"
+        rng = np.random.default_rng(k)
+        mm = mms[k]
+        want = {}
+        for rnd in range(4):
             for v in range(npages):
-                assert mm.read(v) == want[v]
-        except BaseException as e:
-            errors.append(e)
+                if rnd == 0 or rng.random() < 0.3:
+                    data = rng.integers(0, 256, PAGE_SIZE, dtype=np.uint8)
+                    data[:8] = np.frombuffer(np.int64(k * 1_000_000 + v).tobytes(), np.uint8)
+                    mm.write(v, data)
+                    want[v] = data.tobytes()
+            mm.pageout(0, npages // 2 + rnd * 50)
+            for v in rng.permutation(npages)[: npages // 2]:
+                got = mm.read(int(v))
+                assert got == want[int(v)], f"thread {k} page {v} differs"
+        for v in range(npages):
+            assert mm.read(v) == want[v]
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(nthreads)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
+    errors = run_in_threads(worker, nthreads, timeout=120)
     assert not errors, errors[0]
     for si in system.swap.active():
         used = int(np.count_nonzero(si.swap_map[1 : si.max] > 0) +
