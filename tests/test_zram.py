@@ -199,6 +199,10 @@ def test_discard_frees_slots(system):
     z.bdev.discard(PAGE_SIZE * 2, PAGE_SIZE * 3)
     assert [z.slot_allocated(i) for i in range(6)] == [True, True, False, False, False, True]
     assert z.stats["notify_free"] == 3 and z.stats["pages_stored"] == 7
+    # zram accounts reads and writes in the block stat file, never discards
+    z.bdev.pwrite(PAGES[0].tobytes(), 0)
+    stat = z.bdev.stat()
+    assert stat["discard_ios"] == stat["discard_sectors"] == 0 and stat["write_ios"] == 1
 
 
 def test_failed_read_counts_once_per_bio(system):
@@ -232,7 +236,8 @@ def test_hot_add_hot_remove(system):
     ctl = system.load_zram(num_devices=0)
     assert ctl.hot_add() == 0 and ctl.hot_add() == 1
     assert "zram1" in system.block
-    for bad, err in (("x", errno.EINVAL), ("-1", errno.EINVAL), ("7", errno.ENODEV)):
+    for bad, err in (("x", errno.EINVAL), ("-1", errno.EINVAL), ("7", errno.ENODEV),
+                     (" 0", errno.EINVAL), ("0x1", errno.EINVAL), ("1\n\n", errno.EINVAL)):
         with pytest.raises(OSError) as e:
             ctl.hot_remove(bad)
         assert e.value.errno == err

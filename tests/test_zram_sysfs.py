@@ -98,7 +98,7 @@ def test_compact_needs_init(system):
 
 def test_mem_limit_and_mem_used_max(system):
     z = zram_device(system)
-    assert errno_of(z, "mem_limit", "") == errno.EINVAL
+    z.attr["mem_limit"] = ""  # a write of 0 bytes: accepted, nothing changes
     assert errno_of(z, "mem_limit", "xyz") == errno.EINVAL
     z.attr["mem_limit"] = "5000"  # page-aligned up to 8192
     assert mm_stat(z)[3] == 8192
@@ -266,3 +266,67 @@ def test_block_state_lines(system):
     assert len(lines) == 2
     assert lines[0].startswith("           5            0.000000 ")
     assert lines[1].endswith(" s.....")
+
+
+# --- parsing, as the host kernel does it (kernel-facts §9) ---------------------------------
+
+def test_a_write_of_zero_bytes_succeeds_without_effect(system):
+    z = zram_device(system, "")
+    for name in ("comp_algorithm", "disksize", "mem_limit", "algorithm_params", "reset"):
+        z.attr[name] = b""
+    assert z.attr["disksize"] == "0\n" and z.attr["initstate"] == "0\n"
+    assert z.attr["comp_algorithm"] == "[lzo-rle] lzo lz4 lz4hc zstd deflate \n"
+    assert errno_of(z, "mm_stat", b"") == errno.EACCES  # still a read-only file
+
+
+@pytest.mark.parametrize("text, err", [
+    ("16E", errno.EINVAL),                    # 16 << 60 wraps to 0
+    ("18446744073709551616", errno.EINVAL),   # 2**64 wraps to 0
+    ("1E", errno.ENOMEM),                     # a table no machine can allocate
+    ("99999999999999999999", errno.ENOMEM),   # wraps to ~7.8e18 bytes
+    ("18446744073709551615", errno.ENOMEM),   # PAGE_ALIGN wraps to 0 pages
+])
+def test_disksize_overflow_is_the_kernels_errno(system, text, err):
+    z = zram_device(system, "")
+    assert errno_of(z, "disksize", text) == err
+    assert z.attr["initstate"] == "0\n"
+    z.attr["disksize"] = "1M"  # and the device still works
+    assert z.attr["disksize"] == f"{1 << 20}\n"
+
+
+def test_trailing_newlines_and_the_name_limit_as_the_host_has_them(system):
+    """Checked on the host (6.18.44) with single write(2)s: comp_algorithm drops
+    one newline and sysfs_streq tolerates one more; idle takes one; the
+    127-character limit counts the newline; an initialised device answers an
+    unknown name with EINVAL and a known one with EBUSY."""
+    z = zram_device(system, "")
+    z.attr["comp_algorithm"] = "lz4\n\n"
+    assert "[lz4]" in z.attr["comp_algorithm"]
+    for bad in ("lzo\n\n\n", "lzo ", "\nlzo", "lzo\r"):
+        assert errno_of(z, "comp_algorithm", bad) == errno.EINVAL
+    assert errno_of(z, "comp_algorithm", "z" * 127 + "\n") == errno.E2BIG
+    assert errno_of(z, "comp_algorithm", "z" * 126 + "\n") == errno.EINVAL
+    z.attr["disksize"] = "1M"
+    z.attr["idle"] = "all\n"
+    assert errno_of(z, "idle", "all\n\n") == errno.EINVAL
+    for name in ("lz4", "lzo-rle"):
+        assert errno_of(z, "comp_algorithm", name) == errno.EBUSY
+    assert errno_of(z, "comp_algorithm", "bogus") == errno.EINVAL
+
+
+def test_algorithm_params_as_next_arg_reads_them(system):
+    z = zram_device(system, "")
+    assert errno_of(z, "algorithm_params", "priority=-1 level=3") == errno.EINVAL
+    assert errno_of(z, "algorithm_params", "=3") == errno.EINVAL
+    assert errno_of(z, "algorithm_params", "level=3 priority") == errno.EINVAL
+    assert errno_of(z, "algorithm_params", "priority=1") == errno.EINVAL  # none there
+    z.attr["algorithm_params"] = 'level="3" unknown=1'  # unknown keys are ignored
+    assert z.params[0].level == 3
+
+
+def test_mem_limit_0x_is_zero(system):
+    z = zram_device(system, "1M")
+    z.attr["mem_limit"] = "4M"
+    z.attr["mem_limit"] = "0x"
+    assert z.limit_pages == 0
+    assert errno_of(z, "mem_limit", "x") == errno.EINVAL

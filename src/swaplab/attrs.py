@@ -34,6 +34,9 @@ class AttrDir:
     #: errno for reading a write-only file, and for writing a read-only one
     read_denied = errno.EACCES
     write_denied = errno.EACCES
+    #: sysfs returns 0 for a write of 0 bytes without calling the store
+    #: (sysfs_kf_write); cgroupfs hands it to the file's handler
+    empty_write_is_noop = False
 
     def __init__(self, obj: Any, table: Mapping[str, tuple[Show | None, Store | None]],
                  root: str) -> None:
@@ -65,7 +68,10 @@ class AttrDir:
         _, store = self._lookup(name)
         if store is None:
             raise kerror(self.write_denied, f"{self.path(name)} is read-only")
-        store(self._obj, self._check(name, as_text(value)))
+        text = as_text(value)
+        if not text and self.empty_write_is_noop:
+            return
+        store(self._obj, self._check(name, text))
 
     def _check(self, name: str, text: str) -> str:
         """Hook for a directory-wide rule on written text (default: none)."""

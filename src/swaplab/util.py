@@ -35,7 +35,8 @@ def memparse(text: str | int) -> int:
     return value << shift
 
 
-def _strip_nl(text: str) -> str:
+def strip_one_newline(text: str) -> str:
+    """``text`` without one trailing newline, as sysfs stores and sysfs_streq see it."""
     return text[:-1] if text.endswith("\n") else text
 
 
@@ -45,7 +46,7 @@ def kstrtoull(text: str, base: int = 0, *, what: str = "value") -> int:
 
     EINVAL for anything else, ERANGE above 2**64 - 1.
     """
-    s = _strip_nl(text)
+    s = strip_one_newline(text)
     if s.startswith("+"):
         s = s[1:]
     b = base
@@ -72,9 +73,8 @@ def kstrtouint(text: str, base: int = 0, bits: int = 32, *, what: str = "value")
 
 def kstrtoint(text: str, base: int = 0, *, what: str = "value") -> int:
     """kstrtoint: an optional '-' before a kstrtouint-style number, within int range."""
-    s = _strip_nl(text)
-    neg = s.startswith("-")
-    v = kstrtoull(s[1:] if neg else s, base, what=what)
+    neg = text.startswith("-")
+    v = kstrtoull(text[1:] if neg else text, base, what=what)  # it drops the newline
     v = -v if neg else v
     if not -(1 << 31) <= v < 1 << 31:
         raise kerror(errno.ERANGE, f"{what} {text!r} is out of range")
@@ -83,7 +83,7 @@ def kstrtoint(text: str, base: int = 0, *, what: str = "value") -> int:
 
 def kstrtobool(text: str, *, what: str = "value") -> bool:
     """kstrtobool: y/Y/1/t/T/on true, n/N/0/f/F/off false; EINVAL otherwise."""
-    s = _strip_nl(text)
+    s = strip_one_newline(text)
     if s[:1] in ("y", "Y", "1", "t", "T"):
         return True
     if s[:1] in ("n", "N", "0", "f", "F"):
@@ -95,13 +95,18 @@ def kstrtobool(text: str, *, what: str = "value") -> bool:
     raise kerror(errno.EINVAL, f"{what} {text!r} is not a boolean")
 
 
+U64_MASK = (1 << 64) - 1
+
+
 def memparse_prefix(text: str) -> tuple[int, int]:
-    """The kernel's memparse: the longest leading number (base 0) with an
-    optional K/M/G/T/P/E suffix; returns (value, characters consumed)."""
+    """The kernel's memparse: the longest leading number (base 0: "0x" then a
+    hex digit is hex, a leading 0 octal) with an optional K/M/G/T/P/E suffix;
+    returns (value, characters consumed). The value wraps modulo 2**64 as the
+    kernel's unsigned long long does (so "16E" is 0)."""
     s = text
     i = 0
     base = 10
-    if s[:2].lower() == "0x":
+    if s[:2].lower() == "0x" and s[2:3] and s[2].lower() in "0123456789abcdef":
         base, i = 16, 2
     elif s[:1] == "0":
         base = 8
@@ -111,9 +116,9 @@ def memparse_prefix(text: str) -> tuple[int, int]:
         j += 1
     if j == i:
         return 0, (1 if base == 8 else 0)
-    value = int(s[i:j], base)
+    value = int(s[i:j], base) & U64_MASK
     if j < len(s) and s[j].upper() in _SUFFIX:
-        value <<= _SUFFIX[s[j].upper()]
+        value = (value << _SUFFIX[s[j].upper()]) & U64_MASK
         j += 1
     return value, j
 

@@ -62,6 +62,9 @@ class BlockDeviceOperations:
     swap_activate: Callable[[SwapInfo], int] | None = None
     swap_deactivate: Callable[[SwapInfo], None] | None = None
     swap_slot_free_notify: Callable[[BlockDevice, int], None] | None = None
+    #: whether the driver accounts discard bios in the stat file (a bio-based
+    #: driver does its own accounting; zram's covers only reads and writes)
+    io_acct_discard: bool = True
 
 
 # Field order of /sys/block/<dev>/stat.
@@ -158,7 +161,7 @@ class BlockDevice:
             bio.status = errno.EIO
             bio_endio(bio)
             return
-        if self._io_stat:
+        if self._io_stat and (bio.op != ReqOp.DISCARD or self.fops.io_acct_discard):
             with self._stat_lock:
                 self._stat[8] += 1
                 self._start_ns[id(bio)] = time.monotonic_ns()

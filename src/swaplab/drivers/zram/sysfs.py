@@ -15,11 +15,20 @@ from typing import TYPE_CHECKING
 from ...attrs import AttrDir
 from ...consts import PAGE_SHIFT, PAGE_SIZE
 from ...errors import kerror
-from ...util import kstrtobool, kstrtoint, kstrtouint, kstrtoull, memparse_prefix
+from ...util import (
+    kstrtobool,
+    kstrtoint,
+    kstrtouint,
+    kstrtoull,
+    memparse_prefix,
+    strip_one_newline,
+)
 from .zcomp import ZcompParams, zcomp_available_algorithm, zcomp_available_show
 
 if TYPE_CHECKING:
     from .zram_drv import Zram
+
+ZRAM_PRIMARY_COMP = 0
 
 CRYPTO_MAX_ALG_NAME = 128
 
@@ -160,7 +169,7 @@ def mem_used_max_store(z: Zram, buf: str) -> None:
 
 def idle_store(z: Zram, buf: str) -> None:
     cutoff: int | None = None  # None: "all"
-    if buf.strip("\n") != "all":
+    if strip_one_newline(buf) != "all":  # sysfs_streq
         try:
             age = kstrtouint(buf, 0, what="idle age")
         except OSError:
@@ -174,11 +183,16 @@ def idle_store(z: Zram, buf: str) -> None:
 
 
 def _set_algorithm(z: Zram, prio: int, buf: str) -> None:
-    name = buf.strip("\n")
-    if len(name) >= CRYPTO_MAX_ALG_NAME:
-        raise kerror(errno.E2BIG, f"{z.name}: algorithm name of {len(name)} characters")
+    """__comp_algorithm_store, as the host kernel answers: the length limit on
+    the text as written (E2BIG), one trailing newline dropped, the name then
+    matched as sysfs_streq does (one more trailing newline tolerated), so
+    "lz4\n\n" is lz4 and "lz4\n\n\n" is EINVAL; an unknown name is EINVAL
+    and a known one on an initialised device EBUSY."""
+    if len(buf) >= CRYPTO_MAX_ALG_NAME:
+        raise kerror(errno.E2BIG, f"{z.name}: algorithm name of {len(buf)} characters")
+    name = strip_one_newline(strip_one_newline(buf))
     if not zcomp_available_algorithm(name):
-        raise kerror(errno.EINVAL, f"{z.name}: unknown compression algorithm {name!r}")
+        raise kerror(errno.EINVAL, f"{z.name}: unknown compression algorithm {buf!r}")
     with z.init_lock:
         if z.init_done():
             raise kerror(errno.EBUSY, f"{z.name}: cannot change algorithm of an "
@@ -191,16 +205,22 @@ def comp_algorithm_store(z: Zram, buf: str) -> None:
 
 
 def _keyvals(buf: str, what: str) -> Iterator[tuple[str, str | None]]:
+    """``key=value`` words as the kernel's next_arg splits them: a value in
+    double quotes loses its quotes."""
     for tok in buf.split():
         key, eq, val = tok.partition("=")
+        if eq and len(val) >= 2 and val[0] == val[-1] == '"':
+            val = val[1:-1]
         yield key, (val if eq else None)
 
 
 def algorithm_params_store(z: Zram, buf: str) -> None:
-    prio, level, winbits, algo, dict_path = -1, None, None, None, None
+    prio, level, winbits, algo, dict_path = ZRAM_PRIMARY_COMP, None, None, None, None
     for key, val in _keyvals(buf, "algorithm_params"):
         if val is None:
             raise kerror(errno.EINVAL, f"{z.name}: algorithm_params key {key!r} needs a value")
+        if not key:  # next_arg sees no '=' at the start of a word: no value
+            raise kerror(errno.EINVAL, f"{z.name}: algorithm_params word '={val}' has no key")
         if key == "priority":
             prio = kstrtoint(val, 10, what="priority")
         elif key == "level":
@@ -216,9 +236,7 @@ def algorithm_params_store(z: Zram, buf: str) -> None:
         if not matches:
             raise kerror(errno.EINVAL, f"{z.name}: algorithm {algo!r} is not configured")
         prio = matches[0]
-    if prio == -1:
-        prio = 0
-    if not 0 <= prio < len(z.comp_algs):
+    if not ZRAM_PRIMARY_COMP <= prio < len(z.comp_algs) or z.comp_algs[prio] is None:
         raise kerror(errno.EINVAL, f"{z.name}: priority {prio} outside 0..3")
     data = None
     if dict_path is not None:
@@ -334,6 +352,8 @@ ATTRS: dict[str, tuple[Show | None, Store | None]] = {
 
 class ZramAttrs(AttrDir):
     """The attribute files of one device, read and written like sysfs."""
+
+    empty_write_is_noop = True
 
     def __init__(self, zram: Zram) -> None:
         super().__init__(zram, ATTRS, f"/sys/block/{zram.name}")

@@ -44,6 +44,7 @@ from ...errors import kerror
 from ...lib.compress import DEFAULT_ALGORITHM, split
 from ...mm.page_alloc import PageReserve
 from ...mm.zsmalloc import ZsPool
+from ...util import U64_MASK, kstrtoint
 from .zcomp import Zcomp, ZcompParams
 
 if TYPE_CHECKING:
@@ -696,7 +697,7 @@ class Zram:
                              "initialized device")
             if nbytes == 0:
                 raise kerror(errno.EINVAL, f"{self.name}: disksize 0")
-            nbytes = -(-nbytes // PAGE_SIZE) * PAGE_SIZE
+            nbytes = (nbytes + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1) & U64_MASK  # PAGE_ALIGN
             n = nbytes >> PAGE_SHIFT
             comps: list[Zcomp | None] = [None] * ZRAM_MAX_COMPS
             for prio, name in enumerate(self.comp_algs):
@@ -709,10 +710,17 @@ class Zram:
                                        f"Cannot initialise {name} compressing backend")
                     raise kerror(e.errno or errno.EINVAL,
                                  f"{self.name}: cannot initialise {name}") from None
-            self.handle = np.zeros(n, dtype=np.uint64)
-            self.flags = np.zeros(n, dtype=np.uint32)
-            self.ac_time = np.zeros(n, dtype=np.uint32)
-            self.mem_pool = ZsPool(self.name, 2 * n + 1024, self.ctl.chain_size)
+            try:  # zram_meta_alloc: the table is vzalloc'ed, the pool created
+                if not n:
+                    raise MemoryError
+                handle = np.zeros(n, dtype=np.uint64)
+                flags = np.zeros(n, dtype=np.uint32)
+                ac_time = np.zeros(n, dtype=np.uint32)
+                pool = ZsPool(self.name, 2 * n + 1024, self.ctl.chain_size)
+            except (MemoryError, ValueError, OverflowError, OSError):  # too large to map
+                raise kerror(errno.ENOMEM, f"{self.name}: no memory for the table of a "
+                             f"{nbytes}-byte device") from None
+            self.handle, self.flags, self.ac_time, self.mem_pool = handle, flags, ac_time, pool
             if self.system.pools_in_ram:
                 self.mem_pool.backing = PageReserve(self.system.mem)
             self.huge_class_size = self.mem_pool.huge_class_size
@@ -801,7 +809,8 @@ def _zram_swap_slot_free_notify(bdev: BlockDevice, index: int) -> None:
 
 ZRAM_FOPS = BlockDeviceOperations(name="zram", submit_bio=_zram_submit_bio,
                                   swap_activate=_zram_swap_activate,
-                                  swap_slot_free_notify=_zram_swap_slot_free_notify)
+                                  swap_slot_free_notify=_zram_swap_slot_free_notify,
+                                  io_acct_discard=False)
 
 
 # --- zram-control and module load ------------------------------------------------------
@@ -848,10 +857,8 @@ class ZramControl:
     def hot_remove(self, text: str | int) -> None:
         """Writing hot_remove: EINVAL for a bad or negative id, ENODEV for an
         unknown one, EBUSY while the device is open (e.g. active swap)."""
-        try:
-            dev_id = int(str(text).strip(), 0)
-        except ValueError:
-            raise kerror(errno.EINVAL, f"zram-control: bad device id {text!r}") from None
+        dev_id = text if isinstance(text, int) else kstrtoint(text, 10, what="zram-control: "
+                                                              "device id")
         if dev_id < 0:
             raise kerror(errno.EINVAL, f"zram-control: negative device id {dev_id}")
         with self.lock:
