@@ -151,7 +151,7 @@ def codec_section(doc: dict) -> str:
     lines += ["", "| ratio (best figures) | value | target | met? |", "|---|---|---|---|"]
     for name, r in doc["ratios"].items():
         bound = float(r["target"].split()[-1])
-        lines.append(f"| {name} | {r['value']:.2f}x | {r['target']} | "
+        lines.append(f"| {name} | {r['value']:.3f}x | {r['target']} | "
                      f"{'yes' if r['value'] >= bound else '**no**'} |")
     lines += ["", "Chart: `out/codec_speed.png` (copied to docs/codec-speed.png)."]
     return "\n".join(lines)
