@@ -143,7 +143,7 @@ def test_recompression_with_a_secondary_algorithm(system):
     z.attr["disksize"] = "4M"
     write_pages(z, PAGES)
     before = mm_stat(z)[1]
-    z.attr["recompress"] = ""  # mode 0: every slot
+    z.attr["recompress"] = "\n"  # what `echo > recompress` writes: mode 0, every slot
     after = mm_stat(z)[1]
     assert after < before
     assert any(z.get_priority(i) == 1 for i in range(len(PAGES)))
