@@ -87,7 +87,7 @@ def test_version(capsys):
 def _bench_json(tmp_path, name, *extra):
     out = tmp_path / name
     r = run("bench", "--pages", "32", "--repeat", "1", "--design", "zram/swap_ops",
-            "--design", "zswap/filedisk", "--out", str(out), "--corpus", "files", *extra)
+            "--design", "zswap/filedisk", "--out", str(out), "--corpus", "sample", *extra)
     assert r.returncode == 0, r.stderr
     return out / "bench.json"
 
@@ -125,7 +125,7 @@ def test_calibrate_without_root_fails_with_the_reason():
         pytest.skip("needs root to drop to an unprivileged user")
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         sys.executable, "-m", "swaplab.cli", "calibrate", "--pages", "64",
-                        "--corpus", "stdlib"], capture_output=True, text=True, timeout=300,
+                        "--corpus", "sample"], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "HOME": "/tmp"})
     assert r.returncode == 1, r.stderr
     assert "calibrate needs the host kernel's zram" in r.stderr
@@ -137,15 +137,14 @@ def test_calibrate_on_the_host_kernel(tmp_path):
 
     if unavailable():
         pytest.skip(unavailable())
-    r = run("calibrate", "--pages", "512", "--corpus", "elf", "--json",
-            "--out", str(tmp_path / "cal.json"))
+    r = run("calibrate", "--pages", "512", "--corpus", "sample", "--algo", "lzo-rle",
+            "--json", "--out", str(tmp_path / "cal.json"))
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     rows = {row["field"]: row for row in doc["rows"]}
-    assert rows["mm_stat orig_data_size"]["kernel"] == rows["mm_stat orig_data_size"][
-        "swaplab"] == 512 * 4096
-    assert rows["mm_stat same_pages"]["kernel"] == rows["mm_stat same_pages"]["swaplab"]
-    assert 0.9 < rows["mm_stat compr_data_size"]["ratio"] < 1.1
+    assert rows["mm_stat orig_data_size"]["swaplab"] == 512 * 4096
+    for f in (f for f in rows if f.startswith("mm_stat ")):  # the kernel's codecs: equal
+        assert rows[f]["kernel"] == rows[f]["swaplab"], f
     for f in ("write MiB/s", "read MiB/s", "4 KiB read p50_us"):
         assert rows[f]["kernel"] > 0 and rows[f]["swaplab"] > 0
     assert json.loads((tmp_path / "cal.json").read_text())["rows"] == doc["rows"]
