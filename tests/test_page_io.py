@@ -398,3 +398,55 @@ def test_rw_mixing_in_one_ctx_flushes(system):
     assert [x[0] for x in be.batches] == [WRITE, WRITE]
     swap_read_submit(ctx)
     assert [x[0] for x in be.batches] == [WRITE, WRITE, READ]
+
+
+class _Raising(ArrayBackend):
+    """A broken backend: its submit raises instead of completing the batch."""
+
+    def submit_write(self, ctx) -> None:
+        if self.fail_writes:
+            raise RuntimeError("backend bug in submit_write")
+        super().submit_write(ctx)
+
+    def submit_read(self, ctx) -> None:
+        if self.fail_reads:
+            raise RuntimeError("backend bug in submit_read")
+        super().submit_read(ctx)
+
+
+def test_a_backend_raising_in_submit_write_fails_the_batch_and_keeps_the_data(system):
+    be = _Raising(2048)
+    si = area_with(system, be)
+    mm = system.create_mm(40)
+    data = [bytes([i + 1]) * PAGE_SIZE for i in range(40)]
+    for i, d in enumerate(data):
+        mm.write(i, d)
+    be.fail_writes = True
+    assert mm.pageout() == 0  # nothing freed: every write batch failed
+    assert si.inflight == 0
+    assert "submit_write" in system.printk.text() and "backend bug" in system.printk.text()
+    for pfn in si.cache[si.cache >= 0]:
+        f = Folio(system.mem, int(pfn))
+        assert f.test(PG.dirty) and not f.test(PG.writeback)
+    assert [mm.read(i) for i in range(40)] == data
+    system.swapoff(si.bdev)  # does not wait for a batch that never ends
+    assert not system.swap.active()
+
+
+def test_a_backend_raising_in_submit_read_fails_the_read_and_swapoff_works(system):
+    be = _Raising(2048)
+    si = area_with(system, be)
+    mm = system.create_mm(40)
+    for i in range(40):
+        mm.write(i, bytes([i + 7]) * PAGE_SIZE)
+    assert mm.pageout() == 40
+    be.fail_reads = True
+    with pytest.raises(OSError) as e:
+        mm.read(3)
+    assert e.value.errno == errno.EIO
+    assert si.inflight == 0 and "submit_read" in system.printk.text()
+    assert not int(mm.ptes[3]) & 1  # still on swap, nothing lost
+    be.fail_reads = False
+    assert mm.read(3) == bytes([10]) * PAGE_SIZE
+    system.swapoff(si.bdev)  # brings every page back through the working backend
+    assert [mm.read(i) for i in range(40)] == [bytes([i + 7]) * PAGE_SIZE for i in range(40)]

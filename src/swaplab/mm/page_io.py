@@ -199,18 +199,31 @@ def swap_add_folios(ctx: SwapIoCtx, folios: list[Folio], sis: SwapInfo, rw: int)
 
 
 def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
+    """Hand the batch to the area's ops. A backend that raises instead of
+    completing does not wedge the core: the error is logged, the batch ends
+    as failed (pages stay dirty / not uptodate) unless the backend ended it
+    already, and the area's in-flight count drops, so swapoff still works."""
     sio = ctx.sio
     if sio is None:
         return
     sis = ctx.sis
     sis.system.vmstat.count(event)
     sis.io_begin()
-    if rw == WRITE:
-        sis.ops.submit_write(ctx)
-    else:
-        sis.ops.submit_read(ctx)
-    ctx.sio = None
-    ctx.sis = None
+    try:
+        if rw == WRITE:
+            sis.ops.submit_write(ctx)
+        else:
+            sis.ops.submit_read(ctx)
+    except Exception as e:  # a broken backend; the kernel would oops, we log
+        what = "submit_write" if rw == WRITE else "submit_read"
+        sis.system.printk.ratelimited(f"swap-ops-{what}", logging.ERROR,
+                                      f"swap: {sis.ops.name} {what} of {sio!r} failed: "
+                                      f"{e!r}; the batch fails")
+        if not sio.ended:
+            (swap_write_end if rw == WRITE else swap_read_end)(sio, True)
+    finally:
+        ctx.sio = None
+        ctx.sis = None
 
 
 def swap_write_submit(ctx: SwapIoCtx) -> None:
