@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -72,6 +73,8 @@ class DictBackend:
 
     def submit_write(self, ctx) -> None:
         sio = ctx.sio
+        if self.bug == "never_write":
+            return  # takes the batch and never completes it
         folios = sio.folios[:-1] if self.bug == "loses" and len(sio.folios) > 1 else sio.folios
         for f in folios:
             off = swp_offset(f.swap)
@@ -83,6 +86,8 @@ class DictBackend:
 
     def submit_read(self, ctx) -> None:
         sio = ctx.sio
+        if self.bug == "never_read" and len(sio.folios) > 1:
+            return  # a read batch of several folios is never completed
         for f in sio.folios:
             off = swp_offset(f.swap)
             for k in range(f.nr_pages):
@@ -128,3 +133,14 @@ def test_broken_backends_fail(bug, needle):
     with pytest.raises(ConformanceFailure, match=needle):
         run_swap_ops_conformance(make, stored_pages=stored if bug == "leaks" else None,
                                  **FAST)
+
+
+@pytest.mark.parametrize("bug, what", [("never_write", "WRITE"), ("never_read", "READ")])
+def test_a_batch_that_never_completes_fails_the_kit_within_its_timeout(bug, what):
+    """The kit names the batch and gives up after completion_timeout (plus the
+    little Hypothesis needs to report), instead of waiting on its folios."""
+    make, _ = _dict_backend(bug)
+    t = time.monotonic()
+    with pytest.raises(ConformanceFailure, match=rf"SwapIocb\({what} .* not completed within 2 s"):
+        run_swap_ops_conformance(make, completion_timeout=2.0, **FAST)
+    assert time.monotonic() - t < 2.0 + 10

@@ -13,7 +13,9 @@ Rules (kernel-facts §1):
 - Submitting hands ``ctx.sio`` to ``sis.ops.submit_write`` / ``submit_read``.
   The backend owns the batch from then on and must call :func:`swap_write_end`
   or :func:`swap_read_end` exactly once for it, now or from a completion. A
-  second call raises ``RuntimeError``.
+  second call raises :class:`BatchEndedTwice` (a ``RuntimeError``). A backend
+  that raises anything else from ``submit_*`` has its batch ended as failed
+  and the error logged: a broken backend cannot wedge the core.
 - A batch succeeds or fails whole. A failed write re-dirties every folio and
   clears PG_reclaim, so the data stays in memory; a failed read leaves every
   folio not uptodate (PG_error set) and the fault reports EIO.
@@ -214,6 +216,8 @@ def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
             sis.ops.submit_write(ctx)
         else:
             sis.ops.submit_read(ctx)
+    except BatchEndedTwice:
+        raise
     except Exception as e:  # a broken backend; the kernel would oops, we log
         what = "submit_write" if rw == WRITE else "submit_read"
         sis.system.printk.ratelimited(f"swap-ops-{what}", logging.ERROR,
@@ -238,10 +242,15 @@ def swap_read_submit(ctx: SwapIoCtx) -> None:
 
 # --- completion ------------------------------------------------------------------------
 
+class BatchEndedTwice(RuntimeError):
+    """A backend completed a batch a second time: a contract violation the
+    core reports to the caller (it is not a failed batch)."""
+
+
 def _end_once(sio: SwapIocb, what: str) -> None:
     with sio.sis.io_lock:
         if sio._ended:
-            raise RuntimeError(f"{what} called twice for {sio!r}")
+            raise BatchEndedTwice(f"{what} called twice for {sio!r}")
         sio._ended = True
 
 

@@ -21,7 +21,9 @@ threads doing all of that at once; swapoff. After every step it checks:
 
 - every page read back equals what was written (a lost or corrupted page fails);
 - every submitted batch completed exactly once, before ``submit_*`` returned
-  or within ``completion_timeout`` seconds (a batch completed twice or never fails);
+  or within ``completion_timeout`` seconds, write batches and read batches
+  alike (a batch completed twice fails; one not completed in time fails with
+  its description, within the timeout, instead of hanging the kit);
 - the counters add up: pswpout + zswpout + swpout_zero = pages written out,
   pswpin + zswpin + swpin_zero = pages read back;
 - no slot leaks: the area's used slots equal the live entries, and, when
@@ -37,10 +39,10 @@ shrunk example of the steps that broke the rule.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,13 @@ from ..system import System
 
 class ConformanceFailure(AssertionError):
     """The backend broke a rule of the SwapOps contract."""
+
+
+class _BatchStuck(BaseException):
+    """A batch missed its completion deadline. Its folios stay locked or under
+    writeback for good, so the run ends here: Hypothesis lets a BaseException
+    through at once instead of shrinking (which would wait out the deadline
+    again and again), and :func:`run_swap_ops_conformance` reports it."""
 
 
 def _check(cond: bool, msg: str) -> None:
@@ -125,6 +134,8 @@ class _Machine(RuleBasedStateMachine):
         self.key = 1
         self.lock = threading.Lock()
         self.errors: list[BaseException] = []
+        #: second completions the core refused, seen by the submit wrappers
+        self.ended_twice: list[BaseException] = []
         self._wrap_ops()
         self.on = True
         self.failed = False
@@ -135,6 +146,8 @@ class _Machine(RuleBasedStateMachine):
         _check(ops is not None, f"swapon left {self.si.name} without swap_ops")
         record = self.sios
 
+        twice = self.ended_twice
+
         def wrap(fn):
             def submit(ctx):
                 record.append(ctx.sio)
@@ -142,6 +155,9 @@ class _Machine(RuleBasedStateMachine):
                     return fn(ctx)
                 except RuntimeError as e:  # the core's exactly-once check
                     if "called twice" in str(e):
+                        # the core logs a raising backend and goes on: keep it
+                        # for _settle, which fails the rule
+                        twice.append(e)
                         raise ConformanceFailure(f"a batch completed twice: {e}") from e
                     raise
             return submit
@@ -149,16 +165,27 @@ class _Machine(RuleBasedStateMachine):
         self.si.ops = dataclasses.replace(ops, submit_write=wrap(ops.submit_write),
                                           submit_read=wrap(ops.submit_read))
 
+    def _await(self) -> None:
+        """Every batch submitted so far must have ended, or end within
+        ``completion_timeout`` seconds from now; one that does not fails the
+        rule, naming it, instead of leaving the kit waiting on its folios."""
+        cond = self.system.mem.flag_wait  # the batch completions notify it
+        deadline = time.monotonic() + self.timeout
+        for sio in list(self.sios):
+            with cond:
+                while not sio.ended:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self.failed = True
+                        raise _BatchStuck(f"{sio!r} was submitted but not completed "
+                                          f"within {self.timeout:g} s")
+                    cond.wait(left)
+
     def _settle(self) -> None:
         """Every recorded batch must end, exactly once (the core refuses a second end)."""
-        for sio in self.sios:
-            ended = sio.ended
-            if not ended:
-                with contextlib.suppress(Exception):
-                    for f in sio.folios:
-                        f.wait_writeback()
-                ended = sio.ended
-            _check(ended, f"{sio!r} was submitted but never completed")
+        _check(not self.ended_twice,
+               f"a batch completed twice: {self.ended_twice[0] if self.ended_twice else ''}")
+        self._await()
         self.sios.clear()
 
     # --- operations -----------------------------------------------------------------------
@@ -186,6 +213,7 @@ class _Machine(RuleBasedStateMachine):
             f.clear(PG.dirty)
             _swap_writeout(f, ctx)
         swap_write_submit(ctx)
+        self._await()
         done = []
         for f, data in folios:
             f.wait_writeback()
@@ -230,6 +258,7 @@ class _Machine(RuleBasedStateMachine):
                 swap_read_folio(f, ctx)
                 got.append((e + k, f, data[k : k + 1]))
         swap_read_submit(ctx)
+        self._await()
         problem = None
         dirty = []
         for e, f, data in got:
@@ -254,6 +283,7 @@ class _Machine(RuleBasedStateMachine):
                 f.clear(PG.dirty)
                 _swap_writeout(f, wctx)
             swap_write_submit(wctx)
+            self._await()
             for f in dirty:
                 f.wait_writeback()
                 with self.lock:
@@ -323,7 +353,7 @@ class _Machine(RuleBasedStateMachine):
                    "(deadlock?)")
         if self.errors:
             err = self.errors[0]
-            if isinstance(err, ConformanceFailure):
+            if isinstance(err, ConformanceFailure | _BatchStuck):
                 raise err
             raise ConformanceFailure(f"a swapping thread failed: {err!r}") from err
         self._settle()
@@ -412,4 +442,7 @@ def run_swap_ops_conformance(make_backend: Callable[[System, Path], Any], *,
     machine.TestCase.settings = hypothesis_settings or settings(
         max_examples=max_examples, stateful_step_count=stateful_step_count, deadline=None,
         suppress_health_check=list(HealthCheck), database=None, derandomize=True)
-    run_state_machine_as_test(machine, settings=machine.TestCase.settings)
+    try:
+        run_state_machine_as_test(machine, settings=machine.TestCase.settings)
+    except _BatchStuck as e:
+        raise ConformanceFailure(str(e)) from None
