@@ -32,15 +32,17 @@ def _zram_stored(system):
 @pytest.mark.parametrize("legacy", [False, True], ids=["swap_ops", "bio-per-page"])
 def test_zram(legacy):
     run_swap_ops_conformance(lambda s, t: _zram(s, t, legacy), stored_pages=_zram_stored,
-                             **FAST)
+                             large_folio_swapin=True, **FAST)
 
 
 def test_ramdisk_block_ops():
-    run_swap_ops_conformance(lambda s, t: s.add_ramdisk("32M"), **FAST)
+    run_swap_ops_conformance(lambda s, t: s.add_ramdisk("32M"), large_folio_swapin=True,
+                             **FAST)
 
 
 def test_filedisk_block_ops():
-    run_swap_ops_conformance(lambda s, t: s.add_filedisk(t / "disk.img", "32M"), **FAST)
+    run_swap_ops_conformance(lambda s, t: s.add_filedisk(t / "disk.img", "32M"),
+                             large_folio_swapin=True, **FAST)
 
 
 def test_swap_file():
@@ -144,3 +146,20 @@ def test_a_batch_that_never_completes_fails_the_kit_within_its_timeout(bug, what
     with pytest.raises(ConformanceFailure, match=rf"SwapIocb\({what} .* not completed within 2 s"):
         run_swap_ops_conformance(make, completion_timeout=2.0, **FAST)
     assert time.monotonic() - t < 2.0 + 10
+
+
+def test_large_folio_swapin_reads_whole_large_folios_back(monkeypatch):
+    """With large_folio_swapin the kit reads entries written as large folios back
+    as one folio of their order, and a correct backend passes; the backend
+    sees read batches holding large folios."""
+    orders_read: list[int] = []
+    submit_read = DictBackend.submit_read
+
+    def recording(self, ctx):
+        orders_read.extend(f.order for f in ctx.sio.folios)
+        submit_read(self, ctx)
+
+    monkeypatch.setattr(DictBackend, "submit_read", recording)
+    make, stored = _dict_backend(None)
+    run_swap_ops_conformance(make, stored_pages=stored, large_folio_swapin=True, **FAST)
+    assert max(orders_read) >= 1

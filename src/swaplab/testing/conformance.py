@@ -16,8 +16,9 @@
 returns what ``mkswap``/``swapon`` take — a block device or a swap-file path —
 or ``(target, swapon_kwargs)``. The kit then runs a Hypothesis rule-based state
 machine: swapon; batches of swap-outs of random folios (orders 0..4) through
-one SwapIoCtx; batched swap-ins of random stored entries; frees; several
-threads doing all of that at once; swapoff. After every step it checks:
+one SwapIoCtx; batched swap-ins of random stored entries (large folios read
+back whole where the backend says it takes them: ``large_folio_swapin``);
+frees; several threads doing all of that at once; swapoff. After every step it checks:
 
 - every page read back equals what was written (a lost or corrupted page fails);
 - every submitted batch completed exactly once, before ``submit_*`` returned
@@ -116,6 +117,7 @@ class _Machine(RuleBasedStateMachine):
     make_backend: Callable[[System, Path], Any]
     stored_pages: Callable[[System], int] | None
     timeout: float
+    large_folio_swapin: bool
 
     def __init__(self) -> None:
         super().__init__()
@@ -235,8 +237,10 @@ class _Machine(RuleBasedStateMachine):
         return done
 
     def _swapin(self, entries: list[int]) -> None:
-        """Read the pages of ``entries`` back, one order-0 folio per page (as a fault
-        would: the kernel swaps large folios in only where zswap is not involved)."""
+        """Read the pages of ``entries`` back: one order-0 folio per page (as a fault
+        would), or, where the backend advertises large-folio swap-in, an entry
+        written as a large folio comes back as one folio of its order (mTHP
+        swap-in; the kernel does it only where zswap is not involved)."""
         system = self.system
         ctx = SwapIoCtx()
         got = []
@@ -245,6 +249,17 @@ class _Machine(RuleBasedStateMachine):
                 data = self.model.get(e)
             if data is None:
                 continue
+            if self.large_folio_swapin and len(data) > 1:
+                f = Folio.alloc(system.mem, len(data).bit_length() - 1)
+                if f is not None:
+                    f.lock()
+                    f.set(PG.swapbacked)
+                    if swap_cache_add_folio(f, e) == 0:
+                        swap_read_folio(f, ctx)
+                        got.append((e, f, data))
+                        continue
+                    f.unlock()
+                    f.free()
             for k in range(len(data)):
                 f = Folio.alloc(system.mem, 0)
                 if f is None:
@@ -428,16 +443,21 @@ def run_swap_ops_conformance(make_backend: Callable[[System, Path], Any], *,
                              stored_pages: Callable[[System], int] | None = None,
                              max_examples: int = 20, stateful_step_count: int = 12,
                              completion_timeout: float = 30.0,
+                             large_folio_swapin: bool = False,
                              hypothesis_settings: settings | None = None) -> None:
     """Run the conformance state machine against the backend ``make_backend`` builds.
 
-    Raises :class:`ConformanceFailure` naming the broken rule (see the module
-    docstring for the rules and how to write ``make_backend``).
+    ``large_folio_swapin`` says the backend takes read batches of large folios
+    (orders 1..4, as mTHP swap-in gives them): the kit then reads entries
+    written as large folios back whole. Raises :class:`ConformanceFailure`
+    naming the broken rule (see the module docstring for the rules and how to
+    write ``make_backend``).
     """
     machine = type("SwapOpsConformance", (_Machine,), {
         "make_backend": staticmethod(make_backend),
         "stored_pages": staticmethod(stored_pages) if stored_pages else None,
         "timeout": completion_timeout,
+        "large_folio_swapin": large_folio_swapin,
     })
     machine.TestCase.settings = hypothesis_settings or settings(
         max_examples=max_examples, stateful_step_count=stateful_step_count, deadline=None,
