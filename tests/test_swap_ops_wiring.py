@@ -231,13 +231,3 @@ def test_swap_range_free_order(system):
     log.clear()
     system.swapoff(d)
     assert log == [("swapoff", si.type)]
-
-
-def test_swap_ops_flags():
-    from swaplab.mm.page_io import SWAP_OPS_F_NOFS, swap_fs_ops
-
-    assert SWAP_OPS_F_NOFS == 1
-    assert swap_bdev_ops.flags == 0 and swap_fs_ops.flags == 0
-    nofs = SwapOps(name="nfs-like", submit_write=lambda c: None, submit_read=lambda c: None,
-                   flags=SWAP_OPS_F_NOFS)
-    assert nofs.flags & SWAP_OPS_F_NOFS and nofs.can_merge is None

@@ -3,8 +3,7 @@
 User-facing calls raise :class:`OSError` carrying the errno the kernel would
 return (``OSError(errno.EINVAL, ...)`` becomes the matching subclass, e.g.
 ``FileNotFoundError`` for ENOENT). Internal kernel-shaped functions return
-``0`` or ``-errno``; :func:`check` turns such a code into an exception at the
-layer boundary.
+``0`` or ``-errno``; the layer above them raises :func:`kerror` with it.
 """
 
 from __future__ import annotations
@@ -22,8 +21,3 @@ def kerror(err: int, msg: str) -> OSError:
     return OSError(err, f"{msg} [{name}: {os.strerror(err)}]")
 
 
-def check(ret: int, msg: str) -> int:
-    """Raise :func:`kerror` if ``ret`` is a negative errno, else return it."""
-    if ret < 0:
-        raise kerror(-ret, msg)
-    return ret

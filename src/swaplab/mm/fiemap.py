@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import os
 import struct
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
@@ -85,11 +84,3 @@ def file_extents(fd: int, length: int) -> tuple[list[tuple[int, int, int]], bool
             break
     return exts, covered < npages
 
-
-def has_fiemap(path: str) -> bool:
-    """Whether the filesystem holding ``path`` answers FIEMAP."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return _fiemap(fd, PAGE_SIZE) is not None
-    finally:
-        os.close(fd)

@@ -188,12 +188,6 @@ class Folio:
             self.mem.flags[self.pfn] &= ~np.uint32(PG.locked)
             self.mem.flag_wait.notify_all()
 
-    def wait_locked(self) -> None:
-        """Sleep until PG_locked is clear (folio_wait_locked)."""
-        with self.mem.flag_wait:
-            while self.mem.flags[self.pfn] & PG.locked:
-                self.mem.flag_wait.wait()
-
     def start_writeback_unlock(self) -> None:
         """Set PG_writeback and release PG_locked in one step (__swap_writepage)."""
         with self.mem.flag_wait:

@@ -160,14 +160,3 @@ class Lruvec:
                 with mem.zone_lock:
                     mem.lru_count[self.memcg_id, which] -= len(pfns)
         return pfns
-
-    def del_folio(self, pfn: int) -> None:
-        """Take one folio off its list (its row goes stale)."""
-        mem = self.mem
-        with mem.flag_wait:
-            fl = int(mem.flags[pfn])
-            if not fl & PG.lru:
-                return
-            mem.flags[pfn] = fl & ~PG.lru
-            with mem.zone_lock:
-                mem.lru_count[self.memcg_id, 1 if fl & PG.active else 0] -= 1

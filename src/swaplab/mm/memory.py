@@ -54,10 +54,6 @@ PTE_PRESENT = np.uint64(1)
 UNUSE_CHUNK = 256
 
 
-def pte_present(pte: int) -> bool:
-    return bool(pte & 1)
-
-
 def pte_swap_entry(pte: int) -> int:
     return int(pte) >> 1
 
