@@ -210,23 +210,36 @@ def test_failed_write_redirties_every_page_and_keeps_data(system):
     assert [mm.read(i) for i in range(40)] == data
 
 
-def test_failed_read_leaves_not_uptodate_and_reports_eio(system):
-    be = ArrayBackend(2048)
-    area_with(system, be)
+def _paged_out(system, be: ArrayBackend):
+    """40 pages (page i holds byte i + 7) written and paged out to ``be``'s area."""
+    si = area_with(system, be)
     mm = system.create_mm(40)
     for i in range(40):
         mm.write(i, bytes([i + 7]) * PAGE_SIZE)
     assert mm.pageout() == 40
+    return si, mm
+
+
+@pytest.mark.parametrize("raises", [False, True], ids=["fails-the-batch", "raises"])
+def test_failed_read_leaves_not_uptodate_and_reports_eio(system, raises):
+    """A read batch the backend fails, or a backend that raises from
+    submit_read: EIO naming the page, no pswpin, the page still on swap, the
+    area idle (swapoff works), and the page readable once the backend is."""
+    be = _Raising(2048) if raises else ArrayBackend(2048)
+    si, mm = _paged_out(system, be)
     be.fail_reads = True
     with pytest.raises(OSError) as e:
         mm.read(3)
     assert e.value.errno == errno.EIO and "page 3" in str(e.value)
     assert system.vmstat["pswpin"] == 0  # not counted for a failed batch
     assert not int(mm.ptes[3]) & 1  # still on swap
+    assert si.inflight == 0
+    assert ("submit_read" in system.printk.text()) == raises
     be.fail_reads = False
     assert mm.read(3) == bytes([10]) * PAGE_SIZE
     assert system.vmstat["pswpin"] == 1
-
+    system.swapoff(si.bdev)  # brings every page back through the working backend
+    assert [mm.read(i) for i in range(40)] == [bytes([i + 7]) * PAGE_SIZE for i in range(40)]
 
 def test_failed_read_batch_flags(system):
     be = ArrayBackend(2048)
@@ -431,22 +444,3 @@ def test_a_backend_raising_in_submit_write_fails_the_batch_and_keeps_the_data(sy
     assert [mm.read(i) for i in range(40)] == data
     system.swapoff(si.bdev)  # does not wait for a batch that never ends
     assert not system.swap.active()
-
-
-def test_a_backend_raising_in_submit_read_fails_the_read_and_swapoff_works(system):
-    be = _Raising(2048)
-    si = area_with(system, be)
-    mm = system.create_mm(40)
-    for i in range(40):
-        mm.write(i, bytes([i + 7]) * PAGE_SIZE)
-    assert mm.pageout() == 40
-    be.fail_reads = True
-    with pytest.raises(OSError) as e:
-        mm.read(3)
-    assert e.value.errno == errno.EIO
-    assert si.inflight == 0 and "submit_read" in system.printk.text()
-    assert not int(mm.ptes[3]) & 1  # still on swap, nothing lost
-    be.fail_reads = False
-    assert mm.read(3) == bytes([10]) * PAGE_SIZE
-    system.swapoff(si.bdev)  # brings every page back through the working backend
-    assert [mm.read(i) for i in range(40)] == [bytes([i + 7]) * PAGE_SIZE for i in range(40)]
