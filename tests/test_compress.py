@@ -82,7 +82,7 @@ def test_every_shipped_page_gets_the_kernels_kind_and_length(name):
 
 
 @pytest.mark.parametrize("name", available())
-def test_batch_round_trip_of_real_pages(name):
+def test_batch_round_trip_of_shipped_pages(name):
     pages = sample_pages(96, seed=3)
     c = compressor(name)
     buf, lens = c.compress_batch(pages)
