@@ -29,7 +29,7 @@ from swaplab.mm.swapfile import (
     swap_dup_entries,
     swap_put_entries,
 )
-from swaplab.mm.swapops import swp_offset
+from swaplab.mm.swapops import pte_present, swp_offset, swp_type
 from swaplab.mm.vmscan import try_to_unmap
 
 
@@ -127,7 +127,7 @@ def test_area_change_splits(system):
     fb = []
     while len(fb) < 3:
         f = swap_folio(system)
-        (fb if f.swap >> 58 == 1 else fa).append(f)
+        (fb if swp_type(f.swap) == 1 else fa).append(f)
     mixed = [fa[0], fa[1], fb[0], fb[1], fa[2]]
     write_folios(system, mixed)
     assert [len(x[1]) for x in a.batches] == [2, 1]
@@ -193,7 +193,7 @@ def test_failed_write_redirties_every_page_and_keeps_data(system):
     assert len(be.batches) == 2
     for v in range(40):
         pte = int(mm.ptes[v])
-        assert not pte & 1  # unmapped: the PTE holds the swap entry
+        assert not pte_present(pte)  # unmapped: the PTE holds the swap entry
     # every folio is still in memory, dirty, in the swap cache, not under writeback
     si = system.swap.active()[0]
     cached = si.cache[si.cache >= 0]
@@ -232,7 +232,7 @@ def test_failed_read_leaves_not_uptodate_and_reports_eio(system, raises):
         mm.read(3)
     assert e.value.errno == errno.EIO and "page 3" in str(e.value)
     assert system.vmstat["pswpin"] == 0  # not counted for a failed batch
-    assert not int(mm.ptes[3]) & 1  # still on swap
+    assert not pte_present(int(mm.ptes[3]))  # still on swap
     assert si.inflight == 0
     assert ("submit_read" in system.printk.text()) == raises
     be.fail_reads = False

@@ -146,7 +146,7 @@ def test_pre_series_path_one_bio_per_page_and_bdev_notify(system):
     assert d.stat()["write_ios"] == 64  # one bio per page
     assert system.vmstat["nrswpout"] == 64  # one batch per folio
     assert not be.batches  # registration is not used on the old path
-    entries = [int(mm.ptes[i]) >> 1 for i in range(64)]
+    entries = [mm.swap_entry_at(i) for i in range(64)]
     assert all(mm.read(i) == bytes([i + 1]) * PAGE_SIZE for i in range(64))
     mm.pageout()
     system.swapoff(d)

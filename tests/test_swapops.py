@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,3 +33,31 @@ def test_layout_type_high_offset_low():
 def test_roundtrip(t, off):
     e = swp_entry(t, off)
     assert swp_type(e) == t and swp_offset(e) == off
+
+
+def test_pte_encodings_scalar_and_array_forms_agree():
+    from swaplab.mm.swapops import (
+        mk_pte,
+        pte_pfn,
+        pte_present,
+        pte_to_swp_entry,
+        ptes_pfn,
+        ptes_present,
+        ptes_swap,
+        ptes_to_swp_entries,
+        swp_entry_to_pte,
+        swp_offsets,
+        swp_types,
+    )
+
+    entries = [swp_entry(t, o) for t, o in ((0, 1), (3, 12345), (23, (1 << 40) + 7))]
+    ptes = [0, mk_pte(5), mk_pte(1 << 30)] + [swp_entry_to_pte(e) for e in entries]
+    arr = np.array(ptes, dtype=np.uint64)
+    assert ptes_present(arr).tolist() == [pte_present(p) for p in ptes] == \
+        [False, True, True, False, False, False]
+    assert ptes_swap(arr).tolist() == [False, False, False, True, True, True]
+    assert ptes_pfn(arr[1:3]).tolist() == [pte_pfn(p) for p in ptes[1:3]] == [5, 1 << 30]
+    back = ptes_to_swp_entries(arr[3:])
+    assert back.tolist() == [pte_to_swp_entry(p) for p in ptes[3:]] == entries
+    assert swp_types(back).tolist() == [swp_type(e) for e in entries] == [0, 3, 23]
+    assert swp_offsets(back).tolist() == [swp_offset(e) for e in entries]

@@ -12,6 +12,7 @@ from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE, SWP
 from swaplab.drivers.zram.swap_ops import zram_swap_ops
 from swaplab.mm.page_io import swap_bdev_ops, swap_bdev_page_ops
+from swaplab.mm.swapops import pte_present, swp_offset
 from zram_helpers import mm_stat, zram_device
 
 PAGES = sample_page_bytes(400, seed=21)
@@ -108,18 +109,18 @@ def test_read_failure_is_eio_and_counted_once(system):
     _si, mm = run_swap(system, z, n=64)
     slot = next(i for i in range(1, 65) if z.get_obj_size(i) not in (0, PAGE_SIZE))
     z.mem_pool.write(int(z.handle[slot]), np.full(z.get_obj_size(slot), 0xFF, np.uint8))
-    vpn = next(v for v in range(64) if (int(mm.ptes[v]) >> 1) & 0xFFFFFF == slot)
+    vpn = next(v for v in range(64) if swp_offset(mm.swap_entry_at(v)) == slot)
     with pytest.raises(OSError) as e:
         mm.read(vpn)
     assert e.value.errno == errno.EIO
     assert z.stats["failed_reads"] == 1
-    assert not int(mm.ptes[vpn]) & 1  # still a swap entry
+    assert not pte_present(int(mm.ptes[vpn]))  # still a swap entry
 
 
 def test_busy_slot_is_a_missed_free(system):
     z = zram_device(system, "16M")
     _si, mm = run_swap(system, z, n=8)
-    entry = int(mm.ptes[0]) >> 1
+    entry = mm.swap_entry_at(0)
     off = entry & ((1 << 58) - 1)
     z.slot_lock(off)
     from swaplab.mm.swapfile import swap_put_entries

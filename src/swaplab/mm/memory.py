@@ -1,8 +1,8 @@
 """Address spaces and faults (mm/memory.c, reduced to anonymous memory).
 
 An :class:`MmStruct` is one process's anonymous memory: VMAs laid end to end
-over a flat array of PTEs, one per virtual page. A PTE is 0 (never touched),
-present (``pfn << 1 | 1``), or a swap PTE (``entry << 1``). Frames record
+over a flat array of PTEs, one per virtual page, encoded as mm/swapops.py
+says: 0 (never touched), present, or a swap PTE. Frames record
 their owner in the reverse map (``mem.mapping`` = mm id, ``mem.index`` =
 virtual page), which reclaim uses to unmap them. Every access sets the
 folio's young bit (the PTE accessed bit) that reclaim tests.
@@ -42,20 +42,26 @@ from .swapfile import (
     swap_count,
     swap_put_entries,
 )
-from .swapops import SWP_TYPE_SHIFT
+from .swapops import (
+    mk_pte,
+    pte_pfn,
+    pte_present,
+    pte_to_swp_entry,
+    ptes_pfn,
+    ptes_present,
+    ptes_swap,
+    ptes_to_swp_entries,
+    swp_offset,
+    swp_types,
+)
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
     from .memcontrol import MemCgroup
 
-PTE_PRESENT = np.uint64(1)
 #: How many swap PTEs swapoff reads in one go.
 UNUSE_CHUNK = 256
-
-
-def pte_swap_entry(pte: int) -> int:
-    return int(pte) >> 1
 
 
 def vm_swap_full(system: System) -> bool:
@@ -115,14 +121,14 @@ class MmStruct:
         return self.vmas[bisect.bisect_right(self._vma_starts, vpn) - 1]
 
     def _map(self, vpn: int, folio: Folio) -> None:
-        self.ptes[vpn] = (np.uint64(folio.pfn) << np.uint64(1)) | PTE_PRESENT
+        self.ptes[vpn] = mk_pte(folio.pfn)
         self.system.mem.mapping[folio.pfn] = self.id
         self.system.mem.index[folio.pfn] = vpn
 
     def swap_entry_at(self, vpn: int) -> int:
         """The swap entry of ``vpn``'s PTE, or 0 if it is not a swap PTE."""
         pte = int(self.ptes[vpn])
-        return 0 if pte & 1 or pte == 0 else pte >> 1
+        return 0 if pte_present(pte) else pte_to_swp_entry(pte)
 
     def swapped_out(self, vpn: int, entry: int) -> None:
         """Reclaim replaced ``vpn``'s PTE by ``entry`` (called under ptl)."""
@@ -132,14 +138,13 @@ class MmStruct:
     def folio_at(self, vpn: int) -> Folio | None:
         """The folio mapped at ``vpn``, or None if not present."""
         pte = int(self.ptes[vpn])
-        return Folio(self.system.mem, pte >> 1) if pte & 1 else None
+        return Folio(self.system.mem, pte_pfn(pte)) if pte_present(pte) else None
 
     def resident(self) -> int:
-        return int(np.count_nonzero(self.ptes & PTE_PRESENT))
+        return int(np.count_nonzero(ptes_present(self.ptes)))
 
     def swapped(self) -> int:
-        return int(np.count_nonzero((self.ptes & PTE_PRESENT) == 0) - np.count_nonzero(
-            self.ptes == 0))
+        return int(np.count_nonzero(ptes_swap(self.ptes)))
 
     # --- faults -------------------------------------------------------------------------
     def fault(self, vpn: int, write: bool = False) -> Folio:
@@ -148,15 +153,15 @@ class MmStruct:
         system = self.system
         with self.ptl:
             pte = int(self.ptes[vpn])
-            if pte & 1:
-                folio = Folio(system.mem, pte >> 1)
+            if pte_present(pte):
+                folio = Folio(system.mem, pte_pfn(pte))
                 folio.set(PG.young | PG.dirty if write else PG.young)
                 return folio
             system.vmstat.count(VmEvent.pgfault)
             system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
             if pte == 0:
                 return self.do_anonymous_page(vpn)
-            return self.do_swap_page(vpn, pte_swap_entry(pte), write)
+            return self.do_swap_page(vpn, pte_to_swp_entry(pte), write)
 
     def do_anonymous_page(self, vpn: int) -> Folio:
         from .vmscan import alloc_folio
@@ -198,7 +203,7 @@ class MmStruct:
             folio.unlock()
             folio.free()
             raise kerror(errno.EIO, f"mm {self.id}: swap-in of page {vpn} from {si.name} "
-                         f"offset {entry & ((1 << SWP_TYPE_SHIFT) - 1)} failed; page "
+                         f"offset {swp_offset(entry)} failed; page "
                          "stays on swap")
         folio.clear(PG.readahead)
         folio.set(PG.young)
@@ -234,8 +239,8 @@ class MmStruct:
 
         hi = self.nr_pages if hi is None else hi
         with self.ptl:
-            vpns = np.flatnonzero(self.ptes[lo:hi] & PTE_PRESENT) + lo
-            folios = [Folio(self.system.mem, int(self.ptes[v]) >> 1) for v in vpns]
+            vpns = np.flatnonzero(ptes_present(self.ptes[lo:hi])) + lo
+            folios = [Folio(self.system.mem, pfn) for pfn in ptes_pfn(self.ptes[vpns]).tolist()]
             return shrink_folio_list(self.system, folios)
 
     # --- swapoff ------------------------------------------------------------------------
@@ -244,16 +249,15 @@ class MmStruct:
         system = self.system
         with self.ptl:
             ptes = self.ptes
-            swap = (ptes & PTE_PRESENT) == 0
-            swap &= ptes != 0
-            swap &= (ptes >> np.uint64(SWP_TYPE_SHIFT + 1)) == type_
+            swap = ptes_swap(ptes)
+            swap &= swp_types(ptes_to_swp_entries(ptes)) == type_
             vpns = np.flatnonzero(swap)
             for lo in range(0, len(vpns), UNUSE_CHUNK):
                 chunk = vpns[lo : lo + UNUSE_CHUNK]
                 ctx = SwapIoCtx()
                 got = []
                 for v in chunk:
-                    entry = pte_swap_entry(int(ptes[v]))
+                    entry = pte_to_swp_entry(int(ptes[v]))
                     folio, _ = read_swap_cache_async(system, entry, ctx)
                     if folio is None:
                         swap_read_submit(ctx)
@@ -295,8 +299,8 @@ class MmStruct:
             vpns = np.flatnonzero(self.ptes[lo:hi]) + lo
             for v in vpns:
                 pte = int(self.ptes[v])
-                if pte & 1:
-                    folio = Folio(system.mem, pte >> 1)
+                if pte_present(pte):
+                    folio = Folio(system.mem, pte_pfn(pte))
                     folio.lock()
                     folio.wait_writeback()
                     system.mem.mapping[folio.pfn] = -1
@@ -305,6 +309,6 @@ class MmStruct:
                     folio.unlock()
                     folio.free()
                 else:
-                    swap_put_entries(system, pte_swap_entry(pte))
+                    swap_put_entries(system, pte_to_swp_entry(pte))
                 self.ptes[v] = 0
         return len(vpns)

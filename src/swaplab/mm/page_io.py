@@ -40,7 +40,7 @@ from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
 from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
 from .folio import PG, Folio, folios_set_flags
 from .memcontrol import MemcgEvent
-from .swapops import swp_offset
+from .swapops import swp_offset, swp_types
 from .vmstat import MthpStat, VmEvent
 
 if TYPE_CHECKING:
@@ -382,7 +382,7 @@ def _uniform_batch(folios: list[Folio]) -> tuple[SwapInfo, np.ndarray, np.ndarra
     mem = folios[0].mem
     pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=len(folios))
     entries = mem.swap[pfns]
-    types = entries >> np.uint64(58)
+    types = swp_types(entries)
     system = mem.system
     if (mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any()
             or not all(cg.zswap_writeback for cg in system.memcgs.values())):

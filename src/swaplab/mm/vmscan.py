@@ -40,6 +40,7 @@ from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
 from .memcontrol import MemcgEvent
 from .page_io import SwapIoCtx, swap_write_submit, swap_writeout_folios
 from .swapfile import folio_alloc_swap, swap_cache_del_folio, swap_dup_entries
+from .swapops import swp_entry_to_pte
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def try_to_unmap(system: System, folio: Folio) -> bool:
         vpn = int(mem.index[folio.pfn])
         if swap_dup_entries(system, folio.swap):
             return False
-        mm.ptes[vpn] = folio.swap << 1
+        mm.ptes[vpn] = swp_entry_to_pte(folio.swap)
         mem.mapping[folio.pfn] = -1
         mm.swapped_out(vpn, folio.swap)
     finally:

@@ -38,7 +38,18 @@ from ..consts import PAGE_SIZE
 from ..errors import kerror
 from ..mm.folio import PG
 from ..mm.memory import MmStruct
-from ..mm.swapops import swp_offset, swp_type
+from ..mm.swapops import (
+    pte_pfn,
+    pte_present,
+    ptes_pfn,
+    ptes_present,
+    ptes_swap,
+    ptes_to_swp_entries,
+    swp_offset,
+    swp_offsets,
+    swp_type,
+    swp_types,
+)
 from ..system import System
 from .corpus import corpus_pages
 from .patterns import DirtyModel, access_chunks, read_trace, schedule
@@ -251,8 +262,8 @@ class Workload:
         young = PG.young
         for vpn, w in zip(vpns.tolist(), writes.tolist(), strict=True):
             pte = int(ptes[vpn])
-            if pte & 1:
-                pfn = pte >> 1
+            if pte_present(pte):
+                pfn = pte_pfn(pte)
                 if w:
                     self._write(proc, vpn, pfn)
                 else:
@@ -368,8 +379,8 @@ class Workload:
             mm = proc.mm
             for vpn in np.flatnonzero(proc.touched).tolist():
                 pte = int(mm.ptes[vpn])
-                if pte & 1:
-                    self._verify(proc, vpn, self.system.mem.data[pte >> 1], "final check")
+                if pte_present(pte):
+                    self._verify(proc, vpn, self.system.mem.data[pte_pfn(pte)], "final check")
                 else:
                     folio = mm.fault(vpn)
                     self._verify(proc, vpn, folio.data, "final check (swap-in)")
@@ -401,15 +412,13 @@ class Workload:
             ptes = proc.mm.ptes
             touched = proc.touched
             out["touched"] += int(touched.sum())
-            present = (ptes & np.uint64(1)) == 1
+            present = ptes_present(ptes)
             out["resident"] += int(np.count_nonzero(present & touched))
-            pfns = (ptes[present] >> np.uint64(1)).astype(np.int64)
+            pfns = ptes_pfn(ptes[present])
             out["resident_swapcache"] += int(np.count_nonzero(
                 s.mem.flags[pfns] & np.uint32(PG.swapcache)))
-            swapped = ~present & (ptes != 0)
-            entries = ptes[swapped] >> np.uint64(1)
-            types = (entries >> np.uint64(58)).astype(np.int64)
-            offs = (entries & np.uint64((1 << 58) - 1)).astype(np.int64)
+            entries = ptes_to_swp_entries(ptes[ptes_swap(ptes)])
+            types, offs = swp_types(entries), swp_offsets(entries)
             for t in np.unique(types).tolist():
                 si = s.swap.info[t]
                 o = offs[types == t]

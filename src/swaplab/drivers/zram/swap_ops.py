@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
-from ...mm.swapops import SWP_OFFSET_MASK, swp_offset
+from ...mm.swapops import swp_offset, swp_offsets
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
@@ -42,7 +42,7 @@ def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
     """(pfn of every page, slot index of every page) of a batch, in order."""
     mem = sio.folios[0].mem
     heads = sio.pfns()
-    offs = (mem.swap[heads] & np.uint64(SWP_OFFSET_MASK)).astype(np.int64)
+    offs = swp_offsets(mem.swap[heads])
     orders = mem.order[heads]
     if not np.count_nonzero(orders):
         return heads, offs
