@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import kerror
 from .folio import PG, Folio
+from .memcontrol import mem_cgroup_charge
 from .page_io import SwapIoCtx, swap_read_folio, swap_read_submit
 from .swapfile import SWP, swap_cache_add_folio, swap_cache_get_folio
 from .swapops import swp_entry, swp_offset, swp_type
+from .vmscan import alloc_folio
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
@@ -56,9 +58,6 @@ def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
     means no memory (or no room in the owning cgroup), or the entry was freed
     meanwhile.
     """
-    from .memcontrol import mem_cgroup_charge
-    from .vmscan import alloc_folio
-
     while True:
         folio = swap_cache_get_folio(system, entry)
         if folio is not None:
