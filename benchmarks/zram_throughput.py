@@ -151,7 +151,7 @@ def swap_path(pages: np.ndarray, algo: str, legacy: bool, core: bool
     """
     n = len(pages)
     with System((2 * n + 8192) * PAGE_SIZE) as s:  # the folios, and room for the pool
-        z = s.load_zram()[0]
+        z = s.load_module("zram")[0]
         z.attr["comp_algorithm"] = algo
         z.attr["disksize"] = str((n + 1024) * PAGE_SIZE)
         s.mkswap(z.bdev)
@@ -195,7 +195,7 @@ def kernel(pages: np.ndarray, algo: str) -> tuple[float, float] | None:
 
 def metadata_16g() -> tuple[int, float]:
     with System("64M") as s:
-        z = s.load_zram()[0]
+        z = s.load_module("zram")[0]
         t = time.perf_counter()
         z.attr["disksize"] = "16G"
         dt = time.perf_counter() - t

@@ -70,3 +70,22 @@ def test_close_releases_disks_files(tmp_path):
     s.swapon(d)
     s.close()
     assert s.block == {} and s.swap.active() == []
+
+
+def test_load_module_is_modprobe_for_any_driver():
+    with System("64M") as s:
+        with pytest.raises(OSError) as e:
+            s.load_module("nosuchdrv")
+        assert e.value.errno == errno.ENOENT and "nosuchdrv" in str(e.value)
+        with pytest.raises(OSError) as e:
+            s.load_module("zram", num_devies=2)
+        assert e.value.errno == errno.EINVAL and "num_devies" in str(e.value)
+        assert "zram" not in s.modules  # nothing loaded by a refused modprobe
+        ctl = s.load_module("zram", num_devices=2, swap_ops="none")
+        assert s.modules["zram"] is ctl and len(ctl.devices) == 2
+        with pytest.raises(OSError) as e:
+            s.load_zram()
+        assert e.value.errno == errno.EEXIST
+        s.unload_module("zram")
+        assert "zram" not in s.modules
+        assert s.load_zram(num_devices=1) is s.modules["zram"]  # the shorthand

@@ -149,7 +149,7 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
             except OSError as e:
                 raise UsageError(f"zramctl: {e.strerror}") from None
             system = System(max(64 << 20, (args.fill + 1024) * 4096))
-            z = system.load_zram()[0]
+            z = system.load_module("zram")[0]
             try:
                 z.attr["comp_algorithm"] = args.algorithm
                 z.attr["disksize"] = str(size)

@@ -9,6 +9,8 @@ process; nothing in swaplab keeps module-level mutable state.
 from __future__ import annotations
 
 import errno
+import importlib
+import inspect
 import os
 import uuid as uuidlib
 from typing import Any
@@ -32,6 +34,12 @@ from .mm.vmstat import VmStat
 from .printk import Printk
 from .util import memparse
 
+#: Loadable drivers by module name: "python.module:ControlClass". The class is
+#: called with the System and the module parameters (System.load_module).
+MODULES: dict[str, str] = {
+    "zram": "swaplab.drivers.zram.zram_drv:ZramControl",
+}
+
 
 def default_min_free_kbytes(managed: int) -> int:
     """vm.min_free_kbytes at boot: sqrt(16 * KiB of RAM), clamped to 128 KiB..256 MiB."""
@@ -50,6 +58,7 @@ def zone_watermarks(managed: int, min_free_kbytes: int | None = None) -> dict[st
     wmin = min_free_kbytes >> (PAGE_SHIFT - 10)
     step = max(wmin >> 2, managed * 10 // 10000)
     return {"min": wmin, "low": wmin + step, "high": wmin + 2 * step}
+
 
 
 class System:
@@ -183,21 +192,38 @@ class System:
     def swap_unregister_block_ops(self, fops: object) -> None:
         swapfile.swap_unregister_block_ops(self, fops)
 
+    def load_module(self, name: str, **params: Any) -> Any:
+        """modprobe ``name`` with its parameters: the driver's control object.
+
+        Drivers are found by name in :data:`MODULES` (imported on first load,
+        so the core never imports a driver). An unknown module is ENOENT, a
+        parameter the driver does not take EINVAL naming it, loading twice
+        EEXIST. ``load_module("zram", num_devices=1, swap_ops="activate",
+        chain_size=8)``: ``swap_ops`` is how swap reaches zram, "activate"
+        (swap_activate with private_data), "register" (the posted series'
+        registration) or "none" (the default block ops, bios into zram).
+        """
+        where = MODULES.get(name)
+        if where is None:
+            raise kerror(errno.ENOENT, f"modprobe: module {name!r} not found "
+                         f"(known: {', '.join(MODULES)})")
+        if name in self.modules:
+            raise kerror(errno.EEXIST, f"{name} is already loaded")
+        mod_path, _, attr = where.partition(":")
+        loader = getattr(importlib.import_module(mod_path), attr)
+        accepted = inspect.signature(loader).parameters
+        for key in params:
+            if key not in accepted or key == "system":
+                raise kerror(errno.EINVAL, f"modprobe {name}: unknown parameter {key!r}")
+        ctl = loader(self, **params)
+        self.modules[name] = ctl
+        return ctl
+
     def load_zram(self, num_devices: int = 1, *, swap_ops: str = "activate",
                   chain_size: int = 8) -> Any:
-        """modprobe zram: the driver's control object (``hot_add``, devices by id).
-
-        ``swap_ops`` is how swap reaches zram: "activate" (swap_activate with
-        private_data), "register" (the posted series' registration) or "none"
-        (the default block ops, bios into zram). Loading twice is EEXIST.
-        """
-        from .drivers.zram.zram_drv import ZramControl
-
-        if "zram" in self.modules:
-            raise kerror(errno.EEXIST, "zram is already loaded")
-        ctl = ZramControl(self, num_devices, swap_ops=swap_ops, chain_size=chain_size)
-        self.modules["zram"] = ctl
-        return ctl
+        """``load_module("zram", ...)``, kept as a shorthand."""
+        return self.load_module("zram", num_devices=num_devices, swap_ops=swap_ops,
+                                chain_size=chain_size)
 
     def unload_module(self, name: str) -> None:
         """rmmod: EBUSY while one of its devices is in use."""

@@ -38,7 +38,7 @@ def swaplab_side(pages: np.ndarray, algo: str, latency_pages: int, seed: int
                  ) -> dict[str, Any]:
     n = len(pages)
     with System(max(64 << 20, n * PAGE_SIZE)) as s:
-        z = s.load_zram()[0]
+        z = s.load_module("zram")[0]
         z.attr["comp_algorithm"] = algo
         z.attr["disksize"] = str((n + 256) * PAGE_SIZE)
         flat = pages.reshape(-1)

@@ -54,14 +54,14 @@ def _file(system: System, tmp: Path, nbytes: int) -> Any:
 
 
 def _zram(system: System, tmp: Path, nbytes: int) -> Any:
-    z = system.load_zram()[0]
+    z = system.load_module("zram")[0]
     z.attr["comp_algorithm"] = "lz4"
     z.attr["disksize"] = str(nbytes)
     return z.bdev
 
 
 def _zram_backed(system: System, tmp: Path, nbytes: int) -> Any:
-    z = system.load_zram()[0]
+    z = system.load_module("zram")[0]
     disk = system.add_filedisk(tmp / "zram-backing.img", nbytes)
     z.attr["backing_dev"] = f"/dev/{disk.name}"
     z.attr["comp_algorithm"] = "lz4"

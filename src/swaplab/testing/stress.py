@@ -78,7 +78,7 @@ def run_zram_stress(threads: int = 4, seconds: float = 30.0, *, pages_per_thread
     counts = {"writes": 0, "reads": 0, "pageouts": 0, "freed": 0}
     maint = {"idle": 0, "writeback": 0, "recompress": 0, "compact": 0}
     with tempfile.TemporaryDirectory(prefix="swaplab-stress-") as tmp, System("256M") as s:
-        z = s.load_zram()[0]
+        z = s.load_module("zram")[0]
         bd = s.add_filedisk(Path(tmp) / "backing.img", "64M")
         z.attr["backing_dev"] = f"/dev/{bd.name}"
         z.attr["recomp_algorithm"] = "algo=zstd"

@@ -140,7 +140,7 @@ class Workload:
         ctl = None
         if zrams:
             mode = "register" if zrams[0].swap_ops == "register" else "activate"
-            ctl = s.load_zram(len(zrams), swap_ops=mode)
+            ctl = s.load_module("zram", num_devices=len(zrams), swap_ops=mode)
         zi = 0
         for i, sp in enumerate(sc.swap):
             legacy = False
