@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+import swaplab.mm.swapops as so
 from swaplab.mm.swapops import (
     MAX_SWAPFILES,
     SWAP_ENTRY_INVALID,
@@ -36,28 +37,14 @@ def test_roundtrip(t, off):
 
 
 def test_pte_encodings_scalar_and_array_forms_agree():
-    from swaplab.mm.swapops import (
-        mk_pte,
-        pte_pfn,
-        pte_present,
-        pte_to_swp_entry,
-        ptes_pfn,
-        ptes_present,
-        ptes_swap,
-        ptes_to_swp_entries,
-        swp_entry_to_pte,
-        swp_offsets,
-        swp_types,
-    )
-
     entries = [swp_entry(t, o) for t, o in ((0, 1), (3, 12345), (23, (1 << 40) + 7))]
-    ptes = [0, mk_pte(5), mk_pte(1 << 30)] + [swp_entry_to_pte(e) for e in entries]
+    ptes = [0, so.mk_pte(5), so.mk_pte(1 << 30)] + [so.swp_entry_to_pte(e) for e in entries]
     arr = np.array(ptes, dtype=np.uint64)
-    assert ptes_present(arr).tolist() == [pte_present(p) for p in ptes] == \
+    assert so.ptes_present(arr).tolist() == [so.pte_present(p) for p in ptes] == \
         [False, True, True, False, False, False]
-    assert ptes_swap(arr).tolist() == [False, False, False, True, True, True]
-    assert ptes_pfn(arr[1:3]).tolist() == [pte_pfn(p) for p in ptes[1:3]] == [5, 1 << 30]
-    back = ptes_to_swp_entries(arr[3:])
-    assert back.tolist() == [pte_to_swp_entry(p) for p in ptes[3:]] == entries
-    assert swp_types(back).tolist() == [swp_type(e) for e in entries] == [0, 3, 23]
-    assert swp_offsets(back).tolist() == [swp_offset(e) for e in entries]
+    assert so.ptes_swap(arr).tolist() == [False, False, False, True, True, True]
+    assert so.ptes_pfn(arr[1:3]).tolist() == [so.pte_pfn(p) for p in ptes[1:3]] == [5, 1 << 30]
+    back = so.ptes_to_swp_entries(arr[3:])
+    assert back.tolist() == [so.pte_to_swp_entry(p) for p in ptes[3:]] == entries
+    assert so.swp_types(back).tolist() == [swp_type(e) for e in entries] == [0, 3, 23]
+    assert so.swp_offsets(back).tolist() == [swp_offset(e) for e in entries]

@@ -23,12 +23,15 @@ from ...util import (
     memparse_prefix,
     strip_one_newline,
 )
-from .zcomp import ZcompParams, zcomp_available_algorithm, zcomp_available_show
+from .zcomp import (
+    ZRAM_PRIMARY_COMP,
+    ZcompParams,
+    zcomp_available_algorithm,
+    zcomp_available_show,
+)
 
 if TYPE_CHECKING:
     from .zram_drv import Zram
-
-ZRAM_PRIMARY_COMP = 0
 
 CRYPTO_MAX_ALG_NAME = 128
 

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ...mm.zsmalloc import ZsPool
 
 ZCOMP_PARAM_NOT_SET = -(2**31)
+#: compression priorities: the primary algorithm, then up to three for recompression
+ZRAM_MAX_COMPS = 4
+ZRAM_PRIMARY_COMP = 0
+ZRAM_SECONDARY_COMP = 1
 
 
 @dataclass

@@ -45,7 +45,7 @@ from ...lib.compress import DEFAULT_ALGORITHM, split
 from ...mm.page_alloc import PageReserve
 from ...mm.zsmalloc import ZsPool
 from ...util import U64_MASK, kstrtoint
-from .zcomp import Zcomp, ZcompParams
+from .zcomp import ZRAM_MAX_COMPS, ZRAM_PRIMARY_COMP, Zcomp, ZcompParams
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
@@ -64,9 +64,6 @@ ZRAM_COMP_PRIORITY_BIT1 = 20
 ZRAM_COMP_PRIORITY_MASK = 0x3
 __NR_ZRAM_PAGEFLAGS = 22
 
-ZRAM_MAX_COMPS = 4
-ZRAM_PRIMARY_COMP = 0
-ZRAM_SECONDARY_COMP = 1
 ZRAM_LOGICAL_BLOCK_SIZE = 4096
 #: flags that take a read off the batch fast path: written back, same-filled,
 #: recompressed (a secondary algorithm's priority)
