@@ -1,6 +1,7 @@
-"""The batch forms (zsmalloc store_batch / obj_views, zram write_pages /
-read_pages, alloc_pages_bulk, zram's swap_ops batch layout) give exactly what
-their one-at-a-time forms give: the same objects, slots, pages and counters."""
+"""The batch forms (zram write_pages / read_pages, alloc_pages_bulk, zram's
+swap_ops batch layout) give exactly what their one-at-a-time forms give: the
+same objects, slots, pages and counters; a pool over the machine's frames
+keeps the machine's accounting."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from hypothesis import strategies as st
 from conftest import sample_pages
 from swaplab import PAGE_SIZE, PG, Folio
 from swaplab.drivers.zram.swap_ops import _batch
-from swaplab.lib.compress import compressor
 from swaplab.mm.page_alloc import PhysMem
 from swaplab.mm.page_io import WRITE, SwapIocb
 from swaplab.mm.swapfile import folio_alloc_swap, swap_cache_del_folio
@@ -24,107 +24,6 @@ from zram_helpers import mm_stat, zram_device
 PAGES = sample_pages(300, seed=5)
 
 
-def _objects(n: int, seed: int) -> list[bytes]:
-    """Real compressed pages (lz4), some raw pages among them (huge objects)."""
-    comp = compressor("lz4").compress
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        page = PAGES[k % len(PAGES)]
-        c = comp(page)
-        out.append(page.tobytes() if len(c) >= 3625 or rng.random() < 0.05 else c)
-    return out
-
-
-def _pool_state(p: ZsPool) -> tuple:
-    """Everything observable: per-zspage fields and page bytes of live zspages,
-    the rows of live handles (a freed zspage's, page's or handle's leftovers
-    are reset on reuse)."""
-    n = p._next_handle
-    live = [z for z, c in enumerate(p.zs_class) if c >= 0]
-    return (p.total_pages, list(p.zs_class), [p.zs_inuse[z] for z in live],
-            [p.zs_free[z] for z in live], [p.zs_bump[z] for z in live],
-            [[list(g) for g in c] for c in p.groups], list(p.objs_used),
-            list(p.objs_allocated),
-            {h: (int(p.handles[h]), int(p.handle_off[h])) for h in range(n) if p.handles[h]},
-            [bytes(p.mem[pg * PAGE_SIZE : (pg + 1) * PAGE_SIZE]) for z in live
-             for pg in p.zs_pagelist[z]], list(p.nonfull))
-
-
-def _sequential(pool: ZsPool, objs: list[bytes], limit: int = 0) -> tuple[list[int], int]:
-    """zram's loop: zs_malloc, mem_limit check after it, zs_obj_write."""
-    hs = []
-    for o in objs:
-        h = pool.malloc(len(o))
-        if h < 0:
-            return hs, h
-        if limit and pool.total_pages > limit:
-            pool.free(h)
-            return hs, -errno.ENOMEM
-        pool.write(h, o)
-        hs.append(h)
-    return hs, 0
-
-
-def _churn(pool: ZsPool, hs: list[int]) -> None:
-    """Free every third object: freed-slot chains and part-full zspages."""
-    for h in hs[::3]:
-        pool.free(h)
-
-
-def test_store_batch_is_a_loop_of_malloc_and_write():
-    objs = _objects(700, seed=1)
-    a, b = ZsPool("a", 4096), ZsPool("b", 4096)
-    ha, _ = _sequential(a, objs[:400])
-    hb = []
-    for k in range(0, 400, 32):
-        got, m, err, _ = b.store_batch(objs[k : min(k + 32, 400)])
-        assert err == 0 and m == len(got)
-        hb += got
-    assert ha == hb and _pool_state(a) == _pool_state(b)
-    _churn(a, ha)
-    _churn(b, hb)
-    ha2, _ = _sequential(a, objs[400:])
-    hb2 = []
-    for k in range(400, 700, 32):
-        hb2 += b.store_batch(objs[k : k + 32])[0]
-    assert ha2 == hb2 and _pool_state(a) == _pool_state(b)
-    # every object reads back through obj_views, straddlers included
-    live = [h for h in ha + ha2 if a.handles[h]]
-    sizes = np.array([len(o) for o in objs[:400]] + [len(o) for o in objs[400:]])
-    size_of = dict(zip(ha + ha2, sizes.tolist(), strict=True))
-    views = b.obj_views(np.array(live), [size_of[h] for h in live])
-    straddling = 0
-    for h, v in zip(live, views, strict=True):
-        want = a.read(h, size_of[h], np.empty(PAGE_SIZE, np.uint8))
-        straddling += isinstance(v, bytes)
-        assert bytes(v) == want.tobytes()
-    assert straddling > 0
-
-
-@pytest.mark.parametrize("limit_extra", [0, 3, 11])
-def test_store_batch_stops_where_the_loop_stops(limit_extra):
-    objs = _objects(200, seed=2)
-    a, b = ZsPool("a", 4096), ZsPool("b", 4096)
-    _sequential(a, objs[:100])
-    b.store_batch(objs[:100])
-    limit = a.total_pages + limit_extra
-    ha, erra = _sequential(a, objs[100:], limit)
-    hb, m, errb, peak = b.store_batch(objs[100:], limit)
-    assert erra == errb == -errno.ENOMEM and hb == ha and m == len(ha) < 100
-    assert _pool_state(a) == _pool_state(b)
-    assert peak == limit + 1 or peak > limit  # the allocation that went over was seen
-
-
-def test_store_batch_at_the_pool_limit():
-    objs = _objects(120, seed=3)
-    a, b = ZsPool("a", 30), ZsPool("b", 30)
-    ha, erra = _sequential(a, objs)
-    hb, m, errb, _ = b.store_batch(objs)
-    assert erra == errb == -errno.ENOMEM and ha == hb and m < len(objs)
-    assert _pool_state(a) == _pool_state(b)
-
-
 def _device_state(z) -> tuple:
     n = z.nr_pages
     return (mm_stat(z), z.handle[:n].tolist(), (z.flags[:n]).tolist(),
@@ -132,7 +31,7 @@ def _device_state(z) -> tuple:
 
 
 @pytest.mark.parametrize("mem_limit", ["0", "300K"])
-def test_zram_write_pages_fast_path_equals_the_page_path(system, mem_limit):
+def test_zram_write_pages_batch_equals_a_loop_of_write_page(system, mem_limit):
     pages = PAGES.copy()
     pages[7] = 0  # zero-filled
     pages[8].view(np.uint64)[:] = 0x0101010101010101  # same-filled
@@ -145,15 +44,61 @@ def test_zram_write_pages_fast_path_equals_the_page_path(system, mem_limit):
     for k in range(0, len(pages), 32):
         idx = np.arange(k, min(k + 32, len(pages))) + 5
         rows = np.arange(idx[0] - 5, idx[-1] - 4)
-        words = pages[rows].view(np.uint64)
-        same = (words == words[:, :1]).all(axis=1)
-        ra = za._write_pages_slow(pages[rows], idx, same)
+        ra = (0, 0)
+        for j, (i, r) in enumerate(zip(idx.tolist(), rows.tolist(), strict=True)):
+            err = za.write_page(pages[r], i)
+            ra = (j, err) if err else (j + 1, 0)
+            if err:
+                break
         rb = zb.write_pages(pages, idx, rows)
         assert ra == rb
         if ra[1]:
             break
     assert (ra[1] == -errno.ENOMEM) == (mem_limit != "0")
     assert _device_state(za) == _device_state(zb)
+
+
+def test_zram_faulty_write_path_equals_the_batch_path_when_nothing_fires(system):
+    """With a fault point armed elsewhere, writes go page by page asking every
+    zram point; none firing, the device ends exactly as the batch path leaves it."""
+    za = zram_device(system, "4M")
+    zb = za.ctl[za.ctl.hot_add()]
+    zb.attr["disksize"] = "4M"
+    idx = np.arange(200, dtype=np.int64)
+    system.faults.arm("disk.read.eio", target="nothing-here")
+    assert za.write_pages(PAGES, idx) == (200, 0)
+    system.faults.disarm()
+    assert zb.write_pages(PAGES, idx) == (200, 0)
+    assert _device_state(za) == _device_state(zb)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 299), st.integers(0, 63)), min_size=1,
+                max_size=120))
+def test_zram_batches_equal_single_pages_on_the_same_state(writes):
+    """Any sequence of (page, slot) writes, as one batch and as single calls,
+    leaves the same slots, objects and counters, and reads back the same."""
+    from swaplab import System
+
+    with System("16M") as s:
+        za = zram_device(s, "256K")
+        zb = za.ctl[za.ctl.hot_add()]
+        zb.attr["disksize"] = "256K"
+        rows = np.array([w[0] for w in writes], dtype=np.int64)
+        idx = np.array([w[1] for w in writes], dtype=np.int64)
+        for r, i in zip(rows.tolist(), idx.tolist(), strict=True):
+            assert za.write_page(PAGES[r], i) == 0
+        assert zb.write_pages(PAGES, idx, rows) == (len(writes), 0)
+        assert _device_state(za) == _device_state(zb)
+        slots = np.unique(idx)
+        out_a = np.zeros((len(slots), PAGE_SIZE), dtype=np.uint8)
+        out_b = np.zeros_like(out_a)
+        for k, i in enumerate(slots.tolist()):
+            assert za.read_page(out_a[k], i) == 0
+        assert zb.read_pages(out_b, slots) == (len(slots), 0)
+        assert np.array_equal(out_a, out_b)
+        last = {i: r for r, i in zip(rows.tolist(), idx.tolist(), strict=True)}
+        assert np.array_equal(out_b, PAGES[[last[i] for i in slots.tolist()]])
 
 
 def test_zram_overwrite_in_a_batch_frees_the_old_objects(system):
@@ -183,16 +128,10 @@ def test_zram_read_pages_fast_path_equals_the_page_path(system):
     assert np.array_equal(fast[rows], pages)
     assert not (z.flags[idx] & (1 << 18)).any()  # marked accessed: IDLE cleared
     assert not (z.flags[idx] & (1 << 14)).any()  # and unlocked
-    slow = np.zeros((96, PAGE_SIZE), dtype=np.uint8)
-    f = z.slots_lock(idx)
-    try:
-        got = z._read_objects_slow(slow, np.arange(96)[f & 0x1FFF > 0],
-                                   z.handle[idx][f & 0x1FFF > 0], f[f & 0x1FFF > 0])
-    finally:
-        z.slots_unlock(idx)
-    assert got == int(np.count_nonzero(f & 0x1FFF))
-    nz = np.flatnonzero(f & 0x1FFF)
-    assert np.array_equal(slow[nz], pages[nz])
+    one = np.zeros((96, PAGE_SIZE), dtype=np.uint8)
+    for k, i in enumerate(idx.tolist()):  # the single-page path reads the same
+        assert z.read_page(one[k], i) == 0
+    assert np.array_equal(one, pages)
 
 
 def test_zram_read_pages_stops_at_a_corrupt_object(system):
@@ -263,26 +202,20 @@ def test_swap_ops_batch_layout_with_large_folios(system):
         f.free()
 
 
-def _check_page_maps(p: ZsPool) -> None:
-    """page -> zspage and page -> next page agree with every live zspage's pages."""
-    owned = {}
-    for z, pages in enumerate(p.zs_pagelist):
-        for i, pg in enumerate(pages):
-            owned[pg] = z
-            assert p.page_zspage[pg] == z + 1
-            if i + 1 < len(pages):
-                assert p.page_next[pg] == pages[i + 1]
-    stray = np.flatnonzero(p.page_zspage)
-    assert set(stray.tolist()) == set(owned)
-
-
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 4096)), min_size=1, max_size=150),
        st.randoms(use_true_random=False))
-def test_pool_pages_reused_in_any_order_stay_mapped(ops, rnd):
-    """Zspages freed in random order hand their pages to later zspages in
-    non-contiguous runs; every object must still be found and read back."""
-    pool = ZsPool("p", 1024)
+def test_pool_on_machine_frames_reused_in_any_order(ops, rnd):
+    """A pool over a machine's frames takes them from its page allocator in
+    whatever order fragmentation left them (zspages of frames that are no
+    run); every object reads back and names its handle, the machine's free
+    count drops by exactly the pool's pages, and all come back at the end."""
+    mem = PhysMem(2048)
+    held = [mem.alloc_pages(0) for _ in range(600)]
+    for p in rnd.sample(held, k=300):  # a fragmented machine
+        mem.free_pages(p)
+    free0 = mem.nr_free
+    pool = ZsPool("p", 1024, mem=mem)
     live: dict[int, bytes] = {}
     for kind, size in ops:
         if kind == 2 and live:
@@ -291,30 +224,15 @@ def test_pool_pages_reused_in_any_order_stay_mapped(ops, rnd):
                 del live[h]
             continue
         data = bytes([size & 0xFF]) * size
-        batch = [data] * (1 + kind * 5)
-        hs, m, err, _ = pool.store_batch(batch)
-        assert err == 0 and m == len(batch)
-        live.update(dict.fromkeys(hs, data))
-    _check_page_maps(pool)
-    hs = np.array(sorted(live), dtype=np.int64)
-    views = pool.obj_views(hs, [len(live[h]) for h in hs.tolist()])
-    assert all(bytes(v) == live[h] for h, v in zip(hs.tolist(), views, strict=True))
-    for h in hs.tolist():
-        z, idx = pool._locate(h)
+        for _ in range(1 + kind * 5):
+            h = pool.malloc(size)
+            assert h > 0
+            pool.write(h, data)
+            live[h] = data
+        assert mem.nr_free == free0 - pool.total_pages
+    for h, data in live.items():
+        assert pool.read(h, len(data)).tobytes() == data
+        z, idx = pool.location(h)
         assert pool.handle_of(z, idx) == h
-
-
-def test_a_zspage_on_reused_pages_that_are_not_a_run():
-    pool = ZsPool("p", 1024)
-    size = next(int(s) - 8 for s, pg in zip(pool.classes.size, pool.classes.pages,
-                                           strict=True) if pg == 3)
-    # pages 5, 9 and 7 were freed in that order: last - first == npages - 1,
-    # yet they are no run
-    pool._next_page = 12  # pages 1..11 have been used: their map entries exist
-    for page_map in (pool.page_zspage, pool.page_next, pool.page_handle):
-        page_map += [0] * 11
-    pool._freed_pages = [5, 9, 7]
-    hs, m, err, _ = pool.store_batch([b"\x01" * size])
-    assert (m, err) == (1, 0) and pool.zs_pagelist[pool._locate(hs[0])[0]] == [5, 9, 7]
-    _check_page_maps(pool)
-    assert pool.page_zspage[6] == pool.page_zspage[8] == 0
+    pool.destroy()
+    assert mem.nr_free == free0

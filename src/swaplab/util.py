@@ -123,16 +123,17 @@ def memparse_prefix(text: str) -> tuple[int, int]:
     return value, j
 
 
-def anon_arena(nbytes: int) -> mmap.mmap:
-    """A private anonymous mapping of ``nbytes`` that stands for RAM: nothing
-    is reserved or touched until used, and (where the host allows) it is
-    backed by transparent huge pages, so first touches cost one fault per
-    2 MiB instead of one per 4 KiB. The kernel's RAM is mapped already; the
-    host's page faults are an artefact of modelling it, not part of it."""
-    m = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-                  | getattr(mmap, "MAP_NORESERVE", 0x4000))
-    advice = getattr(mmap, "MADV_HUGEPAGE", None)
-    if advice is not None:
-        with contextlib.suppress(OSError):
-            m.madvise(advice)
+#: Linux's MADV_POPULATE_WRITE (include/uapi/asm-generic/mman-common.h, Linux 5.14)
+MADV_POPULATE_WRITE = 23
+
+
+def ram_arena(nbytes: int) -> mmap.mmap:
+    """A private anonymous mapping of ``nbytes`` that stands for a machine's
+    RAM, populated at once (MADV_POPULATE_WRITE): the kernel's RAM exists
+    before it is used, so no first touch of a frame may cost a host page
+    fault in what swaplab times. Where the host cannot populate (before
+    Linux 5.14) the frames fault in on first use instead."""
+    m = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    with contextlib.suppress(OSError):
+        m.madvise(MADV_POPULATE_WRITE)
     return m

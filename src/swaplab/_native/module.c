@@ -18,77 +18,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <linux/lz4.h>
-#include <linux/lzo.h>
+#include <swaplab/codec.h>
 
-enum swaplab_codec { CODEC_LZ4, CODEC_LZO, CODEC_LZO_RLE, NR_CODECS };
-
-/* Scratch for one compression, on the caller's stack: the larger table. */
-#define CODEC_WRKMEM \
-	(LZ4_MEM_COMPRESS > LZO1X_1_MEM_COMPRESS ? LZ4_MEM_COMPRESS : LZO1X_1_MEM_COMPRESS)
-
-/* Largest input one call takes: what lz4's 16-bit table can index. */
-#define CODEC_MAX_INPUT	(64 * 1024)
-
-/* Room the output of one @len-byte input needs in the worst case. */
-static size_t codec_bound(size_t len)
-{
-	size_t a = LZ4_COMPRESSBOUND(len);
-	size_t b = lzo1x_worst_compress(len) + 2;	/* + lzo-rle's marker */
-
-	return a > b ? a : b;
-}
-
-/*
- * Compress @len bytes of @src into @dst (@cap >= codec_bound(@len)).
- * Returns the compressed length, or 0 when the codec refused.
- */
-static size_t codec_compress(int algo, const uint8_t *src, size_t len,
-			     uint8_t *dst, size_t cap, int level, void *wrkmem)
-{
-	size_t out_len = cap;
-
-	switch (algo) {
-	case CODEC_LZ4:
-		return (size_t)LZ4_compress_fast((const char *)src, (char *)dst,
-						 (int)len, (int)cap, level, wrkmem);
-	case CODEC_LZO:
-		lzo1x_1_compress(src, len, dst, &out_len, wrkmem);
-		return out_len;
-	default:
-		lzorle1x_1_compress(src, len, dst, &out_len, wrkmem);
-		return out_len;
-	}
-}
-
-/*
- * Decode @len bytes of @src into @dst (@cap bytes).  Returns the decoded
- * length, or -1 when the input is corrupt or does not fit.
- */
-static Py_ssize_t codec_decompress(int algo, const uint8_t *src, size_t len,
-				   uint8_t *dst, size_t cap)
-{
-	if (algo == CODEC_LZ4) {
-		int ret;
-
-		if (len > INT32_MAX || cap > INT32_MAX)
-			return -1;
-		ret = LZ4_decompress_safe((const char *)src, (char *)dst, (int)len, (int)cap);
-		return ret < 0 ? -1 : ret;
-	} else {
-		size_t out_len = cap;
-
-		/* lzo and lzo-rle share one decoder; the stream says which */
-		if (lzo1x_decompress_safe(src, len, dst, &out_len) != LZO_E_OK)
-			return -1;
-		return (Py_ssize_t)out_len;
-	}
-}
-
-static const char *const codec_names[NR_CODECS] = {"lz4", "lzo", "lzo-rle"};
+#include "bindings.h"
 
 /* Raise OSError(EINVAL) with a message in swaplab's style (errors.kerror). */
-static PyObject *raise_einval(const char *fmt, ...)
+PyObject *raise_einval(const char *fmt, ...)
 {
 	PyObject *msg, *full, *exc;
 	va_list va;
@@ -119,25 +54,7 @@ static int check_algo(int algo)
 	return 0;
 }
 
-/*
- * The pages of a batch call: a C-contiguous 2-D buffer of @nrows rows of
- * @row bytes, and which rows the batch's items use: @rows (None: item k is
- * row k) holding @n int64 row numbers, each checked to lie in the buffer.
- */
-struct page_batch {
-	Py_buffer pages;
-	Py_buffer rows_view;
-	const int64_t *rows;
-	Py_ssize_t nrows, row, n;
-};
-
-/* The page a batch item @k uses. */
-static inline uint8_t *batch_page(const struct page_batch *b, Py_ssize_t k)
-{
-	return (uint8_t *)b->pages.buf + (size_t)(b->rows ? b->rows[k] : k) * (size_t)b->row;
-}
-
-static void batch_put(struct page_batch *b)
+void batch_put(struct page_batch *b)
 {
 	if (b->rows)
 		PyBuffer_Release(&b->rows_view);
@@ -145,7 +62,7 @@ static void batch_put(struct page_batch *b)
 }
 
 /* Take the buffers of a batch call; 0, or -1 with an exception set. */
-static int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable)
+int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable)
 {
 	int flags = PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
 	const char *fmt;
@@ -422,7 +339,8 @@ static int native_exec(PyObject *m)
 	if (PyModule_AddIntConstant(m, "LZ4", CODEC_LZ4) < 0 ||
 	    PyModule_AddIntConstant(m, "LZO", CODEC_LZO) < 0 ||
 	    PyModule_AddIntConstant(m, "LZO_RLE", CODEC_LZO_RLE) < 0 ||
-	    PyModule_AddIntConstant(m, "MAX_INPUT", CODEC_MAX_INPUT) < 0)
+	    PyModule_AddIntConstant(m, "MAX_INPUT", CODEC_MAX_INPUT) < 0 ||
+	    zsmalloc_add_types(m) < 0 || zram_add_types(m) < 0)
 		return -1;
 	return 0;
 }

@@ -137,6 +137,9 @@ class NativeCompressor(Compressor):
         self.level = level
         self._id = _NATIVE_IDS[name]
         self._accel = LZ4_ACCELERATION_DEFAULT if level is None else level
+        #: the C core's codec id and level argument, for compiled callers (zram)
+        self.algo_id = self._id
+        self.native_level = self._accel
         self._scratch = threading.local()
         self.compress = partial(_native.compress, self._id, self._accel)  # type: ignore[method-assign]
         self.decompress = partial(_native.decompress, self._id)  # type: ignore[method-assign]

@@ -2,8 +2,9 @@
 
 Rules:
 - ``PhysMem.data`` is one ``(nr_frames, PAGE_SIZE)`` uint8 array over an
-  anonymous mmap, so every frame is page-aligned (usable for O_DIRECT) and
-  untouched frames cost no host memory.
+  anonymous mmap populated when the machine is created (util.ram_arena), so
+  every frame is page-aligned (usable for O_DIRECT) and no first touch costs
+  a host page fault later.
 - Per-frame state is a numpy array indexed by pfn (``flags``, ``order``,
   ``swap``, ``memcg``, rmap ``mapping``/``index``); a folio's state lives at its
   head pfn. No Python object exists per page.
@@ -19,7 +20,7 @@ import threading
 import numpy as np
 
 from ..consts import PAGE_SIZE
-from ..util import anon_arena
+from ..util import ram_arena
 
 #: PG_lru and PG_active (mm/folio.py), needed here to keep the LRU counts right
 LRU_BIT = 1 << 5
@@ -35,7 +36,7 @@ class PhysMem:
         if nr_frames <= 0:
             raise ValueError(f"memory must hold at least one page frame, not {nr_frames}")
         self.nr_frames = nr_frames
-        self._map = anon_arena(nr_frames * PAGE_SIZE)
+        self._map = ram_arena(nr_frames * PAGE_SIZE)
         self.data = np.frombuffer(self._map, dtype=np.uint8).reshape(nr_frames, PAGE_SIZE)
         #: the same frames as machine words (zero and same-filled checks)
         self.data64 = self.data.view(np.uint64)
@@ -141,6 +142,11 @@ class PhysMem:
             self.memcg_pages[0] += n
         return got
 
+    def free_frames(self, pfns: list[int]) -> None:
+        """Free order-0 frames (the inverse of :meth:`alloc_pages_bulk`)."""
+        for pfn in pfns:
+            self.free_pages(pfn)
+
     def move_charge(self, pfn: int, nr: int, memcg_id: int) -> None:
         """Move the charge of frames [pfn, pfn+nr) to cgroup ``memcg_id``."""
         with self.zone_lock:
@@ -177,44 +183,3 @@ class PhysMem:
                 pfn &= ~(1 << order)
                 order += 1
             self.free_area[order].add(pfn)
-
-
-class PageReserve:
-    """The frames a zsmalloc pool occupies in a machine's memory.
-
-    zsmalloc's pages come from the buddy allocator; here the pool keeps its
-    objects in its own arena and holds as many frames of :class:`PhysMem`
-    as it has pages, so a growing pool leaves less memory for everything
-    else, as on a real machine. Frames are taken without reclaim (as from
-    reclaim context, which may dip below the watermarks); when none is free
-    the pool allocation fails.
-    """
-
-    def __init__(self, mem: PhysMem) -> None:
-        self.mem = mem
-        self.pfns: list[int] = []
-
-    def take(self, n: int) -> bool:
-        """Hold ``n`` more frames; False (and none taken) when memory has fewer."""
-        got = self.mem.alloc_pages_bulk(n)
-        if got is None:
-            return False
-        self.pfns.extend(got)
-        return True
-
-    def give(self, n: int) -> None:
-        """Free the ``n`` frames taken last."""
-        if n <= 0:
-            return
-        for p in self.pfns[-n:]:
-            self.mem.free_pages(p)
-        del self.pfns[-n:]
-
-    @property
-    def nr(self) -> int:
-        """Frames held."""
-        return len(self.pfns)
-
-    def release(self) -> None:
-        """Give every frame back (the pool is destroyed)."""
-        self.give(self.nr)

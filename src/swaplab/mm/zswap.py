@@ -42,7 +42,7 @@ from ..lib.compress import available, compressor
 from ..util import kstrtobool, kstrtouint
 from .folio import PG, Folio
 from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
-from .page_alloc import PageReserve, PhysMem
+from .page_alloc import PhysMem
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmstat import VmEvent
 from .zsmalloc import ZsPool
@@ -63,9 +63,7 @@ class _Pool:
 
     def __init__(self, name: str, mem: PhysMem, in_ram: bool) -> None:
         self.comp = compressor(name)
-        self.zs = ZsPool(f"zswap-{name}", mem.nr_frames)
-        if in_ram:
-            self.zs.backing = PageReserve(mem)
+        self.zs = ZsPool(f"zswap-{name}", mem.nr_frames, mem=mem if in_ram else None)
         self.nr_entries = 0
         self._bounce = np.empty(PAGE_SIZE, dtype=np.uint8)
 
@@ -80,7 +78,7 @@ class _Pool:
         """Fill the page ``dst`` from the object ``handle`` (raw when ``length``
         is PAGE_SIZE); 0, or -EINVAL when it does not decompress to one page."""
         if length == PAGE_SIZE:
-            dst[:] = self.zs.read(handle, PAGE_SIZE)
+            self.zs.read(handle, PAGE_SIZE, dst)
             return 0
         try:
             self.comp.decompress(self.zs.read(handle, length, self._bounce), dst)
@@ -89,8 +87,7 @@ class _Pool:
         return 0
 
     def destroy(self) -> None:
-        if self.zs.backing is not None:
-            self.zs.backing.release()
+        self.zs.destroy()
 
 
 class _Tree:

@@ -10,8 +10,9 @@
 - ``submit_read``: with a backing device configured the whole batch goes down
   the block read path (``swap_bdev_submit_read``: bios into zram, because
   written-back slots need the backing device). Otherwise each slot is read
-  with ``read_from_zspool`` and marked accessed in the same slot-lock
-  section; the first error counts ``failed_reads`` once and stops.
+  and marked accessed in the same slot-lock section (``Zram.read_pages``, one
+  compiled call for the batch); the first error counts ``failed_reads`` once
+  and stops.
 - no ``can_merge``: any folios of the same device batch together.
 - ``slot_free_notify``: notify_free++, trylock, miss_free++ on contention.
 
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
-from ...mm.swapops import swp_offset, swp_offsets
+from ...mm.swapops import swp_offsets
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
@@ -76,19 +77,8 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
         swap_bdev_submit_read(ctx)
         return
     sio = ctx.sio
-    folio = sio.folios[0]
-    if len(sio.folios) == 1 and folio.nr_pages == 1:
-        # the synchronous single-page fault: the page path beats array set-up
-        index = swp_offset(folio.swap)
-        zram.slot_lock(index)
-        err = zram.read_from_zspool(folio.data, index)
-        if err == 0:
-            zram.mark_slot_accessed(index)
-        zram.slot_unlock(index)
-        swap_read_end(sio, _failed(zram, "Read", err, np.array([index]), 0))
-        return
     pfns, idx = _batch(sio)
-    m, err = zram.read_pages(folio.mem.data, idx, pfns)
+    m, err = zram.read_pages(sio.folios[0].mem.data, idx, pfns)
     swap_read_end(sio, _failed(zram, "Read", err, idx, m))
 
 

@@ -1,6 +1,13 @@
 """The zram device (drivers/block/zram/zram_drv.c).
 
-Slot table (one row per page of disksize, three numpy arrays, 16 bytes a slot):
+The per-slot mechanics are compiled (``_native/drivers/zram/zram_drv.c``):
+the slot table, the slot lock, slot_free, the page write and read paths and
+their batch forms, and the counters. This module is the device around them:
+sysfs state, the bio path, disksize and reset, and what writeback and
+recompression (policy, in Python) reach the slots through.
+
+Slot table (one 16-byte entry per page of disksize, as the kernel's with
+CONFIG_ZRAM_TRACK_ENTRY_ACTIME), seen here as three numpy views:
 
 ``handle``   uint64: zsmalloc handle, or the fill word of a same-filled page,
              or the backing-device block of a written-back page
@@ -10,7 +17,8 @@ Slot table (one row per page of disksize, three numpy arrays, 16 bytes a slot):
 Flag bits (exact, ``ZRAM_FLAG_SHIFT`` = 13): SAME 13, ENTRY_LOCK 14 (the
 per-slot lock), WB 15, PP_SLOT 16, HUGE 17, IDLE 18, INCOMPRESSIBLE 19,
 COMP_PRIORITY 20..21. A slot is allocated when its size is nonzero or it is
-SAME or WB.
+SAME or WB. Python code changes a slot's flags only while it holds the
+slot's lock.
 
 Rules kept from the kernel:
 - write: same-filled pages store only the fill word; otherwise compress;
@@ -37,12 +45,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ... import _native
 from ...block.bio import Bio, ReqOp, bio_endio
 from ...block.blkdev import BlkFeat, BlockDevice, BlockDeviceOperations
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
-from ...lib.compress import DEFAULT_ALGORITHM, split
-from ...mm.page_alloc import PageReserve
+from ...lib.compress import DEFAULT_ALGORITHM, NativeCompressor
 from ...mm.zsmalloc import ZsPool
 from ...util import U64_MASK, kstrtoint
 from .zcomp import ZRAM_MAX_COMPS, ZRAM_PRIMARY_COMP, Zcomp, ZcompParams
@@ -65,54 +73,48 @@ ZRAM_COMP_PRIORITY_MASK = 0x3
 __NR_ZRAM_PAGEFLAGS = 22
 
 ZRAM_LOGICAL_BLOCK_SIZE = 4096
-#: flags that take a read off the batch fast path: written back, same-filled,
-#: recompressed (a secondary algorithm's priority)
-_READ_NOT_PLAIN = np.uint32(ZRAM_WB | ZRAM_SAME
-                            | ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1)
-#: mark_slot_accessed's clear, as a mask
-_NOT_IDLE_PP = np.uint32(~(ZRAM_IDLE | ZRAM_PP_SLOT) & 0xFFFFFFFF)
 ZRAM_MAJOR = 252
 DEFAULT_COMPRESSOR = DEFAULT_ALGORITHM
 UINT_MAX = (1 << 32) - 1
+#: one slot-table entry, as the compiled table lays it out
+TABLE_ENTRY = np.dtype([("handle", "<u8"), ("flags", "<u4"), ("ac_time", "<u4")])
 
+#: the device's counters, in the compiled table's order (enum zram_stat_item)
 STAT_NAMES = ("compr_data_size", "failed_reads", "failed_writes", "notify_free",
               "same_pages", "huge_pages", "huge_pages_since", "pages_stored",
               "max_used_pages", "miss_free", "bd_count", "bd_reads", "bd_writes")
+_STAT = {name: i for i, name in enumerate(STAT_NAMES)}
+#: fault points a write can be asked to fail at (enum zram_inject)
+_INJECT_ALLOC, _INJECT_LIMIT, _INJECT_CORRUPT = 1, 2, 4
 
 log = logging.getLogger(__name__)
 
 
 class ZramStats:
-    """The device's atomic counters (``struct zram_stats``)."""
+    """The device's atomic counters (``struct zram_stats``), kept in the
+    compiled table while the device is initialised (all zero before)."""
 
     def __init__(self) -> None:
-        self._v = dict.fromkeys(STAT_NAMES, 0)
-        self._lock = threading.Lock()
+        self.meta: _native.ZramMeta | None = None
 
     def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self._v[name] += n
+        if self.meta is not None:
+            self.meta.stat_add(_STAT[name], n)
 
     def set(self, name: str, value: int) -> None:
-        with self._lock:
-            self._v[name] = value
+        if self.meta is not None:
+            self.meta.stat_set(_STAT[name], value)
 
     def max(self, name: str, value: int) -> None:
-        with self._lock:
-            if value > self._v[name]:
-                self._v[name] = value
+        if self.meta is not None:
+            self.meta.stat_max(_STAT[name], value)
 
     def __getitem__(self, name: str) -> int:
-        return self._v[name]
+        return 0 if self.meta is None else self.meta.stats()[_STAT[name]]
 
     def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._v)
-
-    def reset(self) -> None:
-        with self._lock:
-            for k in self._v:
-                self._v[k] = 0
+        vals = (0,) * len(STAT_NAMES) if self.meta is None else self.meta.stats()
+        return dict(zip(STAT_NAMES, vals, strict=True))
 
 
 class Zram:
@@ -129,20 +131,19 @@ class Zram:
             logical_block_size=ZRAM_LOGICAL_BLOCK_SIZE, max_discard_sectors=UINT_MAX,
             private_data=self)
         self.disksize = 0
-        self.limit_pages = 0
+        self._limit_pages = 0
         self.comp_algs: list[str | None] = [DEFAULT_COMPRESSOR] + [None] * (ZRAM_MAX_COMPS - 1)
         self.params = [ZcompParams() for _ in range(ZRAM_MAX_COMPS)]
         self.comps: list[Zcomp | None] = [None] * ZRAM_MAX_COMPS
         self.num_active_comps = 0
         self.mem_pool: ZsPool | None = None
+        #: the compiled slot table, counters and page paths (None: not initialised)
+        self.meta: _native.ZramMeta | None = None
         self.huge_class_size = 0
         self.stats = ZramStats()
         self.init_lock = threading.RLock()
         self.claim = False
-        self._slot_cv = threading.Condition(threading.Lock())
-        self.handle = np.zeros(0, dtype=np.uint64)
-        self.flags = np.zeros(0, dtype=np.uint32)
-        self.ac_time = np.zeros(0, dtype=np.uint32)
+        self._views(None)
         # writeback state (the backing device is configured through sysfs)
         self.backing_dev: str | None = None
         self.bd: BlockDevice | None = None
@@ -152,12 +153,20 @@ class Zram:
         self.bd_wb_limit = 0
         self.wb_batch_size = 32
         self.wb_compressed = False
-        from .sysfs import ZramAttrs
+        from .sysfs import ZramAttrs  # sysfs's attribute table names this class's methods
 
         self.attr = ZramAttrs(self)
 
     def __repr__(self) -> str:
         return f"Zram({self.name} disksize={self.disksize})"
+
+    def _views(self, meta: _native.ZramMeta | None) -> None:
+        """Point ``handle``, ``flags`` and ``ac_time`` at ``meta``'s table."""
+        table = (np.frombuffer(meta, dtype=TABLE_ENTRY) if meta is not None
+                 else np.zeros(0, dtype=TABLE_ENTRY))
+        self.handle = table["handle"]
+        self.flags = table["flags"]
+        self.ac_time = table["ac_time"]
 
     # --- state --------------------------------------------------------------------------
     def init_done(self) -> bool:
@@ -166,6 +175,20 @@ class Zram:
     @property
     def nr_pages(self) -> int:
         return self.disksize >> PAGE_SHIFT
+
+    @property
+    def limit_pages(self) -> int:
+        """mem_limit in pages (0: none); checked after every allocation."""
+        return self._limit_pages
+
+    @limit_pages.setter
+    def limit_pages(self, n: int) -> None:
+        self._limit_pages = n
+        if self.meta is not None:
+            self.meta.limit_pages = n
+
+    def _now(self) -> int:
+        return self.system.clock.seconds() & UINT_MAX
 
     # --- slot flags and lock ------------------------------------------------------------
     def test_flag(self, i: int, flag: int) -> bool:
@@ -195,45 +218,15 @@ class Zram:
         return bool(f & ZRAM_SIZE_MASK or f & (ZRAM_SAME | ZRAM_WB))
 
     def slot_lock(self, i: int) -> None:
-        """Take slot ``i``'s lock bit, sleeping while another holder has it."""
-        with self._slot_cv:
-            while int(self.flags[i]) & ZRAM_ENTRY_LOCK:
-                self._slot_cv.wait()
-            self.flags[i] = int(self.flags[i]) | ZRAM_ENTRY_LOCK
+        """Take slot ``i``'s lock bit, sleeping (GIL released) while another holder has it."""
+        self.meta.slot_lock(i)
 
     def slot_trylock(self, i: int) -> bool:
         """Take slot ``i``'s lock bit if it is free; never waits for the slot."""
-        with self._slot_cv:
-            f = int(self.flags[i])
-            if f & ZRAM_ENTRY_LOCK:
-                return False
-            self.flags[i] = f | ZRAM_ENTRY_LOCK
-            return True
+        return self.meta.slot_trylock(i)
 
     def slot_unlock(self, i: int) -> None:
-        with self._slot_cv:
-            self.flags[i] = int(self.flags[i]) & ~ZRAM_ENTRY_LOCK
-            self._slot_cv.notify_all()
-
-    def slots_lock(self, idx: np.ndarray) -> np.ndarray:
-        """Take the lock bits of all slots in ``idx`` at once (all or none),
-        sleeping while any of them is held, and return the slots' flags as
-        they were (lock bit clear): the caller owns those words until it
-        unlocks, by :meth:`slots_unlock` or by storing new words under
-        ``_slot_cv``. Single-slot lockers never hold one slot while waiting
-        for another, so this cannot deadlock."""
-        with self._slot_cv:
-            f = self.flags[idx]
-            while np.count_nonzero(f & np.uint32(ZRAM_ENTRY_LOCK)):
-                self._slot_cv.wait()
-                f = self.flags[idx]
-            self.flags[idx] = f | np.uint32(ZRAM_ENTRY_LOCK)
-        return f
-
-    def slots_unlock(self, idx: np.ndarray) -> None:
-        with self._slot_cv:
-            self.flags[idx] &= np.uint32(~ZRAM_ENTRY_LOCK & 0xFFFFFFFF)
-            self._slot_cv.notify_all()
+        self.meta.slot_unlock(i)
 
     def slot_locked(self, i: int) -> bool:
         return bool(int(self.flags[i]) & ZRAM_ENTRY_LOCK)
@@ -241,118 +234,27 @@ class Zram:
     def mark_slot_accessed(self, i: int) -> None:
         """Clear IDLE and PP_SLOT and stamp ac_time (caller holds the slot lock)."""
         self.flags[i] = int(self.flags[i]) & ~(ZRAM_IDLE | ZRAM_PP_SLOT)
-        self.ac_time[i] = self.system.clock.seconds() & UINT_MAX
+        self.ac_time[i] = self._now()
 
     # --- freeing a slot -----------------------------------------------------------------
     def slot_free(self, i: int) -> None:
         """Release slot ``i``'s contents in the kernel's order (caller holds the lock)."""
-        self.ac_time[i] = 0
-        f = int(self.flags[i])
-        f &= ~(ZRAM_IDLE | ZRAM_INCOMPRESSIBLE | ZRAM_PP_SLOT
-               | (ZRAM_COMP_PRIORITY_MASK << ZRAM_COMP_PRIORITY_BIT1))
-        if f & ZRAM_HUGE:
-            f &= ~ZRAM_HUGE
-            self.stats.add("huge_pages", -1)
-        if f & ZRAM_WB:
-            f &= ~ZRAM_WB
-            self.flags[i] = f
-            from .writeback import zram_release_bdev_block
+        self._release_blocks([self.meta.slot_free(i)])
 
-            zram_release_bdev_block(self, int(self.handle[i]))
-        elif f & ZRAM_SAME:
-            f &= ~ZRAM_SAME
-            self.stats.add("same_pages", -1)
-        else:
-            h = int(self.handle[i])
-            if not h:
-                self.flags[i] = f
-                return
-            size = f & ZRAM_SIZE_MASK
-            self.mem_pool.free(h)
-            self.stats.add("compr_data_size", -size)
-        self.stats.add("pages_stored", -1)
-        self.handle[i] = 0
-        self.flags[i] = f & ~ZRAM_SIZE_MASK
+    def _release_blocks(self, blocks: list[int]) -> None:
+        """Give back the backing-device blocks of written-back slots just freed."""
+        for blk in blocks:
+            if blk >= 0:
+                from .writeback import zram_release_bdev_block  # writeback imports this module
+
+                zram_release_bdev_block(self, blk)
 
     # --- write path ---------------------------------------------------------------------
-    def can_store_page(self) -> bool:
-        """zram_can_store_page: update max_used_pages; false past mem_limit."""
-        total = self.mem_pool.total_pages
-        self.stats.max("max_used_pages", total)
-        return self.limit_pages == 0 or total <= self.limit_pages
-
-    def write_same_filled_page(self, fill: int, index: int) -> int:
-        self.slot_lock(index)
-        self.slot_free(index)
-        self.set_flag(index, ZRAM_SAME)
-        self.handle[index] = fill
-        self.slot_unlock(index)
-        self.stats.add("same_pages")
-        self.stats.add("pages_stored")
-        return 0
-
-    def _store_page(self, page: np.ndarray, zstrm) -> tuple[int, int, int]:
-        """What zram_write_page does before it touches the slot: compress
-        ``page`` with the stream ``zstrm``, allocate (a huge page — compressed
-        size >= huge_class_size — is stored raw), check mem_limit after the
-        allocation, write the object. Every fault point of that path is
-        consulted in that order. Returns ``(0, handle, size)`` (size
-        PAGE_SIZE for a huge page) or ``(-errno, 0, 0)`` with nothing kept."""
-        faults = self.system.faults
-        armed = faults.armed
-        try:
-            if armed and faults.hit("zcomp.compress", self.name):
-                raise RuntimeError("injected compressor failure")
-            out = zstrm.tfm.compress(page)
-        except Exception:  # the codec refused: the kernel's compress error
-            self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
-            return -errno.EINVAL, 0, 0
-        ln = len(out)
-        huge = ln >= self.huge_class_size
-        if huge:
-            ln = PAGE_SIZE
-        pool = self.mem_pool
-        h = pool.malloc(ln)
-        if armed and h > 0 and faults.hit("zsmalloc.alloc", self.name):
-            pool.free(h)
-            h = -errno.ENOMEM
-        if h < 0:
-            return h, 0, 0
-        if not self.can_store_page() or (armed and faults.hit("zram.mem_limit", self.name)):
-            pool.free(h)
-            return -errno.ENOMEM, 0, 0
-        pool.write(h, page if huge else out)
-        if armed and not huge and faults.hit("zram.corrupt", self.name):
-            pool.write(h, b"\xff" * ln)
-        return 0, h, ln
-
     def write_page(self, page: np.ndarray, index: int) -> int:
-        """zram_write_page: store one page at slot ``index``; 0 or a negative errno."""
-        words = page.view(np.uint64)
-        w0 = words[0]
-        if w0 == words[-1] and not (words != w0).any():
-            return self.write_same_filled_page(int(w0), index)
-        zcomp = self.comps[ZRAM_PRIMARY_COMP]
-        zstrm = zcomp.stream_get()
-        try:
-            err, h, ln = self._store_page(page, zstrm)
-        finally:
-            zcomp.stream_put(zstrm)
-        if err:
-            return err
-        self.slot_lock(index)
-        self.slot_free(index)
-        self.handle[index] = h
-        self.set_obj_size(index, ln)
-        if ln == PAGE_SIZE:
-            self.set_flag(index, ZRAM_HUGE)
-        self.slot_unlock(index)
-        self.stats.add("pages_stored")
-        self.stats.add("compr_data_size", ln)
-        if ln == PAGE_SIZE:
-            self.stats.add("huge_pages")
-            self.stats.add("huge_pages_since")
-        return 0
+        """zram_write_page: store one page at slot ``index`` and mark it
+        accessed; 0 or a negative errno (the slot then keeps what it held)."""
+        return self.write_pages(page.reshape(1, PAGE_SIZE), np.array([index], dtype=np.int64)
+                                )[1]
 
     def write_pages(self, pages: np.ndarray, indices: np.ndarray,
                     rows: np.ndarray | None = None) -> tuple[int, int]:
@@ -361,258 +263,126 @@ class Zram:
         stopping at the first error. ``pages`` is a C-contiguous 2-D array of
         pages, such as the machine's frames with ``rows`` the pfns.
 
-        Returns ``(m, err)``: pages ``0..m-1`` are stored (and marked
-        accessed), ``err`` is 0 or the negative errno of page ``m``. Per page it
-        does what write_page does (same-filled, compress, huge, zs_malloc,
-        mem_limit after the allocation); slot updates, lock bits and counters
-        are done once for the batch with array operations. A slot overwritten
-        in the batch has its old object freed at the end of the batch, so a
-        mem_limit check inside the batch still sees the old objects.
-
-        The common case compresses every page in one loop and stores the
-        objects with one :meth:`ZsPool.store_batch`; with a fault point armed,
-        or the pool already over mem_limit, pages go one at a time.
+        Returns ``(m, err)``: pages ``0..m-1`` are stored and marked accessed,
+        ``err`` is 0 or the negative errno of page ``m``. Each page goes
+        through the kernel's steps (same-filled, compress, huge, zs_malloc,
+        mem_limit after the allocation, store, then slot_free of the old
+        contents under the slot lock) in one compiled call for the batch,
+        the GIL released; a primary codec that is not compiled compresses
+        the batch first, in one library call. With fault points armed the
+        pages go one at a time, each point consulted in the kernel's order.
         """
-        n = len(indices)
-        if rows is None:
-            rows = np.arange(n)
-        p64 = pages.view(np.uint64)
-        w0 = p64[rows, 0]
-        same = np.zeros(n, dtype=bool)
-        cand = np.flatnonzero(w0 == p64[rows, -1])
-        if len(cand):
-            same[cand] = (p64[rows[cand]] == w0[cand, None]).all(axis=1)
-        any_same = bool(len(cand)) and bool(same.any())
-        pool = self.mem_pool
-        limit = self.limit_pages
-        if self.system.faults.armed or (limit and pool.total_pages > limit):
-            return self._write_pages_slow(pages[rows], indices, same)
-        ks = np.flatnonzero(~same) if any_same else None
-        sel = rows if ks is None else rows[ks]
+        indices = np.ascontiguousarray(indices, dtype=np.int64)
+        rows = (np.arange(len(indices), dtype=np.int64) if rows is None
+                else np.ascontiguousarray(rows, dtype=np.int64))
+        if self.system.faults.armed:
+            return self._write_pages_faulty(pages, indices, rows)
+        return self._write(pages, rows, indices, 0)
+
+    def _write(self, pages: np.ndarray, rows: np.ndarray, indices: np.ndarray,
+               inject: int) -> tuple[int, int]:
+        objs = lens = None
         zcomp = self.comps[ZRAM_PRIMARY_COMP]
-        zstrm = zcomp.stream_get()
-        try:
-            buf, lens_a = zstrm.tfm.compress_batch(pages, sel)  # one call for the batch
-        except OSError:  # the codec refused a page: find it on the page path
-            return self._write_pages_slow(pages[rows], indices, same)
-        finally:
-            zcomp.stream_put(zstrm)
-        outs = split(buf, lens_a)
-        hcs = self.huge_class_size
-        lens = lens_a.tolist()
-        if max(lens, default=0) < hcs:
-            objs = outs
-        else:  # a huge page is stored raw
-            flat = memoryview(pages.reshape(-1))
-            objs = [o if ln < hcs else flat[r * PAGE_SIZE : (r + 1) * PAGE_SIZE]
-                    for o, ln, r in zip(outs, lens, sel.tolist(), strict=True)]
-        handles, nobj, err, peak = pool.store_batch(objs, limit)
-        if peak:
-            self.stats.max("max_used_pages", peak)
-        m = nobj if ks is None else (n if nobj == len(ks) else int(ks[nobj]))
-        if m == 0:
-            return 0, err
-        lens = [ln if ln < hcs else PAGE_SIZE for ln in lens[:nobj]]
-        if ks is None:  # page k is object k
-            return self._commit_slots(indices[:m], np.array(handles, dtype=np.uint64),
-                                      lens, None), err
-        hw = w0[:m].copy()
-        hw[ks[:nobj]] = handles
-        sizes = [0] * m
-        for k, ln in zip(ks[:nobj].tolist(), lens, strict=True):
-            sizes[k] = ln
-        return self._commit_slots(indices[:m], hw, sizes, same[:m]), err
-
-    def _commit_slots(self, idx: np.ndarray, hw: np.ndarray, sizes: list[int],
-                      same: np.ndarray | None) -> int:
-        """Point slots ``idx`` at their new contents (handle or fill word ``hw``,
-        object size; a 4096-byte object is a HUGE page; ``same`` marks the
-        same-filled ones, None: none), freeing what they held; all under their
-        slot locks. Returns ``len(idx)``."""
-        m = len(idx)
-        nhuge = sizes.count(PAGE_SIZE)
-        old = self.slots_lock(idx) & np.uint32(ZRAM_SIZE_MASK | ZRAM_SAME | ZRAM_WB)
-        if np.count_nonzero(old):
-            for i in idx[old != 0].tolist():
-                self.slot_free(i)
-        # slot_free leaves no flag but the lock, so these are the whole words
-        new = np.array(sizes, dtype=np.uint32)
-        if nhuge:
-            new[new == PAGE_SIZE] |= np.uint32(ZRAM_HUGE)
-        nsame = 0
-        if same is not None:
-            new |= same * np.uint32(ZRAM_SAME)
-            nsame = int(np.count_nonzero(same))
-        self.handle[idx] = hw
-        with self._slot_cv:  # the new contents and the unlock, in one store
-            self.flags[idx] = new
-            self.ac_time[idx] = self.system.clock.seconds() & UINT_MAX
-            self._slot_cv.notify_all()
-        st = self.stats
-        with st._lock:
-            v = st._v
-            v["pages_stored"] += m
-            v["same_pages"] += nsame
-            v["huge_pages"] += nhuge
-            v["huge_pages_since"] += nhuge
-            v["compr_data_size"] += sum(sizes)
-        return m
-
-    def _write_pages_slow(self, rows: np.ndarray, indices: np.ndarray, same: np.ndarray
-                          ) -> tuple[int, int]:
-        """:meth:`write_pages` one page at a time (``rows[k]`` is page k), with
-        every fault point of the write path consulted in the kernel's order."""
-        n = len(indices)
-        words = rows.view(np.uint64)
-        same_l = same.tolist()
-        handles = [0] * n
-        sizes = [0] * n
-        zcomp = self.comps[ZRAM_PRIMARY_COMP]
-        zstrm = zcomp.stream_get()
-        err = 0
-        m = 0
-        try:
-            for k in range(n):
-                if same_l[k]:
-                    handles[k] = int(words[k, 0])
-                else:
-                    err, handles[k], sizes[k] = self._store_page(rows[k], zstrm)
-                    if err:
-                        break
-                m = k + 1
-        finally:
-            zcomp.stream_put(zstrm)
-        if m == 0:
-            return 0, err
-        return self._commit_slots(indices[:m], np.array(handles[:m], dtype=np.uint64),
-                                  sizes[:m], same[:m]), err
-
-    def read_pages(self, pages: np.ndarray, indices: np.ndarray,
-                   rows: np.ndarray | None = None) -> tuple[int, int]:
-        """The batch form of read_from_zspool + mark_slot_accessed for slots
-        that are not written back: fill page ``k`` (``pages[rows[k]]``, or
-        ``pages[k]``) from slot ``indices[k]``.
-
-        Returns ``(m, err)`` like :meth:`write_pages`; pages ``0..m-1`` are read
-        and marked accessed, all under their slot locks. The common case
-        decompresses straight from the pool into the destination pages, one
-        library call per page; a straddling object goes through a bounce copy.
-        """
-        n = len(indices)
-        if rows is None:
-            rows = np.arange(n)
-        faults = self.system.faults
-        f = self.slots_lock(indices)
-        m, err = 0, 0
-        try:
-            h = self.handle[indices]
-            if (np.count_nonzero(f & _READ_NOT_PLAIN) or faults.armed
-                    or np.count_nonzero(h) < n):
-                if np.count_nonzero(f & np.uint32(ZRAM_WB)):
-                    raise RuntimeError("read_pages: written-back slots go through the "
-                                       "bio path")
-                # same-filled or empty slots are fills; the rest are objects
-                fill = ((f & np.uint32(ZRAM_SAME)) != 0) | (h == 0)
-                if np.count_nonzero(fill):
-                    pages.view(np.uint64)[rows[fill]] = h[fill][:, None]
-                rest = np.flatnonzero(~fill)
-                fr = f[rest]
-                if faults.armed or np.count_nonzero(fr >> np.uint32(ZRAM_COMP_PRIORITY_BIT1)):
-                    got = self._read_objects_slow(pages, rows[rest], h[rest], fr)
-                else:
-                    got = self._read_objects(pages, rows[rest], h[rest], fr)
-            else:  # all compressed by the primary algorithm: the common case
-                rest = None
-                got = self._read_objects(pages, rows, h, f)
-            m = n
-            if got < (n if rest is None else len(rest)):
-                m, err = (got if rest is None else int(rest[got])), -errno.EINVAL
-                self.system.printk(logging.WARNING, "Decompression failed! "
-                                   f"err={err}, page={int(indices[m])}")
-        finally:
-            # mark_slot_accessed for the pages read, and every slot unlocked
-            f[:m] &= _NOT_IDLE_PP
-            with self._slot_cv:
-                self.flags[indices] = f
-                if m:
-                    self.ac_time[indices[:m]] = self.system.clock.seconds() & UINT_MAX
-                self._slot_cv.notify_all()
+        if not isinstance(zcomp.streams[0].tfm, NativeCompressor):
+            zstrm = zcomp.stream_get()
+            try:  # a library codec: the batch compressed first, in one call
+                objs, lens = zstrm.tfm.compress_batch(pages, rows)
+                lens = np.ascontiguousarray(lens, dtype=np.int32)
+            except OSError:
+                self.system.printk(logging.ERROR, f"Compression failed! err={-errno.EINVAL}")
+                return 0, -errno.EINVAL
+            finally:
+                zcomp.stream_put(zstrm)
+        m, err, blocks = self.meta.write_pages(pages, rows, indices, self._now(), objs, lens,
+                                               inject)
+        self._release_blocks(blocks)
+        if err == -errno.EINVAL:
+            self.system.printk(logging.ERROR, f"Compression failed! err={err}")
         return m, err
 
-    def _read_objects(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
-                      f: np.ndarray) -> int:
-        """Decompress primary-algorithm objects ``hs`` (slot flags ``f``) into
-        ``pages[rows]``; the number read before the first that fails (all:
-        ``len(hs)``). A 4096-byte object is a huge page stored raw: copied,
-        not decompressed (only huge objects are that large). The others are
-        decoded by one batch call, straight from the pool."""
-        sizes = f & np.uint32(ZRAM_SIZE_MASK)
-        views = self.mem_pool.obj_views(hs, sizes.tolist())
-        huge = sizes == PAGE_SIZE
-        packed = None
-        if np.count_nonzero(huge):
-            for k in np.flatnonzero(huge).tolist():
-                pages[rows[k]] = np.frombuffer(views[k], dtype=np.uint8)
-            packed = np.flatnonzero(~huge)
-            views = [views[k] for k in packed.tolist()]
-            rows = rows[packed]
-        zcomp = self.comps[ZRAM_PRIMARY_COMP]
-        zstrm = zcomp.stream_get()
-        try:
-            got = zstrm.tfm.decompress_batch(views, pages, rows)
-        finally:
-            zcomp.stream_put(zstrm)
-        if packed is None or got == len(packed):
-            return len(hs) if packed is not None else got
-        return int(packed[got])
-
-    def _read_objects_slow(self, pages: np.ndarray, rows: np.ndarray, hs: np.ndarray,
-                           fr: np.ndarray) -> int:
-        """:meth:`_read_objects` one object at a time, for recompressed objects
-        (secondary algorithms) and with fault points armed."""
+    def _write_pages_faulty(self, pages: np.ndarray, indices: np.ndarray,
+                            rows: np.ndarray) -> tuple[int, int]:
+        """:meth:`write_pages` one page at a time, asking each fault point of
+        the write path in the kernel's order: the compressor, zs_malloc,
+        mem_limit, and a corruption of the object just stored."""
         faults = self.system.faults
-        pool = self.mem_pool
-        sizes = (fr & np.uint32(ZRAM_SIZE_MASK)).tolist()
-        prios = ((fr >> np.uint32(ZRAM_COMP_PRIORITY_BIT1))
-                 & np.uint32(ZRAM_COMP_PRIORITY_MASK)).tolist()
-        hugeb = ((fr & np.uint32(ZRAM_HUGE)) != 0).tolist()
-        streams: dict[int, object] = {}
-        try:
-            for j, (r, h) in enumerate(zip(rows.tolist(), hs.tolist(), strict=True)):
-                if hugeb[j]:
-                    pages[r] = pool.read(h, PAGE_SIZE)
-                    continue
-                p = prios[j]
-                zstrm = streams.get(p)
-                if zstrm is None:
-                    zstrm = streams[p] = self.comps[p].stream_get()
-                src = pool.read(h, sizes[j], zstrm.local_copy)
-                if ((faults.armed and faults.hit("zcomp.decompress", self.name))
-                        or Zcomp.decompress(zstrm, src, pages[r])):
-                    return j
-        finally:
-            for p, zstrm in streams.items():
-                self.comps[p].stream_put(zstrm)
-        return len(rows)
+        for k in range(len(indices)):
+            r = rows[k : k + 1]
+            inject = 0
+            if _native.same_filled(pages[int(r[0])]) is None:
+                if faults.hit("zcomp.compress", self.name):
+                    self.system.printk(logging.ERROR,
+                                       f"Compression failed! err={-errno.EINVAL}")
+                    return k, -errno.EINVAL
+                if faults.hit("zsmalloc.alloc", self.name):
+                    inject = _INJECT_ALLOC
+                elif faults.hit("zram.mem_limit", self.name):
+                    inject = _INJECT_LIMIT
+                elif faults.hit("zram.corrupt", self.name):
+                    inject = _INJECT_CORRUPT
+            _, err = self._write(pages, r, indices[k : k + 1], inject)
+            if err:
+                return k, err
+        return len(indices), 0
 
     # --- read path ----------------------------------------------------------------------
+    def read_pages(self, pages: np.ndarray, indices: np.ndarray,
+                   rows: np.ndarray | None = None) -> tuple[int, int]:
+        """The batch form of read_from_zspool + mark_slot_accessed: fill page
+        ``k`` (``pages[rows[k]]``, or ``pages[k]``) from slot ``indices[k]``,
+        each under its slot lock, in one compiled call (GIL released).
+
+        Returns ``(m, err)`` like :meth:`write_pages`: pages ``0..m-1`` are read
+        and marked accessed; ``err`` is 0, or -EINVAL for an object that did
+        not decode (logged as the kernel does). A slot the compiled path does
+        not serve (written back, or compressed by a library codec) is read
+        here, page by page; with fault points armed every page is.
+        """
+        indices = np.ascontiguousarray(indices, dtype=np.int64)
+        n = len(indices)
+        if rows is None:
+            rows = np.arange(n, dtype=np.int64)
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        done = 0
+        faulty = self.system.faults.armed
+        while done < n:
+            if not faulty:
+                m, err = self.meta.read_pages(pages, rows[done:], indices[done:], self._now())
+                done += m
+                if err == 0:
+                    break
+                if err != _native.ZRAM_NEEDS_CALLER:
+                    break
+            i = int(indices[done])
+            err = self.read_page(pages[int(rows[done])], i)
+            if err:
+                break
+            self.slot_lock(i)
+            self.mark_slot_accessed(i)
+            self.slot_unlock(i)
+            done += 1
+        else:
+            err = 0
+        if err:
+            self.system.printk(logging.WARNING, "Decompression failed! "
+                               f"err={err}, page={int(indices[done])}")
+        return done, err
+
     def read_from_zspool(self, page: np.ndarray, index: int) -> int:
-        """Fill ``page`` from slot ``index`` (caller holds the lock); 0 or -errno."""
-        f = int(self.flags[index])
-        h = int(self.handle[index])
-        if f & ZRAM_SAME or not h:
-            page.view(np.uint64)[:] = h
-            return 0
-        size = f & ZRAM_SIZE_MASK
-        prio = (f >> ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK
-        if f & ZRAM_HUGE:
-            page[:] = self.mem_pool.read(h, PAGE_SIZE)
-            return 0
-        zcomp = self.comps[prio]
+        """Fill ``page`` from slot ``index`` (caller holds the lock, the slot is
+        not written back); 0 or -errno."""
         faults = self.system.faults
-        if faults.armed and faults.hit("zcomp.decompress", self.name):
+        f = int(self.flags[index])
+        if (faults.armed and not f & ZRAM_SAME and self.handle[index]
+                and not f & ZRAM_HUGE and faults.hit("zcomp.decompress", self.name)):
             return -errno.EINVAL
-        return zcomp.decompress_object(self.mem_pool, h, size, page)
+        ret = self.meta.read_slot(index, page)
+        if ret != _native.ZRAM_NEEDS_CALLER:
+            return ret
+        # compressed by a library codec (a recompression algorithm)
+        zcomp = self.comps[(f >> ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK]
+        return zcomp.decompress_object(self.mem_pool, int(self.handle[index]),
+                                       f & ZRAM_SIZE_MASK, page)
 
     def read_page(self, page: np.ndarray, index: int) -> int:
         """zram_read_page: 0 or a negative errno (page contents undefined then)."""
@@ -623,12 +393,9 @@ class Zram:
         else:
             blk = int(self.handle[index])
             self.slot_unlock(index)
-            from .writeback import read_from_bdev
+            from .writeback import read_from_bdev  # writeback imports this module
 
             ret = read_from_bdev(self, page, index, blk)
-        if ret < 0:
-            self.system.printk(logging.WARNING,
-                               f"Decompression failed! err={ret}, page={index}")
         return ret
 
     # --- the bio path -------------------------------------------------------------------
@@ -647,20 +414,17 @@ class Zram:
             bio.status = errno.EIO  # zram's logical block is a page: never partial
             return
         for v in bio.vecs:
-            for k in range(0, v.nbytes, PAGE_SIZE):
-                page = v[k : k + PAGE_SIZE]
-                if page.nbytes != PAGE_SIZE:
-                    bio.status = errno.EIO
-                    return
-                ret = self.write_page(page, index) if write else self.read_page(page, index)
-                if ret < 0:
-                    self.stats.add("failed_writes" if write else "failed_reads")
-                    bio.status = errno.EIO
-                    return
-                self.slot_lock(index)
-                self.mark_slot_accessed(index)
-                self.slot_unlock(index)
-                index += 1
+            if v.nbytes % PAGE_SIZE:
+                bio.status = errno.EIO
+                return
+            pages = v.reshape(-1, PAGE_SIZE)
+            idx = np.arange(index, index + len(pages), dtype=np.int64)
+            _, ret = (self.write_pages(pages, idx) if write else self.read_pages(pages, idx))
+            if ret < 0:
+                self.stats.add("failed_writes" if write else "failed_reads")
+                bio.status = errno.EIO
+                return
+            index += len(pages)
 
     def _bio_discard(self, bio: Bio) -> None:
         start = bio.sector << SECTOR_SHIFT
@@ -676,12 +440,7 @@ class Zram:
     # --- slot free notification (both interfaces) ---------------------------------------
     def slot_free_notify(self, index: int) -> None:
         """notify_free++, then free the slot unless someone holds it (miss_free++)."""
-        self.stats.add("notify_free")
-        if not self.slot_trylock(index):
-            self.stats.add("miss_free")
-            return
-        self.slot_free(index)
-        self.slot_unlock(index)
+        self._release_blocks([self.meta.slot_free_notify(index)])
 
     # --- disksize and reset -------------------------------------------------------------
     def set_disksize(self, nbytes: int) -> None:
@@ -707,20 +466,24 @@ class Zram:
                                        f"Cannot initialise {name} compressing backend")
                     raise kerror(e.errno or errno.EINVAL,
                                  f"{self.name}: cannot initialise {name}") from None
+            mem = self.system.mem if self.system.pools_in_ram else None
             try:  # zram_meta_alloc: the table is vzalloc'ed, the pool created
                 if not n:
                     raise MemoryError
-                handle = np.zeros(n, dtype=np.uint64)
-                flags = np.zeros(n, dtype=np.uint32)
-                ac_time = np.zeros(n, dtype=np.uint32)
-                pool = ZsPool(self.name, 2 * n + 1024, self.ctl.chain_size)
+                pool = ZsPool(self.name, 2 * n + 1024, self.ctl.chain_size, mem=mem)
+                meta = _native.ZramMeta(n, pool.native)
             except (MemoryError, ValueError, OverflowError, OSError):  # too large to map
                 raise kerror(errno.ENOMEM, f"{self.name}: no memory for the table of a "
                              f"{nbytes}-byte device") from None
-            self.handle, self.flags, self.ac_time, self.mem_pool = handle, flags, ac_time, pool
-            if self.system.pools_in_ram:
-                self.mem_pool.backing = PageReserve(self.system.mem)
-            self.huge_class_size = self.mem_pool.huge_class_size
+            for prio, zc in enumerate(comps):
+                tfm = zc.streams[0].tfm if zc is not None else None
+                if isinstance(tfm, NativeCompressor):
+                    meta.set_codec(prio, tfm.algo_id, tfm.native_level)
+            meta.limit_pages = self._limit_pages
+            self.mem_pool, self.meta = pool, meta
+            self.stats.meta = meta
+            self._views(meta)
+            self.huge_class_size = pool.huge_class_size
             self.comps = comps
             self.num_active_comps = sum(c is not None for c in comps)
             self.disksize = nbytes
@@ -732,19 +495,19 @@ class Zram:
             self.limit_pages = 0
             self.bdev.set_capacity(0)
             self.bdev.reset_stat()
-            self.handle = np.zeros(0, dtype=np.uint64)
-            self.flags = np.zeros(0, dtype=np.uint32)
-            self.ac_time = np.zeros(0, dtype=np.uint32)
-            if self.mem_pool is not None and self.mem_pool.backing is not None:
-                self.mem_pool.backing.release()
+            # the table, then the pool: its frames go back to the machine
+            self._views(None)
+            self.stats.meta = None
+            self.meta = None
+            if self.mem_pool is not None:
+                self.mem_pool.destroy()
             self.mem_pool = None
             self.disksize = 0
             self.comps = [None] * ZRAM_MAX_COMPS
             self.num_active_comps = 0
             self.comp_algs = [DEFAULT_COMPRESSOR] + [None] * (ZRAM_MAX_COMPS - 1)
             self.params = [ZcompParams() for _ in range(ZRAM_MAX_COMPS)]
-            self.stats.reset()
-            from .writeback import reset_bdev
+            from .writeback import reset_bdev  # writeback imports this module
 
             reset_bdev(self)
 

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the binding files of swaplab._native share: argument helpers and
+ * the types each file adds to the module.  Python-facing only; the
+ * kernel-shaped code under lib/, mm/ and drivers/ never includes it.
+ */
+#ifndef _SWAPLAB_BINDINGS_H
+#define _SWAPLAB_BINDINGS_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+
+/* Raise OSError(EINVAL) with a message in swaplab's style (errors.kerror). */
+PyObject *raise_einval(const char *fmt, ...);
+
+/*
+ * The pages of a batch call: a C-contiguous 2-D buffer of @nrows rows of
+ * @row bytes, and which rows the batch's items use: @rows (None: item k is
+ * row k) holding @n int64 row numbers, each checked to lie in the buffer.
+ */
+struct page_batch {
+	Py_buffer pages;
+	Py_buffer rows_view;
+	const int64_t *rows;
+	Py_ssize_t nrows, row, n;
+};
+
+/* The page a batch item @k uses. */
+static inline uint8_t *batch_page(const struct page_batch *b, Py_ssize_t k)
+{
+	return (uint8_t *)b->pages.buf + (size_t)(b->rows ? b->rows[k] : k) * (size_t)b->row;
+}
+
+/* Take the buffers of a batch call; 0, or -1 with an exception set. */
+int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable);
+void batch_put(struct page_batch *b);
+
+/* Each binding file adds its types to the module; 0 or -1. */
+int zsmalloc_add_types(PyObject *m);
+int zram_add_types(PyObject *m);
+
+/* The zsmalloc pool behind a swaplab._native.ZsPool (NULL: not one). */
+struct zs_pool *zs_pool_of(PyObject *obj);
+
+#endif /* _SWAPLAB_BINDINGS_H */
