@@ -22,10 +22,15 @@ def pages():
     return sample_pages(192, seed=3)
 
 
-def test_plain_and_floor_loops_time_both_directions(pages) -> None:
-    for loop in (zt.plain_loop, zt.floor_loop):
+def test_plain_loop_and_blockdev_path_time_both_directions(pages) -> None:
+    for loop in (zt.plain_loop, zt.blockdev_path):
         tw, tr = loop(pages, "lz4")
         assert tw > 0 and tr > 0
+
+
+def test_two_threads_write_every_page(pages) -> None:
+    one, two = zt.two_threads(pages, "lz4")  # each run checks every page read back
+    assert one > 0 and two > 0
 
 
 @pytest.mark.parametrize("core", [False, True])
@@ -43,9 +48,9 @@ def test_bio_path_builds_a_bio_per_page(pages) -> None:
 
 
 def test_ratios_name_each_reference() -> None:
-    res = {p: {"write_mib_s": 100.0, "read_mib_s": 400.0} for p in ("plain", "floor")}
+    res = {p: {"write_mib_s": 100.0, "read_mib_s": 400.0} for p in ("plain", "kernel")}
     res["swap_ops"] = {"write_mib_s": 50.0, "read_mib_s": 100.0}
     r = zt.ratios(res)
     assert r["swap_ops / plain"][:2] == (0.5, 0.25)
-    assert r["floor / plain"][:2] == (1.0, 1.0)
-    assert "swap_ops / kernel" not in r  # no kernel figure, no ratio
+    assert r["swap_ops / kernel"] == (0.5, 0.25, ">= 1.0x write, >= 0.8x read")
+    assert "blockdev / kernel" not in r  # no blockdev figure, no ratio

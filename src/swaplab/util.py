@@ -6,6 +6,8 @@ import contextlib
 import errno
 import mmap
 
+import numpy as np
+
 from .errors import kerror
 
 _SUFFIX = {"K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
@@ -125,6 +127,12 @@ def memparse_prefix(text: str) -> tuple[int, int]:
 
 #: Linux's MADV_POPULATE_WRITE (include/uapi/asm-generic/mman-common.h, Linux 5.14)
 MADV_POPULATE_WRITE = 23
+
+
+def page_buffer(nbytes: int) -> np.ndarray:
+    """A page-aligned uint8 buffer of ``nbytes`` (what alloc_page gives a
+    driver): usable for O_DIRECT I/O without a bounce copy."""
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=np.uint8)
 
 
 def ram_arena(nbytes: int) -> mmap.mmap:

@@ -46,18 +46,19 @@ def swaplab_side(pages: np.ndarray, algo: str, latency_pages: int, seed: int
         for off in range(0, flat.nbytes, CHUNK):
             z.bdev.pwrite(flat[off : off + CHUNK], off)
         tw = time.perf_counter() - t
-        back = bytearray()
+        back = np.ones_like(flat)  # touched first, as the kernel side's buffer is
         t = time.perf_counter()
         for off in range(0, flat.nbytes, CHUNK):
-            back += z.bdev.pread(min(CHUNK, flat.nbytes - off), off)
+            z.bdev.preadinto(back[off : off + CHUNK], off)
         tr = time.perf_counter() - t
-        if bytes(back) != flat.tobytes():
+        if not np.array_equal(back, flat):
             raise kerror(errno.EIO, "swaplab zram: pages read back differ from those written")
         order = np.random.default_rng(seed).permutation(n)[:latency_pages]
         lat = np.empty(len(order), dtype=np.int64)
+        page = np.ones(PAGE_SIZE, dtype=np.uint8)  # one buffer, as the kernel side's
         for k, i in enumerate(order.tolist()):
             a = time.perf_counter_ns()
-            z.bdev.pread(PAGE_SIZE, i * PAGE_SIZE)
+            z.bdev.preadinto(page, i * PAGE_SIZE)
             lat[k] = time.perf_counter_ns() - a
         return {"mm_stat": [int(x) for x in z.attr["mm_stat"].split()],
                 "write_s": tw, "read_s": tr, "read_latency": _lat_summary(lat)}

@@ -1,14 +1,15 @@
 """Bios: one I/O request to a block device (include/linux/blk_types.h).
 
 A bio names an operation, a start sector and a list of segments (``vecs``,
-1-D uint8 arrays that the driver reads from or writes into). The driver ends
+1-D uint8 arrays that the driver reads from or writes into; a segment may
+span several pages, as the kernel's multi-page bvecs do). The driver ends
 it exactly once with :func:`bio_endio`; ``status`` is 0 or a positive errno
 (our ``blk_status_t``, already converted by ``blk_status_to_errno``).
 """
 
 from __future__ import annotations
 
-import threading
+import _thread
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ class Bio:
     """
 
     __slots__ = ("_ended", "bdev", "end_io", "flags", "nr_sectors", "op", "private",
-                 "sector", "status", "vecs")
+                 "sector", "start_ns", "status", "vecs")
 
     def __init__(
         self,
@@ -64,7 +65,7 @@ class Bio:
     ) -> None:
         self.bdev = bdev
         self.op = op
-        self.flags = flags
+        self.flags = int(flags)  # ReqFlag bits, kept as an int: tested on every bio
         self.sector = sector
         self.vecs = vecs if vecs is not None else []
         if nr_sectors is None:
@@ -74,6 +75,8 @@ class Bio:
         self.end_io = end_io
         self.private = private
         self._ended = False
+        #: when the block layer started accounting it (0: not accounted)
+        self.start_ns = 0
 
     @property
     def size(self) -> int:
@@ -101,17 +104,25 @@ def submit_bio(bio: Bio) -> None:
 
 
 def submit_bio_wait(bio: Bio) -> int:
-    """Submit ``bio`` and sleep until it ends; return 0 or a negative errno."""
-    done = threading.Event()
+    """Submit ``bio`` and sleep until it ends; return 0 or a negative errno.
+
+    The completion is a lock held until ``end_io`` releases it (from whatever
+    thread ends the bio): a driver that ends the bio before submit returns
+    costs one uncontended acquire, one that ends it later wakes the waiter."""
+    done = _thread.allocate_lock()
+    done.acquire()
     chained = bio.end_io
 
     def _wake(b: Bio) -> None:
         if chained is not None:
             chained(b)
-        done.set()
+        done.release()
 
     bio.end_io = _wake
-    bio.flags |= ReqFlag.SYNC
+    bio.flags |= _SYNC
     submit_bio(bio)
-    done.wait()
+    done.acquire()
     return -bio.status
+
+
+_SYNC = int(ReqFlag.SYNC)

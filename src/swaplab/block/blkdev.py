@@ -107,9 +107,8 @@ class BlockDevice:
         self.nr_sectors = capacity_bytes >> SECTOR_SHIFT
         self.holder: object | None = None
         self.open_count = 0
-        self._stat = np.zeros(len(_STAT_FIELDS), dtype=np.int64)
+        self._stat = [0] * len(_STAT_FIELDS)  # a list: a few scalar updates per bio
         self._stat_lock = threading.Lock()
-        self._start_ns: dict[int, int] = {}
 
     @property
     def features(self) -> BlkFeat:
@@ -162,9 +161,9 @@ class BlockDevice:
             bio_endio(bio)
             return
         if self._io_stat and (bio.op != ReqOp.DISCARD or self.fops.io_acct_discard):
+            bio.start_ns = time.monotonic_ns()
             with self._stat_lock:
                 self._stat[8] += 1
-                self._start_ns[id(bio)] = time.monotonic_ns()
         faults = self.faults
         if faults is not None and faults.armed and bio.op in (ReqOp.READ, ReqOp.WRITE):
             self._submit_faulty(bio, faults)
@@ -204,14 +203,13 @@ class BlockDevice:
         self.fops.submit_bio(bio)
 
     def _account_done(self, bio: Bio) -> None:
-        if not self._io_stat:
+        start = bio.start_ns
+        if not start:
             return
+        bio.start_ns = 0
+        ms = (time.monotonic_ns() - start) // 1_000_000
         with self._stat_lock:
-            start = self._start_ns.pop(id(bio), None)
-            if start is None:
-                return
             self._stat[8] -= 1
-            ms = (time.monotonic_ns() - start) // 1_000_000
             ios, sectors, ticks = _OP_COLS[bio.op]
             self._stat[ios] += 1
             if sectors is not None:
@@ -231,7 +229,7 @@ class BlockDevice:
 
     def reset_stat(self) -> None:
         with self._stat_lock:
-            self._stat[:] = 0
+            self._stat = [0] * len(_STAT_FIELDS)
 
     # --- what writing to /dev/<name> does -----------------------------------------------
     def _check_direct(self, offset: int, length: int) -> None:
@@ -241,18 +239,23 @@ class BlockDevice:
                          f"must be multiples of the logical block size {lbs}")
 
     def _bios(self, op: ReqOp, buf: np.ndarray, offset: int) -> None:
-        """Split ``buf`` at page boundaries into bios of at most 1 MiB; wait for each."""
+        """Cut ``buf`` into bios of at most 1 MiB (BIO_MAX_VECS pages), each one
+        multi-page segment when it starts on a page boundary (else split at
+        page boundaries); submit each and wait for it."""
         pos = 0
         n = buf.nbytes
         while pos < n:
             start = offset + pos
-            vecs = []
             end = min(n, pos + BIO_MAX_VECS * PAGE_SIZE)
-            p = pos
-            while p < end:
-                seg = min(end - p, PAGE_SIZE - ((offset + p) % PAGE_SIZE))
-                vecs.append(buf[p : p + seg])
-                p += seg
+            if not start % PAGE_SIZE:
+                vecs = [buf[pos:end]]
+            else:
+                vecs = []
+                p = pos
+                while p < end:
+                    seg = min(end - p, PAGE_SIZE - ((offset + p) % PAGE_SIZE))
+                    vecs.append(buf[p : p + seg])
+                    p += seg
             bio = Bio(self, op, start >> SECTOR_SHIFT, vecs)
             ret = submit_bio_wait(bio)
             if ret:
@@ -282,14 +285,24 @@ class BlockDevice:
 
         Reads past the end are shortened (empty at or after the end).
         """
-        if length < 0 or offset < 0:
-            raise kerror(errno.EINVAL, f"{self.path}: negative length {length} or offset {offset}")
-        self._check_direct(offset, length)
-        length = max(0, min(length, self.capacity - offset))
-        out = bytearray(length)
+        if length < 0:
+            raise kerror(errno.EINVAL, f"{self.path}: negative length {length}")
+        out = bytearray(max(0, min(length, self.capacity - max(offset, 0))))
+        n = self.preadinto(out, offset)
+        return bytes(out[:n])
+
+    def preadinto(self, buf: bytearray | memoryview | np.ndarray, offset: int) -> int:
+        """preadv(2) with O_DIRECT into the caller's ``buf``: read ``len(buf)``
+        bytes at byte ``offset`` (shortened at the end of the device) straight
+        into it; returns the bytes read."""
+        data = np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
+        if offset < 0:
+            raise kerror(errno.EINVAL, f"{self.path}: negative offset {offset}")
+        self._check_direct(offset, data.nbytes)
+        length = max(0, min(data.nbytes, self.capacity - offset))
         if length:
-            self._bios(ReqOp.READ, np.frombuffer(out, dtype=np.uint8), offset)
-        return bytes(out)
+            self._bios(ReqOp.READ, data[:length], offset)
+        return length
 
     def discard(self, offset: int, length: int) -> None:
         """BLKDISCARD: ask the driver to drop a byte range."""

@@ -277,6 +277,15 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
     mem = sio.folios[0].mem
     if failed:
         folios_set_flags(mem, pfns, set_=PG.error, clear=PG.locked | PG.uptodate)
+    elif len(pfns) == 1:  # a synchronous fault's single folio: scalar updates
+        pfn = int(pfns[0])
+        order = int(mem.order[pfn])
+        if order:
+            system.vmstat.count_mthp(order, MthpStat.swpin)
+        folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
+        nr = sio.len >> PAGE_SHIFT
+        system.vmstat.count(VmEvent.pswpin, nr)
+        system.memcg_stats.count(int(mem.memcg[pfn]), MemcgEvent.pswpin, int(nr))
     else:
         orders = mem.order[pfns]
         large = orders[orders > 0] if np.count_nonzero(orders) else ()
@@ -284,12 +293,8 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
             system.vmstat.count_mthp(int(order), MthpStat.swpin)
         folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
         system.vmstat.count(VmEvent.pswpin, sio.len >> PAGE_SHIFT)
-        if len(pfns) == 1:
-            system.memcg_stats.count(int(mem.memcg[pfns[0]]), MemcgEvent.pswpin,
-                                     int(sio.len >> PAGE_SHIFT))
-        else:
-            system.memcg_stats.count_ids(mem.memcg[pfns], MemcgEvent.pswpin,
-                                         1 << orders.astype(np.int64) if len(large) else 1)
+        system.memcg_stats.count_ids(mem.memcg[pfns], MemcgEvent.pswpin,
+                                     1 << orders.astype(np.int64) if len(large) else 1)
     sio.sis.io_end()
 
 

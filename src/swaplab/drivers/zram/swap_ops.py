@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
-from ...mm.swapops import swp_offsets
+from ...mm.swapops import swp_offset, swp_offsets
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
@@ -43,6 +43,8 @@ def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
     """(pfn of every page, slot index of every page) of a batch, in order."""
     mem = sio.folios[0].mem
     heads = sio.pfns()
+    if len(heads) == 1 and not mem.order[heads[0]]:  # one page: no gathers needed
+        return heads, np.array([swp_offset(sio.folios[0].swap)], dtype=np.int64)
     offs = swp_offsets(mem.swap[heads])
     orders = mem.order[heads]
     if not np.count_nonzero(orders):

@@ -22,7 +22,7 @@ import numpy as np
 from ...block.bio import Bio, ReqOp, submit_bio_wait
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
-from ...util import kstrtoull
+from ...util import kstrtoull, page_buffer
 from .zram_drv import (
     ZRAM_COMP_PRIORITY_BIT1,
     ZRAM_COMP_PRIORITY_MASK,
@@ -112,7 +112,7 @@ def zram_release_bdev_block(z: Zram, blk: int) -> None:
 def read_from_bdev(z: Zram, page: np.ndarray, index: int, blk: int) -> int:
     """Read a written-back slot: bd_reads++, one bio; decompress in compressed mode."""
     z.stats.add("bd_reads")
-    buf = page if not z.wb_compressed else np.empty(PAGE_SIZE, dtype=np.uint8)
+    buf = page if not z.wb_compressed else page_buffer(PAGE_SIZE)
     ret = submit_bio_wait(Bio(z.bd, ReqOp.READ, blk << SECTORS_PER_PAGE_SHIFT, [buf]))
     if ret or not z.wb_compressed:
         return ret
@@ -189,7 +189,7 @@ def zram_writeback_slots(z: Zram, ctl: PPCtl) -> int:
     the limit ran out, -ENOSPC when the backing device is full, a bio errno)."""
     ret = 0
     blk = INVALID_BDEV_BLOCK
-    page = np.empty(PAGE_SIZE, dtype=np.uint8)
+    page = page_buffer(PAGE_SIZE)  # a page, as the kernel allocates: O_DIRECT-aligned
     for i in ctl.largest_first():
         if z.wb_limit_enable and z.bd_wb_limit == 0:
             ret = -errno.EIO

@@ -338,22 +338,19 @@ class Zram:
         not serve (written back, or compressed by a library codec) is read
         here, page by page; with fault points armed every page is.
         """
-        indices = np.ascontiguousarray(indices, dtype=np.int64)
+        indices = np.asarray(indices, dtype=np.int64)
         n = len(indices)
-        if rows is None:
-            rows = np.arange(n, dtype=np.int64)
-        rows = np.ascontiguousarray(rows, dtype=np.int64)
-        done = 0
+        rows = (np.arange(n, dtype=np.int64) if rows is None
+                else np.asarray(rows, dtype=np.int64))
         faulty = self.system.faults.armed
+        done = err = 0
         while done < n:
-            if not faulty:
+            if not faulty:  # the common case: one call for the whole batch
                 m, err = self.meta.read_pages(pages, rows[done:], indices[done:], self._now())
                 done += m
-                if err == 0:
-                    break
                 if err != _native.ZRAM_NEEDS_CALLER:
                     break
-            i = int(indices[done])
+            i = int(indices[done])  # served here: the page path, then mark it accessed
             err = self.read_page(pages[int(rows[done])], i)
             if err:
                 break
@@ -361,8 +358,6 @@ class Zram:
             self.mark_slot_accessed(i)
             self.slot_unlock(i)
             done += 1
-        else:
-            err = 0
         if err:
             self.system.printk(logging.WARNING, "Decompression failed! "
                                f"err={err}, page={int(indices[done])}")
