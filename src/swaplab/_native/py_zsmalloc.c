@@ -17,12 +17,20 @@
 
 #include <swaplab/zsmalloc.h>
 
+#define PCP_BATCH	63	/* the kernel's pcp batch for a zone of this size */
+#define PCP_HIGH	(2 * PCP_BATCH)
+
 typedef struct {
 	PyObject_HEAD
 	struct zs_pool *pool;
 	Py_buffer mem;		/* the machine's frames (has_mem), else unused */
 	int has_mem;
 	PyObject *alloc_cb, *free_cb;
+	/* the machine's frames held for this pool, as a per-CPU page list holds
+	 * them: taken PCP_BATCH at a time, given back above PCP_HIGH */
+	uint32_t pcp[PCP_HIGH + ZS_MAX_CHAIN];
+	unsigned int nr_pcp;
+	int dying;		/* in dealloc: the machine may have been collected first */
 	/* the private arena: frames handed out bump-first, freed ones reused */
 	uint8_t *arena;
 	size_t arena_len;
@@ -59,10 +67,12 @@ static void arena_free(void *priv, unsigned int nr, const uint32_t *pfns)
 		self->freed[self->nr_freed++] = pfns[i];
 }
 
-/* The machine's allocator: alloc_cb(nr) -> frame numbers or None. */
-static int machine_alloc(void *priv, unsigned int nr, uint32_t *pfns)
+/*
+ * Call the machine's allocator for @nr frames into @pfns: alloc_cb(nr) ->
+ * frame numbers, or None when memory has fewer.  0 or -ENOMEM.
+ */
+static int machine_take(ZsPoolObject *self, unsigned int nr, uint32_t *pfns)
 {
-	ZsPoolObject *self = priv;
 	PyGILState_STATE gil = PyGILState_Ensure();
 	PyObject *got, *seq = NULL;
 	int ret = -ENOMEM;
@@ -91,9 +101,9 @@ out:
 	return ret;
 }
 
-static void machine_free(void *priv, unsigned int nr, const uint32_t *pfns)
+/* Give @nr frames back to the machine: free_cb([frame numbers]). */
+static void machine_give(ZsPoolObject *self, unsigned int nr, const uint32_t *pfns)
 {
-	ZsPoolObject *self = priv;
 	PyGILState_STATE gil = PyGILState_Ensure();
 	PyObject *list = PyList_New(nr), *ret = NULL;
 	unsigned int i;
@@ -103,11 +113,62 @@ static void machine_free(void *priv, unsigned int nr, const uint32_t *pfns)
 			PyList_SET_ITEM(list, i, PyLong_FromUnsignedLong(pfns[i]));
 		ret = PyObject_CallOneArg(self->free_cb, list);
 	}
-	if (!ret)
-		PyErr_WriteUnraisable(self->free_cb);
+	if (!ret) {
+		/* a machine garbage-collected before its pool: nothing to give back to */
+		if (self->dying)
+			PyErr_Clear();
+		else
+			PyErr_WriteUnraisable(self->free_cb);
+	}
 	Py_XDECREF(ret);
 	Py_XDECREF(list);
 	PyGILState_Release(gil);
+}
+
+/*
+ * The machine as the pool's page source, through the pool's frame list:
+ * refilled PCP_BATCH frames at a time (fewer when memory is short), so most
+ * zspages cost no call into Python.
+ */
+static int machine_alloc(void *priv, unsigned int nr, uint32_t *pfns)
+{
+	ZsPoolObject *self = priv;
+	unsigned int i;
+
+	if (self->nr_pcp < nr) {
+		unsigned int want = PCP_BATCH;
+
+		while (want >= nr && machine_take(self, want, self->pcp + self->nr_pcp))
+			want = want > nr ? nr : 0;	/* short of memory: just what is needed */
+		if (want < nr)
+			return -ENOMEM;
+		self->nr_pcp += want;
+	}
+	for (i = 0; i < nr; i++)
+		pfns[i] = self->pcp[--self->nr_pcp];
+	return 0;
+}
+
+static void machine_free(void *priv, unsigned int nr, const uint32_t *pfns)
+{
+	ZsPoolObject *self = priv;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		self->pcp[self->nr_pcp++] = pfns[i];
+	if (self->nr_pcp > PCP_HIGH) {	/* back to the machine, down to a batch */
+		machine_give(self, self->nr_pcp - PCP_BATCH, self->pcp + PCP_BATCH);
+		self->nr_pcp = PCP_BATCH;
+	}
+}
+
+/* Every frame of the list back to the machine (the pool is going). */
+static void machine_drain(ZsPoolObject *self)
+{
+	if (self->has_mem && self->nr_pcp) {
+		machine_give(self, self->nr_pcp, self->pcp);
+		self->nr_pcp = 0;
+	}
 }
 
 /* --- the type ----------------------------------------------------------------- */
@@ -184,7 +245,9 @@ static int ZsPool_init(ZsPoolObject *self, PyObject *args, PyObject *kw)
 static void ZsPool_dealloc(ZsPoolObject *self)
 {
 	PyObject_GC_UnTrack(self);
+	self->dying = 1;
 	zs_destroy_pool(self->pool);	/* frames back to their source, GIL held */
+	machine_drain(self);
 	if (self->has_mem)
 		PyBuffer_Release(&self->mem);
 	Py_CLEAR(self->alloc_cb);
@@ -441,6 +504,12 @@ static PyObject *ZsPool_get_huge_class_size(ZsPoolObject *self, void *closure)
 	return PyLong_FromUnsignedLong(zs_huge_class_size(self->pool));
 }
 
+static PyObject *ZsPool_get_cached_frames(ZsPoolObject *self, void *closure)
+{
+	(void)closure;
+	return PyLong_FromUnsignedLong(self->nr_pcp);
+}
+
 static PyObject *ZsPool_get_nr_zspage_ids(ZsPoolObject *self, void *closure)
 {
 	uint32_t n;
@@ -481,6 +550,9 @@ static PyGetSetDef ZsPool_getset[] = {
 	{"huge_class_size", (getter)ZsPool_get_huge_class_size, NULL, "zs_huge_class_size",
 	 NULL},
 	{"nr_zspage_ids", (getter)ZsPool_get_nr_zspage_ids, NULL, "zspage ids ever used", NULL},
+	{"cached_frames", (getter)ZsPool_get_cached_frames, NULL,
+	 "the machine's frames held on the pool's frame list (not free, not in a zspage)",
+	 NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -29,9 +29,12 @@ rules, as in the kernel (kernel-facts §4):
 Where the frames come from: given the machine's memory (``mem``, a
 :class:`~swaplab.mm.page_alloc.PhysMem`), zspages are made of its page frames,
 taken from and given back to its page allocator as the pool grows and
-shrinks, so a growing pool leaves less memory for everything else. Without
-it, a private arena of ``max_pages`` frames (reserved, touched only when
-used) stands in.
+shrinks, so a growing pool leaves less memory for everything else. Like the
+kernel's per-CPU page lists, the pool holds up to 126 spare frames
+(``cached_frames``: taken 63 at a time, given back above 126), so most
+zspages cost no call into the allocator; those frames are neither free nor
+counted in ``total_pages``. Without ``mem``, a private arena of
+``max_pages`` frames (reserved, touched only when used) stands in.
 
 Thread safety: every method may be called from any thread; the pool has one
 reader/writer lock (allocation, free and compaction write; object reads and
@@ -185,6 +188,11 @@ class ZsPool:
     def total_pages(self) -> int:
         """zs_get_total_pages: pages backing zspages."""
         return self.native.total_pages
+
+    @property
+    def cached_frames(self) -> int:
+        """The machine's frames held on the pool's frame list (0 for a private arena)."""
+        return self.native.cached_frames
 
     @property
     def pages_compacted(self) -> int:
