@@ -177,7 +177,7 @@ class Folio:
         """Take PG_locked, sleeping while another holder has it."""
         with self.mem.flag_wait:
             while self.mem.flags[self.pfn] & PG.locked:
-                self.mem.flag_wait.wait()
+                self.mem.wait_flags()
             self.mem.flags[self.pfn] |= PG.locked
 
     def unlock(self) -> None:
@@ -186,7 +186,7 @@ class Folio:
             if not self.mem.flags[self.pfn] & PG.locked:
                 raise RuntimeError(f"unlock of unlocked {self!r}")
             self.mem.flags[self.pfn] &= ~np.uint32(PG.locked)
-            self.mem.flag_wait.notify_all()
+            self.mem.wake_flags()
 
     def start_writeback_unlock(self) -> None:
         """Set PG_writeback and release PG_locked in one step (__swap_writepage)."""
@@ -195,7 +195,7 @@ class Folio:
             if not f & PG.locked:
                 raise RuntimeError(f"unlock of unlocked {self!r}")
             self.mem.flags[self.pfn] = (f | PG.writeback) & ~PG.locked
-            self.mem.flag_wait.notify_all()
+            self.mem.wake_flags()
 
     def start_writeback(self) -> None:
         with self.mem.flag_lock:
@@ -204,25 +204,20 @@ class Folio:
     def end_writeback(self) -> None:
         with self.mem.flag_wait:
             self.mem.flags[self.pfn] &= ~np.uint32(PG.writeback)
-            self.mem.flag_wait.notify_all()
+            self.mem.wake_flags()
 
     def wait_writeback(self) -> None:
         with self.mem.flag_wait:
             while self.mem.flags[self.pfn] & PG.writeback:
-                self.mem.flag_wait.wait()
+                self.mem.wait_flags()
 
 
 def folios_set_flags(mem: PhysMem, pfns: np.ndarray, set_: int = 0, clear: int = 0) -> None:
     """Set and clear flag bits on many folios at once (batch completion path)."""
-    with mem.flag_wait:
+    with mem.flag_lock:
         if len(pfns) == 1:
             pfn = int(pfns[0])
             mem.flags[pfn] = (int(mem.flags[pfn]) | set_) & ~clear
-            mem.flag_wait.notify_all()
-            return
-        # one gather and one scatter: the bits set and cleared in one word store
-        f = mem.flags[pfns]
-        if set_:
-            f |= np.uint32(set_)
-        mem.flags[pfns] = f & ~np.uint32(clear)
-        mem.flag_wait.notify_all()
+        else:  # one gather and one scatter: set and clear in one word store
+            mem.flags[pfns] = (mem.flags[pfns] | np.uint32(set_)) & np.uint32(~clear & 0xFFFFFFFF)
+        mem.wake_flags()

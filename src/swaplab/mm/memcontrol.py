@@ -80,10 +80,14 @@ class MemcgStats:
         (a batch of frames' cgroups)."""
         if not len(ids):
             return
+        total = n * len(ids) if isinstance(n, int) else None
         with self._lock:
+            if not ids.any():  # all in the root cgroup: the common case
+                self.ev[0, item] += total if total is not None else int(np.sum(n))
+                return
             first = ids[0]
-            if not np.count_nonzero(ids != first):  # one cgroup: the common case, no add.at
-                self.ev[first, item] += n * len(ids) if np.isscalar(n) else int(np.sum(n))
+            if not np.count_nonzero(ids != first):  # one cgroup, no add.at
+                self.ev[first, item] += total if total is not None else int(np.sum(n))
             else:
                 np.add.at(self.ev[:, item], ids, n)
 

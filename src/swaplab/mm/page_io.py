@@ -288,7 +288,7 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
         system.memcg_stats.count(int(mem.memcg[pfn]), MemcgEvent.pswpin, int(nr))
     else:
         orders = mem.order[pfns]
-        large = orders[orders > 0] if np.count_nonzero(orders) else ()
+        large = orders[orders > 0] if orders.any() else ()
         for order in large:
             system.vmstat.count_mthp(int(order), MthpStat.swpin)
         folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)

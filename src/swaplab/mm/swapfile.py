@@ -119,6 +119,8 @@ class SwapInfo:
         self.lock = threading.RLock()
         self.io_lock = threading.Lock()
         self.io_idle = threading.Condition(self.io_lock)
+        #: swapoffs waiting for ``inflight`` to reach 0 (under ``io_lock``)
+        self.io_waiters = 0
         self.inflight = 0
 
     # --- shape --------------------------------------------------------------------------
@@ -201,7 +203,7 @@ class SwapInfo:
     def io_end(self) -> None:
         with self.io_idle:
             self.inflight -= 1
-            if self.inflight == 0:
+            if self.inflight == 0 and self.io_waiters:
                 self.io_idle.notify_all()
 
     # --- cluster lists (caller holds self.lock) -----------------------------------------
@@ -902,7 +904,11 @@ def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) ->
             raise kerror(-ret, f"swapoff: {si.name}: could not bring every page back")
         with si.io_idle:
             while si.inflight:
-                si.io_idle.wait()
+                si.io_waiters += 1
+                try:
+                    si.io_idle.wait()
+                finally:
+                    si.io_waiters -= 1
         if system.zswap is not None:
             system.zswap.swapoff(si.type)
         _release(system, si)

@@ -171,17 +171,17 @@ class _Machine(RuleBasedStateMachine):
         """Every batch submitted so far must have ended, or end within
         ``completion_timeout`` seconds from now; one that does not fails the
         rule, naming it, instead of leaving the kit waiting on its folios."""
-        cond = self.system.mem.flag_wait  # the batch completions notify it
+        mem = self.system.mem  # the batch completions wake sleepers on its flags
         deadline = time.monotonic() + self.timeout
         for sio in list(self.sios):
-            with cond:
+            with mem.flag_lock:
                 while not sio.ended:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         self.failed = True
                         raise _BatchStuck(f"{sio!r} was submitted but not completed "
                                           f"within {self.timeout:g} s")
-                    cond.wait(left)
+                    mem.wait_flags(left)
 
     def _settle(self) -> None:
         """Every recorded batch must end, exactly once (the core refuses a second end)."""

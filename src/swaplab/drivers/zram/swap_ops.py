@@ -47,7 +47,7 @@ def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
         return heads, np.array([swp_offset(sio.folios[0].swap)], dtype=np.int64)
     offs = swp_offsets(mem.swap[heads])
     orders = mem.order[heads]
-    if not np.count_nonzero(orders):
+    if not orders.any():
         return heads, offs
     nr = np.left_shift(1, orders.astype(np.int64))
     step = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
