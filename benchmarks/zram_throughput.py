@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 from swaplab import PAGE_SIZE, PG, Folio, SwapIoCtx, System
+from swaplab.bench.calibrate import blockdev_write_read
 from swaplab.cli import machine
 from swaplab.consts import SWAP_CLUSTER_MAX
 from swaplab.kernel.zram import KernelZram, unavailable
@@ -82,24 +83,11 @@ def plain_loop(pages: np.ndarray, algo: str) -> tuple[float, float]:
 def blockdev_path(pages: np.ndarray, algo: str) -> tuple[float, float]:
     """pwrite / pread of /dev/zram0 in 1 MiB requests, as (b) does to the kernel's."""
     n = len(pages)
-    chunk = 1 << 20
     with System((2 * n + 8192) * PAGE_SIZE) as s:
         z = s.load_module("zram")[0]
         z.attr["comp_algorithm"] = algo
         z.attr["disksize"] = str((n + 1024) * PAGE_SIZE)
-        flat = pages.reshape(-1)
-        t = time.perf_counter()
-        for off in range(0, flat.nbytes, chunk):
-            z.bdev.pwrite(flat[off : off + chunk], off)
-        tw = time.perf_counter() - t
-        back = np.ones_like(flat)  # touched now, as the kernel side's buffer is
-        t = time.perf_counter()
-        for off in range(0, flat.nbytes, chunk):
-            z.bdev.preadinto(back[off : off + chunk], off)
-        tr = time.perf_counter() - t
-        if not np.array_equal(back, flat):
-            raise SystemExit("blockdev: pages did not read back intact")
-        return tw, tr
+        return blockdev_write_read(z.bdev, pages)
 
 
 def two_threads(pages: np.ndarray, algo: str) -> tuple[float, float]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..block.blkdev import BlockDevice
 from ..consts import PAGE_SIZE
 from ..errors import kerror
 from ..kernel.zram import KernelZram, unavailable
@@ -34,6 +35,25 @@ def _lat_summary(lat_ns: np.ndarray) -> dict[str, float]:
             "p99_us": float(np.percentile(us, 99))}
 
 
+def blockdev_write_read(bdev: BlockDevice, pages: np.ndarray) -> tuple[float, float]:
+    """Seconds to write ``pages`` to ``bdev`` from offset 0 in 1 MiB requests
+    (pwrite, O_DIRECT) and to read them back the same way into a buffer
+    touched beforehand, as the kernel side does; EIO when they differ."""
+    flat = pages.reshape(-1)
+    t = time.perf_counter()
+    for off in range(0, flat.nbytes, CHUNK):
+        bdev.pwrite(flat[off : off + CHUNK], off)
+    tw = time.perf_counter() - t
+    back = np.ones_like(flat)  # touched first, as the kernel side's buffer is
+    t = time.perf_counter()
+    for off in range(0, flat.nbytes, CHUNK):
+        bdev.preadinto(back[off : off + CHUNK], off)
+    tr = time.perf_counter() - t
+    if not np.array_equal(back, flat):
+        raise kerror(errno.EIO, f"{bdev.name}: pages read back differ from those written")
+    return tw, tr
+
+
 def swaplab_side(pages: np.ndarray, algo: str, latency_pages: int, seed: int
                  ) -> dict[str, Any]:
     n = len(pages)
@@ -41,18 +61,7 @@ def swaplab_side(pages: np.ndarray, algo: str, latency_pages: int, seed: int
         z = s.load_module("zram")[0]
         z.attr["comp_algorithm"] = algo
         z.attr["disksize"] = str((n + 256) * PAGE_SIZE)
-        flat = pages.reshape(-1)
-        t = time.perf_counter()
-        for off in range(0, flat.nbytes, CHUNK):
-            z.bdev.pwrite(flat[off : off + CHUNK], off)
-        tw = time.perf_counter() - t
-        back = np.ones_like(flat)  # touched first, as the kernel side's buffer is
-        t = time.perf_counter()
-        for off in range(0, flat.nbytes, CHUNK):
-            z.bdev.preadinto(back[off : off + CHUNK], off)
-        tr = time.perf_counter() - t
-        if not np.array_equal(back, flat):
-            raise kerror(errno.EIO, "swaplab zram: pages read back differ from those written")
+        tw, tr = blockdev_write_read(z.bdev, pages)
         order = np.random.default_rng(seed).permutation(n)[:latency_pages]
         lat = np.empty(len(order), dtype=np.int64)
         page = np.ones(PAGE_SIZE, dtype=np.uint8)  # one buffer, as the kernel side's
