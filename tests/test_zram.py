@@ -10,7 +10,7 @@ import pytest
 
 from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE
-from swaplab.drivers.zram.zram_drv import (
+from swaplab.drivers.zram.slots import (
     ZRAM_ENTRY_LOCK,
     ZRAM_HUGE,
     ZRAM_IDLE,
@@ -23,7 +23,7 @@ PAGES = [np.frombuffer(p, dtype=np.uint8) for p in sample_page_bytes(300, seed=1
 
 
 def test_flag_bits_are_the_kernels():
-    from swaplab.drivers.zram import zram_drv as d
+    from swaplab.drivers.zram import slots as d
 
     assert d.ZRAM_FLAG_SHIFT == 13 and ZRAM_SIZE_MASK == (1 << 13) - 1
     flags = (ZRAM_SAME, ZRAM_ENTRY_LOCK, d.ZRAM_WB, d.ZRAM_PP_SLOT, ZRAM_HUGE, ZRAM_IDLE,

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE, System, VirtualClock
-from swaplab.drivers.zram.zram_drv import ZRAM_IDLE
+from swaplab.drivers.zram.slots import ZRAM_IDLE
 from zram_helpers import mm_stat, write_pages, zram_device
 
 PAGES = [np.frombuffer(p, dtype=np.uint8) for p in sample_page_bytes(64, seed=3)]

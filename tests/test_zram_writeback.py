@@ -9,7 +9,7 @@ import pytest
 
 from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE
-from swaplab.drivers.zram.zram_drv import (
+from swaplab.drivers.zram.slots import (
     ZRAM_HUGE,
     ZRAM_INCOMPRESSIBLE,
     ZRAM_WB,

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import sample_pages, zswap_machine
 from swaplab import PAGE_SIZE
-from swaplab.drivers.zram.zram_drv import ZRAM_WB
+from swaplab.drivers.zram.slots import ZRAM_WB
 from swaplab.workload.engine import Workload
 from swaplab.workload.scenario import parse_scenario
 

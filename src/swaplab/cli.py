@@ -21,10 +21,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
+from .bench.calibrate import calibrate, compare
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS
 from .bench.harness import VerificationError, aggregate, run_once
 from .bench.report import plot_cdf, print_table, write_json
-from .workload.corpus import corpus_pages, describe, file_pages
+from .drivers.zram import zramctl
+from .system import System
+from .util import memparse
+from .workload.capture import capture
+from .workload.corpus import SOURCES, corpus_pages, describe, file_pages
+from .workload.corpus import describe as desc
+from .workload.engine import PageCorruption, Workload
+from .workload.pagefile import write_pagefile
+from .workload.scenario import load_scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -61,8 +70,6 @@ def machine() -> dict[str, Any]:
 def _load_corpus(spec: str, n: int, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
     """Pages for a benchmark from a corpus spec (see ``--corpus``); UsageError for a
     spec that names nothing."""
-    from .workload.corpus import SOURCES
-
     if os.path.isdir(spec):
         return file_pages(n, seed, (spec,)), {"source": "files", "roots": [spec]}
     if spec.startswith("pagefile:") and not os.path.isfile(spec.split(":", 1)[1]):
@@ -122,10 +129,6 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
     """List zram devices as util-linux zramctl does (swaplab's, or the host's)."""
-    from .drivers.zram import zramctl
-    from .system import System
-    from .util import memparse
-
     if args.output_all:
         columns = zramctl.ALL_COLUMNS
     elif args.output:
@@ -176,10 +179,6 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_capture(args: argparse.Namespace, console: Console) -> int:
     """Snapshot a live process's anonymous memory into a page file."""
-    from .workload.capture import capture
-    from .workload.corpus import describe as desc
-    from .workload.pagefile import write_pagefile
-
     pf = capture(args.pid, freeze=not args.no_freeze, max_pages=args.max_pages)
     nbytes = write_pagefile(args.output, pf.pages, pf.vaddrs, pf.meta)
     info = {"output": args.output, "file_bytes": nbytes, **pf.meta, **desc(pf.pages)}
@@ -200,9 +199,6 @@ def _progress(args: argparse.Namespace) -> Progress:
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run a scenario file; every page is verified on every fault."""
-    from .workload.engine import PageCorruption, Workload
-    from .workload.scenario import load_scenario
-
     if not Path(args.scenario).is_file():
         raise UsageError(f"run: scenario file {args.scenario!r} does not exist")
     try:
@@ -302,8 +298,6 @@ def _ratio_table(title: str, cols: tuple[str, str, str], rows: list[dict[str, An
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     """Two reports side by side, with B/A ratios."""
-    from .bench.calibrate import compare
-
     a, b = _read_report(args.a), _read_report(args.b)
     try:
         rows = compare(a, b)
@@ -319,8 +313,6 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     """The same pages through the host kernel's zram and swaplab's, side by side."""
-    from .bench.calibrate import calibrate
-
     pages, corpus = _load_corpus(args.corpus, args.pages, args.seed)
     doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
            "corpus": {**corpus, **describe(pages)},

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..mm.zswap import Zswap
 from ..system import System
 
 
@@ -77,8 +78,6 @@ def _writeback_idle(system: System) -> None:
 
 
 def _zswap_on(system: System) -> None:
-    from ..mm.zswap import Zswap
-
     Zswap(system, "lz4", enabled=True)
 
 

@@ -32,6 +32,8 @@ from ..attrs import AttrDir
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..errors import kerror
 from ..util import kstrtoint, memparse
+from .folio import PG
+from .lru import Lruvec
 
 if TYPE_CHECKING:
     from ..system import System
@@ -112,8 +114,6 @@ class MemCgroup:
     """One cgroup's memory controller: limits, usage, its LRU lists, its counters."""
 
     def __init__(self, system: System, memcg_id: int, name: str) -> None:
-        from .lru import Lruvec
-
         self.system = system
         self.id = memcg_id
         self.name = name
@@ -217,8 +217,6 @@ class MemCgroup:
         return "".join(f"{k} {int(v)}\n" for k, v in lines)
 
     def swapcached(self) -> int:
-        from .folio import PG
-
         mem = self.system.mem
         return int(np.count_nonzero((mem.memcg == self.id) & ((mem.flags & PG.swapcache) != 0)))
 
@@ -230,7 +228,7 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
     reclaim cannot make room; the folio is then still charged to the root and
     the caller frees it.
     """
-    from .vmscan import try_to_free_mem_cgroup_pages
+    from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges through memcontrol
 
     nr = folio.nr_pages
     if memcg.id == 0:
@@ -251,7 +249,7 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
 # --- the interface files ---------------------------------------------------------------
 
 def _set_max(cg: MemCgroup, buf: str) -> None:
-    from .vmscan import try_to_free_mem_cgroup_pages
+    from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges through memcontrol
 
     cg.max = _parse_limit(buf, "memory.max")
     # memory_max_write: reclaim down to the new limit, counting max events
@@ -282,7 +280,7 @@ def _set_zswap_writeback(cg: MemCgroup, buf: str) -> None:
 
 def _reclaim(cg: MemCgroup, buf: str) -> None:
     """memory.reclaim: reclaim SIZE bytes; EAGAIN when fewer could be reclaimed."""
-    from .vmscan import try_to_free_mem_cgroup_pages
+    from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges through memcontrol
 
     text = buf.strip()
     size, *opts = text.split()

@@ -54,6 +54,7 @@ from .swapops import (
     swp_offset,
     swp_types,
 )
+from .vmscan import alloc_folio, shrink_folio_list
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
@@ -164,8 +165,6 @@ class MmStruct:
             return self.do_swap_page(vpn, pte_to_swp_entry(pte), write)
 
     def do_anonymous_page(self, vpn: int) -> Folio:
-        from .vmscan import alloc_folio
-
         folio = alloc_folio(self.system, 0)
         try:
             mem_cgroup_charge(folio, self.memcg)
@@ -235,8 +234,6 @@ class MmStruct:
 
     def pageout(self, lo: int = 0, hi: int | None = None) -> int:
         """MADV_PAGEOUT over [lo, hi): reclaim every present page; return pages freed."""
-        from .vmscan import shrink_folio_list
-
         hi = self.nr_pages if hi is None else hi
         with self.ptl:
             vpns = np.flatnonzero(ptes_present(self.ptes[lo:hi])) + lo

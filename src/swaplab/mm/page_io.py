@@ -332,7 +332,7 @@ def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
     nr = folio.nr_pages
     # folio_free_swap, with the cheap test first: a referenced slot keeps its swap
     if not sis.swap_map[off : off + nr].any():
-        from .swapfile import folio_free_swap
+        from .swapfile import folio_free_swap  # cycle: swapfile submits through page_io
 
         if folio_free_swap(folio):
             folio.unlock()

@@ -43,7 +43,10 @@ from ..util import kstrtobool, kstrtouint
 from .folio import PG, Folio
 from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
 from .page_alloc import PhysMem
+from .page_io import SwapIoCtx, swap_write_submit, swap_writepage
+from .swapfile import swap_cache_add_folio, swap_cache_del_folio, swap_cache_get_folio
 from .swapops import swp_entry, swp_offset, swp_type
+from .vmscan import _free_clean
 from .vmstat import VmEvent
 from .zsmalloc import ZsPool
 
@@ -409,10 +412,6 @@ class Zswap:
     # --- writeback ----------------------------------------------------------------------
     def writeback_entry(self, t: int, off: int) -> int:
         """zswap_writeback_entry: move one entry to the swap device; 0 or -errno."""
-        from .page_io import SwapIoCtx, swap_write_submit, swap_writepage
-        from .swapfile import swap_cache_add_folio, swap_cache_del_folio, swap_cache_get_folio
-        from .vmscan import _free_clean
-
         system = self.system
         entry = swp_entry(t, off)
         if swap_cache_get_folio(system, entry) is not None:

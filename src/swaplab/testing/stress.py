@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..system import System
+from ..workload.corpus import corpus_pages
 
 
 class StressFailure(AssertionError):
@@ -67,8 +68,6 @@ def _stacks() -> str:
 def run_zram_stress(threads: int = 4, seconds: float = 30.0, *, pages_per_thread: int = 384,
                     seed: int = 0, stall_seconds: float = 60.0) -> StressReport:
     """Run the stress; return its report, or raise :class:`StressFailure`."""
-    from ..workload.corpus import corpus_pages
-
     rep = StressReport(threads=threads)
     base = corpus_pages("sample", 256, seed)  # shipped real pages: the same everywhere
     stop = threading.Event()

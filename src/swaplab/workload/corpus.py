@@ -25,6 +25,8 @@ import zstandard
 
 from ..consts import PAGE_SIZE
 from ..errors import kerror
+from .capture import capture
+from .pagefile import read_pagefile
 
 #: The shipped corpus and the host kernel's per-page answers for it.
 SAMPLE_PAGES = Path(__file__).parent / "data" / "sample.pages.zst"
@@ -188,8 +190,6 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
     elif source == "pyheap" or source.startswith("capture:"):
         pages = _cycle(captured_pages(source, n), n, seed)
     elif source.startswith("pagefile:"):
-        from .pagefile import read_pagefile
-
         pf = read_pagefile(source.split(":", 1)[1])
         if not len(pf):
             raise kerror(errno.EINVAL, f"{source}: holds no pages")
@@ -222,8 +222,6 @@ def captured_pages(source: str, n: int) -> np.ndarray:
     (a heapapp child grown to hold about 1.25 * ``n`` pages, captured, then ended)."""
     import subprocess
     import sys
-
-    from .capture import capture
 
     if source.startswith("capture:"):
         try:

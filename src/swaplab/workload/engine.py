@@ -35,8 +35,9 @@ import xxhash
 
 from ..clock import VirtualClock
 from ..consts import PAGE_SIZE
+from ..drivers.zram.slots import ZRAM_WB
 from ..errors import kerror
-from ..mm.folio import PG
+from ..mm.folio import PG, Folio
 from ..mm.memory import MmStruct
 from ..mm.swapops import (
     pte_pfn,
@@ -50,6 +51,7 @@ from ..mm.swapops import (
     swp_type,
     swp_types,
 )
+from ..mm.zswap import Zswap
 from ..system import System
 from .corpus import corpus_pages
 from .patterns import DirtyModel, access_chunks, read_trace, schedule
@@ -194,10 +196,6 @@ class Workload:
         z = self.scenario.zswap
         if not z.enabled:
             return
-        try:
-            from ..mm.zswap import Zswap
-        except ImportError:  # pragma: no cover - until zswap lands
-            raise kerror(errno.EINVAL, "zswap is not available in this build") from None
         zs = Zswap(self.system)
         zs.params["compressor"] = z.compressor
         zs.params["max_pool_percent"] = str(z.max_pool_percent)
@@ -228,8 +226,6 @@ class Workload:
     def _write(self, proc: Process, vpn: int, pfn: int) -> None:
         mem = self.system.mem
         if mem.flags[pfn] & PG.writeback:
-            from ..mm.folio import Folio
-
             Folio(mem, pfn).wait_writeback()
         page = mem.data[pfn]
         proc.dirty.apply(page)
@@ -431,8 +427,6 @@ class Workload:
                     o = o[~inz]
                 z = zdev.get(si.bdev)
                 if z is not None:
-                    from ..drivers.zram.zram_drv import ZRAM_WB
-
                     out["zram"] += len(o)
                     out["zram_wb"] += int(np.count_nonzero(z.flags[o] & np.uint32(ZRAM_WB)))
                 else:

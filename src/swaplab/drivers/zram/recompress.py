@@ -12,22 +12,25 @@ the slot is marked ZRAM_INCOMPRESSIBLE and never tried again.
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...consts import PAGE_SIZE
 from ...errors import kerror
 from ...util import kstrtoull
-from .writeback import PPCtl
-from .zram_drv import (
+from .slots import (
     ZRAM_HUGE,
     ZRAM_IDLE,
     ZRAM_INCOMPRESSIBLE,
     ZRAM_PP_SLOT,
     ZRAM_SAME,
     ZRAM_WB,
-    Zram,
 )
+from .writeback import PPCtl
+
+if TYPE_CHECKING:
+    from .zram_drv import Zram
 
 RECOMPRESS_IDLE = 1 << 0
 RECOMPRESS_HUGE = 1 << 1

@@ -23,6 +23,8 @@ from ...util import (
     memparse_prefix,
     strip_one_newline,
 )
+from . import recompress, writeback
+from .slots import ZRAM_HUGE, ZRAM_IDLE, ZRAM_INCOMPRESSIBLE, ZRAM_SAME, ZRAM_WB
 from .zcomp import (
     ZRAM_PRIMARY_COMP,
     ZcompParams,
@@ -100,14 +102,6 @@ def recomp_algorithm_show(z: Zram) -> str:
 
 def block_state_show(z: Zram) -> str:
     """debugfs block_state: one line per allocated slot."""
-    from .zram_drv import (
-        ZRAM_HUGE,
-        ZRAM_IDLE,
-        ZRAM_INCOMPRESSIBLE,
-        ZRAM_SAME,
-        ZRAM_WB,
-    )
-
     out = []
     for i in range(z.nr_pages):
         z.slot_lock(i)
@@ -276,21 +270,15 @@ def recomp_algorithm_store(z: Zram, buf: str) -> None:
 
 
 def backing_dev_store(z: Zram, buf: str) -> None:
-    from .writeback import set_backing_dev
-
-    set_backing_dev(z, buf.strip("\n"))
+    writeback.set_backing_dev(z, buf.strip("\n"))
 
 
 def writeback_store(z: Zram, buf: str) -> None:
-    from .writeback import writeback_store as wb
-
-    wb(z, buf)
+    writeback.writeback_store(z, buf)
 
 
 def recompress_store(z: Zram, buf: str) -> None:
-    from .recompress import recompress_store as rc
-
-    rc(z, buf)
+    recompress.recompress_store(z, buf)
 
 
 def writeback_limit_store(z: Zram, buf: str) -> None:

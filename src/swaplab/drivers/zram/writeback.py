@@ -23,7 +23,7 @@ from ...block.bio import Bio, ReqOp, submit_bio_wait
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
 from ...util import kstrtoull, page_buffer
-from .zram_drv import (
+from .slots import (
     ZRAM_COMP_PRIORITY_BIT1,
     ZRAM_COMP_PRIORITY_MASK,
     ZRAM_HUGE,

@@ -53,36 +53,32 @@ from ...errors import kerror
 from ...lib.compress import DEFAULT_ALGORITHM, NativeCompressor
 from ...mm.zsmalloc import ZsPool
 from ...util import U64_MASK, kstrtoint
+from . import writeback
+from .slots import (
+    STAT_NAMES,
+    TABLE_ENTRY,
+    ZRAM_COMP_PRIORITY_BIT1,
+    ZRAM_COMP_PRIORITY_MASK,
+    ZRAM_ENTRY_LOCK,
+    ZRAM_HUGE,
+    ZRAM_IDLE,
+    ZRAM_PP_SLOT,
+    ZRAM_SAME,
+    ZRAM_SIZE_MASK,
+    ZRAM_WB,
+)
+from .swap_ops import zram_swap_ops
+from .sysfs import ZramAttrs
 from .zcomp import ZRAM_MAX_COMPS, ZRAM_PRIMARY_COMP, Zcomp, ZcompParams
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
     from ...system import System
 
-ZRAM_FLAG_SHIFT = PAGE_SHIFT + 1
-ZRAM_SIZE_MASK = (1 << ZRAM_FLAG_SHIFT) - 1
-ZRAM_SAME = 1 << 13
-ZRAM_ENTRY_LOCK = 1 << 14
-ZRAM_WB = 1 << 15
-ZRAM_PP_SLOT = 1 << 16
-ZRAM_HUGE = 1 << 17
-ZRAM_IDLE = 1 << 18
-ZRAM_INCOMPRESSIBLE = 1 << 19
-ZRAM_COMP_PRIORITY_BIT1 = 20
-ZRAM_COMP_PRIORITY_MASK = 0x3
-__NR_ZRAM_PAGEFLAGS = 22
-
 ZRAM_LOGICAL_BLOCK_SIZE = 4096
 ZRAM_MAJOR = 252
 DEFAULT_COMPRESSOR = DEFAULT_ALGORITHM
 UINT_MAX = (1 << 32) - 1
-#: one slot-table entry, as the compiled table lays it out
-TABLE_ENTRY = np.dtype([("handle", "<u8"), ("flags", "<u4"), ("ac_time", "<u4")])
-
-#: the device's counters, in the compiled table's order (enum zram_stat_item)
-STAT_NAMES = ("compr_data_size", "failed_reads", "failed_writes", "notify_free",
-              "same_pages", "huge_pages", "huge_pages_since", "pages_stored",
-              "max_used_pages", "miss_free", "bd_count", "bd_reads", "bd_writes")
 _STAT = {name: i for i, name in enumerate(STAT_NAMES)}
 #: fault points a write can be asked to fail at (enum zram_inject)
 _INJECT_ALLOC, _INJECT_LIMIT, _INJECT_CORRUPT = 1, 2, 4
@@ -153,8 +149,6 @@ class Zram:
         self.bd_wb_limit = 0
         self.wb_batch_size = 32
         self.wb_compressed = False
-        from .sysfs import ZramAttrs  # sysfs's attribute table names this class's methods
-
         self.attr = ZramAttrs(self)
 
     def __repr__(self) -> str:
@@ -245,9 +239,7 @@ class Zram:
         """Give back the backing-device blocks of written-back slots just freed."""
         for blk in blocks:
             if blk >= 0:
-                from .writeback import zram_release_bdev_block  # writeback imports this module
-
-                zram_release_bdev_block(self, blk)
+                writeback.zram_release_bdev_block(self, blk)
 
     # --- write path ---------------------------------------------------------------------
     def write_page(self, page: np.ndarray, index: int) -> int:
@@ -388,9 +380,7 @@ class Zram:
         else:
             blk = int(self.handle[index])
             self.slot_unlock(index)
-            from .writeback import read_from_bdev  # writeback imports this module
-
-            ret = read_from_bdev(self, page, index, blk)
+            ret = writeback.read_from_bdev(self, page, index, blk)
         return ret
 
     # --- the bio path -------------------------------------------------------------------
@@ -502,9 +492,7 @@ class Zram:
             self.num_active_comps = 0
             self.comp_algs = [DEFAULT_COMPRESSOR] + [None] * (ZRAM_MAX_COMPS - 1)
             self.params = [ZcompParams() for _ in range(ZRAM_MAX_COMPS)]
-            from .writeback import reset_bdev  # writeback imports this module
-
-            reset_bdev(self)
+            writeback.reset_bdev(self)
 
     # --- what sysfs shows ---------------------------------------------------------------
     def mm_stat(self) -> tuple[int, ...]:
@@ -550,8 +538,6 @@ def _zram_swap_activate(sis: SwapInfo) -> int:
     zram: Zram = sis.bdev.private_data
     if zram.ctl.swap_ops_mode != "activate":
         return -errno.EOPNOTSUPP
-    from .swap_ops import zram_swap_ops
-
     sis.ops = zram_swap_ops
     sis.private_data = zram
     return 0
@@ -590,8 +576,6 @@ class ZramControl:
         self.devices: dict[int, Zram] = {}
         self.lock = threading.Lock()
         if swap_ops == "register":
-            from .swap_ops import zram_swap_ops
-
             ret = system.swap_register_block_ops(ZRAM_FOPS, zram_swap_ops)
             if ret:
                 raise kerror(-ret, "zram: registering swap_ops failed")
