@@ -101,7 +101,7 @@ def throughput_section(doc: dict) -> str:
     labels = {"plain": "(a) plain loop: compress / decompress per page",
               "swap_ops": "swaplab zram swap_ops: ready-built batches of 32",
               "swap_ops_with_core": "swaplab: the same with the swap core's pass timed",
-              "bio_per_page": "swaplab: pre-series path, one bio per page",
+              "bio_per_page": "swaplab: bio-per-page ops, one bio per page",
               "blockdev": "swaplab /dev/zram0: pwrite / pread, 1 MiB requests",
               "kernel": "(b) host kernel zram, O_DIRECT, 1 MiB requests"}
     lines = [_machine(doc), "",

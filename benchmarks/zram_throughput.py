@@ -19,7 +19,7 @@ bar chart beside it (.png). Progress goes to stderr, a line per measurement.
 (swap_ops_with_core) the same with the swap core's per-pass work timed too:
     swap_writeout_folios (zero test, zero map, counters, writeback flags) and
     swap_read_folios building the batches, as reclaim and readahead do.
-(bio-per-page) ready-built batches on the pre-series path: one bio per page.
+(bio-per-page) ready-built batches on the bio-per-page ops: one bio per page.
 (blockdev) the same pages written to swaplab's /dev/zram0 in 1 MiB requests
     (``bdev.pwrite``: bios through the block layer into zram_submit_bio) and
     read back with ``bdev.pread``: what (b) does to the kernel's device.
@@ -160,7 +160,7 @@ def _timed_pass(folios: list[Folio], sis, rw: int, core: bool) -> float:
     return time.perf_counter() - t
 
 
-def swap_path(pages: np.ndarray, algo: str, legacy: bool, core: bool
+def swap_path(pages: np.ndarray, algo: str, bio_per_page: bool, core: bool
               ) -> tuple[float, float, dict]:
     """Write every page to zram through the swap I/O path and read it back.
 
@@ -176,7 +176,7 @@ def swap_path(pages: np.ndarray, algo: str, legacy: bool, core: bool
         z.attr["comp_algorithm"] = algo
         z.attr["disksize"] = str((n + 1024) * PAGE_SIZE)
         s.mkswap(z.bdev)
-        sis = s.swapon(z.bdev, legacy_bio=legacy)
+        sis = s.swapon(z.bdev, ops="bio-per-page" if bio_per_page else None)
         folios = []
         for p in pages:
             f = Folio.alloc(s.mem)
@@ -296,7 +296,7 @@ TARGETS = {"swap_ops / kernel": (1.0, 0.8), "blockdev / kernel": (0.8, 0.6)}
 def ratios(res: dict) -> dict[str, tuple[float, float, str]]:
     """(write ratio, read ratio, the target) of swap_ops and of the block-device
     path beside the kernel, and of swap_ops beside the plain loop and the
-    pre-series path (no target)."""
+    bio-per-page ops (no target)."""
     out = {}
     for num, ref in (("swap_ops", "kernel"), ("blockdev", "kernel"), ("swap_ops", "plain"),
                      ("kernel", "plain"), ("swap_ops", "bio_per_page")):

@@ -1,6 +1,6 @@
 """The throughput benchmark's paths on a small corpus: every path reads back
 what it wrote (the benchmark checks each page itself), and the swap_ops path
-reaches zram without a bio while the pre-series path builds one per page.
+reaches zram without a bio while the bio-per-page ops build one per page.
 No timing is asserted here (docs/PERFORMANCE.md has the figures)."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_two_threads_write_every_page(pages) -> None:
 
 @pytest.mark.parametrize("core", [False, True])
 def test_swap_ops_path_stores_every_page_without_a_bio(pages, core) -> None:
-    tw, tr, stats = zt.swap_path(pages, "lz4", legacy=False, core=core)
+    tw, tr, stats = zt.swap_path(pages, "lz4", bio_per_page=False, core=core)
     assert tw > 0 and tr > 0
     assert stats["bio_writes"] == 1  # mkswap's header; the swap-out used none
     # orig_data_size: every page stored, and mkswap's header page
@@ -43,7 +43,7 @@ def test_swap_ops_path_stores_every_page_without_a_bio(pages, core) -> None:
 
 
 def test_bio_path_builds_a_bio_per_page(pages) -> None:
-    _, _, stats = zt.swap_path(pages, "lz4", legacy=True, core=False)
+    _, _, stats = zt.swap_path(pages, "lz4", bio_per_page=True, core=False)
     assert stats["bio_writes"] == 1 + len(pages)  # mkswap's header, then one a page
 
 

@@ -18,10 +18,10 @@ from swaplab.testing import ConformanceFailure, run_swap_ops_conformance
 FAST = {"max_examples": 15, "stateful_step_count": 10}
 
 
-def _zram(system, tmp, legacy=False):
+def _zram(system, tmp, bio_per_page=False):
     z = system.load_zram()[0]
     z.attr["disksize"] = "32M"
-    return (z.bdev, {"legacy_bio": True}) if legacy else z.bdev
+    return (z.bdev, {"ops": "bio-per-page"}) if bio_per_page else z.bdev
 
 
 def _zram_stored(system):
@@ -29,9 +29,9 @@ def _zram_stored(system):
     return z.stats["pages_stored"] - int(z.slot_allocated(0))  # slot 0: mkswap's header
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["swap_ops", "bio-per-page"])
-def test_zram(legacy):
-    run_swap_ops_conformance(lambda s, t: _zram(s, t, legacy), stored_pages=_zram_stored,
+@pytest.mark.parametrize("bio_per_page", [False, True], ids=["swap_ops", "bio-per-page"])
+def test_zram(bio_per_page):
+    run_swap_ops_conformance(lambda s, t: _zram(s, t, bio_per_page), stored_pages=_zram_stored,
                              large_folio_swapin=True, **FAST)
 
 

@@ -1,4 +1,4 @@
-"""How a driver provides its ops: registration, swap_activate, the pre-series path,
+"""How a driver provides its ops: registration, swap_activate, the bio-per-page ops,
 and swap_range_free's order of hooks."""
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def test_pre_series_path_one_bio_per_page_and_bdev_notify(system):
     system.swap_register_block_ops(fops, be.ops)
     d = ramdisk_with_fops(system, 8 << 20, fops)
     system.mkswap(d)
-    si = system.swapon(d, legacy_bio=True)
+    si = system.swapon(d, ops="bio-per-page")
     assert si.ops.name == "bio-per-page"
     mm = system.create_mm(64)
     for i in range(64):
@@ -166,9 +166,9 @@ def test_series_path_one_bio_per_batch_on_the_same_device(system):
     assert d.stat()["write_ios"] == 2
 
 
-def test_legacy_path_needs_a_block_device(system, tmp_path):
+def test_bio_per_page_ops_need_a_block_device(system, tmp_path):
     with pytest.raises(OSError) as e:
-        system.swapon(tmp_path / "f", legacy_bio=True)
+        system.swapon(tmp_path / "f", ops="bio-per-page")
     assert e.value.errno == errno.EINVAL
 
 
@@ -231,3 +231,29 @@ def test_swap_range_free_order(system):
     log.clear()
     system.swapoff(d)
     assert log == [("swapoff", si.type)]
+
+
+def test_swapon_names_only_the_cores_ops(system):
+    with pytest.raises(OSError) as e:
+        system.swapon(system.add_ramdisk("1M"), ops="bio")
+    assert e.value.errno == errno.EINVAL and "bio-per-page" in str(e.value)
+
+
+def test_bio_per_page_ops_report_frees_to_the_block_device(system):
+    """The per-page ops carry their own slot_free_notify: the core calls it like
+    any ops table's, and it reaches the device's block_device_operations hook."""
+    from swaplab.mm.page_io import swap_bio_per_page_ops
+
+    z = system.load_module("zram")[0]
+    z.attr["disksize"] = "1M"
+    system.mkswap(z.bdev)
+    si = system.swapon(z.bdev, ops="bio-per-page")
+    assert si.ops is swap_bio_per_page_ops
+    assert si.ops.slot_free_notify is not None
+    mm = system.create_mm(4)
+    for i in range(4):
+        mm.write(i, bytes([i + 1]) * PAGE_SIZE)
+    mm.pageout()
+    before = z.stats["notify_free"]
+    system.exit_mm(mm)  # frees every slot
+    assert z.stats["notify_free"] == before + 4

@@ -1,5 +1,5 @@
 """zram as swap: its swap_ops (activate / register), the default block ops into
-zram, and the pre-series per-page bio path, on the same device and pages."""
+zram, and the bio-per-page ops (one bio a page), on the same device and pages."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from conftest import sample_page_bytes
 from swaplab import PAGE_SIZE, SWP
 from swaplab.drivers.zram.swap_ops import zram_swap_ops
-from swaplab.mm.page_io import swap_bdev_ops, swap_bdev_page_ops
+from swaplab.mm.page_io import swap_bdev_ops, swap_bio_per_page_ops
 from swaplab.mm.swapops import pte_present, swp_offset
 from zram_helpers import mm_stat, zram_device
 
@@ -65,8 +65,8 @@ def test_default_block_ops_into_zram(system):
 
 def test_pre_series_path_on_the_same_device(system):
     z = zram_device(system, "16M")
-    si, mm = run_swap(system, z, legacy_bio=True)
-    assert si.ops is swap_bdev_page_ops
+    si, mm = run_swap(system, z, ops="bio-per-page")
+    assert si.ops is swap_bio_per_page_ops
     assert z.bdev.stat()["write_ios"] == system.vmstat["pswpout"]  # one bio per page
     assert all(mm.read(i) == PAGES[i] for i in range(len(PAGES)))
     assert z.stats["notify_free"] > 0  # through the block device's ops table
@@ -77,7 +77,7 @@ def test_same_pages_through_every_path_store_the_same(system):
     from swaplab import System
 
     results = []
-    for kw, mode in (({}, "activate"), ({}, "none"), ({"legacy_bio": True}, "activate")):
+    for kw, mode in (({}, "activate"), ({}, "none"), ({"ops": "bio-per-page"}, "activate")):
         s = System("64M")
         try:
             z = zram_device(s, "16M", swap_ops=mode)

@@ -171,13 +171,15 @@ class System:
             os.close(fd)
 
     def swapon(self, target: BlockDevice | str | os.PathLike[str], *, prio: int | None = None,
-               flags: int = 0, legacy_bio: bool = False) -> swapfile.SwapInfo:
-        """swapon(2). ``prio`` sets SWAP_FLAG_PREFER with that priority (0..32767)."""
+               flags: int = 0, ops: SwapOps | str | None = None) -> swapfile.SwapInfo:
+        """swapon(2). ``prio`` sets SWAP_FLAG_PREFER with that priority (0..32767);
+        ``ops`` chooses the area's ops table (e.g. ``"bio-per-page"``; see
+        :func:`swapfile.sys_swapon`)."""
         if prio is not None:
             if not 0 <= prio <= swapfile.SWAP_FLAG_PRIO_MASK:
                 raise kerror(errno.EINVAL, f"swap priority {prio} outside 0..32767")
             flags |= swapfile.SWAP_FLAG_PREFER | prio
-        return swapfile.sys_swapon(self, target, flags, legacy_bio=legacy_bio)
+        return swapfile.sys_swapon(self, target, flags, ops=ops)
 
     def swapoff(self, target: BlockDevice | str | os.PathLike[str]) -> None:
         """swapoff(2)."""

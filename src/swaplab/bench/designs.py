@@ -91,20 +91,20 @@ def _swapfile(system: System, tmp: Path, nbytes: int) -> Any:
 DESIGNS: dict[str, Design] = {
     d.name: d
     for d in (
-        Design("zram/bio-per-page", "zram (lz4) on the pre-series path: one bio per page",
-               _zram, {"legacy_bio": True}),
+        Design("zram/bio-per-page", "zram (lz4) on the bio-per-page ops: one bio per page",
+               _zram, {"ops": "bio-per-page"}),
         Design("zram/swap_ops", "zram (lz4) through the series' swap_ops (swap_activate)",
                _zram),
         Design("zram/bio-per-page+wb", "the same with a backing device holding every page "
-               "(idle writeback after page-out)", _zram_backed, {"legacy_bio": True},
+               "(idle writeback after page-out)", _zram_backed, {"ops": "bio-per-page"},
                after_pageout=_writeback_idle),
         Design("zram/swap_ops+wb", "swap_ops with the backing device: reads go through "
                "the block path", _zram_backed, after_pageout=_writeback_idle),
         Design("zswap/filedisk", "zswap (lz4, kernel defaults) in the swap core over a "
                "file-backed disk", _file, prepare=_zswap_on),
         Design("ram/swap_ops", "RAM disk, default block swap_ops: one bio per batch", _ram),
-        Design("ram/bio-per-page", "RAM disk, the pre-series path: one bio per page", _ram,
-               {"legacy_bio": True}),
+        Design("ram/bio-per-page", "RAM disk on the bio-per-page ops: one bio per page", _ram,
+               {"ops": "bio-per-page"}),
         Design("file/swap_ops", "file-backed disk (O_DIRECT), one bio per batch", _file),
         Design("swapfile", "swap file on the host filesystem, file swap_ops", _swapfile),
     )

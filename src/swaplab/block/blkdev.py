@@ -10,7 +10,7 @@ swap core keys driver registrations on that table's identity. Besides
   a negative errno to fail swapon, or ``-ENOTSUPP`` ("not for me, use the
   other ways");
 - ``swap_deactivate(sis)``: called at swapoff;
-- ``swap_slot_free_notify(bdev, offset)``: the pre-series notification used
+- ``swap_slot_free_notify(bdev, offset)``: the notification used
   when an area runs on the old per-page bio path.
 
 Accounting follows /sys/block/<dev>/stat (Documentation/block/stat.rst): a

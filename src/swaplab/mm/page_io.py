@@ -563,9 +563,9 @@ swap_bdev_ops = SwapOps(name="bdev", can_merge=swap_bdev_can_merge,
                         submit_read=swap_bdev_submit_read)
 
 
-# --- the pre-series path: one bio per page ---------------------------------------------
+# --- bio-per-page: the path before swap_ops, one bio per page ---------------------------
 
-def _legacy_can_merge(folio: Folio, prev: Folio, prev_size: int, rw: int) -> bool:
+def _bio_per_page_can_merge(folio: Folio, prev: Folio, prev_size: int, rw: int) -> bool:
     return False
 
 
@@ -589,7 +589,7 @@ class _Countdown:
             (swap_write_end if self.rw == WRITE else swap_read_end)(self.sio, self.failed)
 
 
-def _legacy_submit(ctx: SwapIoCtx, rw: int) -> None:
+def _bio_per_page_submit(ctx: SwapIoCtx, rw: int) -> None:
     sis, sio = ctx.sis, ctx.sio
     op = ReqOp.WRITE if rw == WRITE else ReqOp.READ
     pages = [(swap_folio_sector(f) + (i << SECTORS_PER_PAGE_SHIFT), p)
@@ -603,12 +603,25 @@ def _legacy_submit(ctx: SwapIoCtx, rw: int) -> None:
             submit_bio(bio)
 
 
-#: The pre-series block path: each folio is its own batch (can_merge always
-#: refuses) and each page its own bio; slot frees are reported through the
-#: block device's ``swap_slot_free_notify``.
-swap_bdev_page_ops = SwapOps(name="bio-per-page", can_merge=_legacy_can_merge,
-                             submit_write=lambda ctx: _legacy_submit(ctx, WRITE),
-                             submit_read=lambda ctx: _legacy_submit(ctx, READ))
+def _bio_per_page_slot_free_notify(sis: SwapInfo, offset: int) -> None:
+    """A freed slot is reported to the block device's own
+    ``swap_slot_free_notify`` (block_device_operations), when it has one."""
+    notify = sis.bdev.fops.swap_slot_free_notify
+    if notify is not None:
+        notify(sis.bdev, offset)
+
+
+#: The block path before swap_ops: each folio is its own batch (can_merge
+#: always refuses) and each page its own bio; slot frees go to the block
+#: device's ``swap_slot_free_notify``. Chosen at swapon with
+#: ``ops="bio-per-page"``.
+swap_bio_per_page_ops = SwapOps(name="bio-per-page", can_merge=_bio_per_page_can_merge,
+                                submit_write=lambda ctx: _bio_per_page_submit(ctx, WRITE),
+                                submit_read=lambda ctx: _bio_per_page_submit(ctx, READ),
+                                slot_free_notify=_bio_per_page_slot_free_notify)
+
+#: the core's block-device ops tables by name, for swapon(ops=...)
+CORE_OPS = {"bdev": swap_bdev_ops, "bio-per-page": swap_bio_per_page_ops}
 
 
 # --- the file ops (swap_fs_ops) --------------------------------------------------------

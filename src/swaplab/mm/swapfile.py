@@ -14,9 +14,9 @@ Per-slot state is three arrays indexed by offset (no Python object per slot):
 A slot is *allocated* while its count is above zero or a swap-cache folio
 holds it; when both drop it is freed through :func:`swap_range_free`, which
 runs, under the cluster lock and in this order: the zswap invalidate hook for
-every offset, then the notify hook for every offset (``sis.ops.slot_free_notify``,
-or on the pre-series path the block device's ``swap_slot_free_notify``), then
-the free-page counters.
+every offset, then the area's ops' ``slot_free_notify`` for every offset
+(whichever table the area runs on; bio-per-page's passes it to the block
+device's ``swap_slot_free_notify``), then the free-page counters.
 
 Clusters of 512 slots sit on exactly one list: ``free_clusters``,
 ``nonfull_clusters[order]``, ``frag_clusters[order]`` or ``full_clusters``
@@ -46,7 +46,7 @@ from ..consts import PAGE_SHIFT, PAGE_SIZE, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
 from ..errors import kerror
 from .fiemap import file_extents
 from .folio import PG, Folio
-from .page_io import SwapOps, swap_bdev_ops, swap_bdev_page_ops, swap_fs_ops
+from .page_io import CORE_OPS, SwapOps, swap_bdev_ops, swap_fs_ops
 from .swap_header import parse_swap_header
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmstat import MthpStat, VmEvent
@@ -112,7 +112,8 @@ class SwapInfo:
         self.swap_file: str | None = None
         self.swap_fd = -1
         self._file_key: tuple[int, int] | None = None
-        self.legacy_bio = False
+        #: the ops table the caller of swapon chose (None: the device's or the default)
+        self.requested_ops: SwapOps | None = None
         #: (start_page, nr_pages, start_block) per extent, sorted by start_page.
         self.extents: list[tuple[int, int, int]] = []
         self._extent_starts: list[int] = []
@@ -614,16 +615,7 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
     if zswap is not None:
         for off in range(offset, offset + nr):
             zswap.invalidate(swp_entry(si.type, off))
-    notify = None
-    if si.legacy_bio:
-        if si.flags & SWP.BLKDEV and si.bdev.fops.swap_slot_free_notify is not None:
-            fn = si.bdev.fops.swap_slot_free_notify
-            bdev = si.bdev
-
-            def notify(_si: SwapInfo, off: int) -> None:
-                fn(bdev, off)
-    elif si.ops is not None:
-        notify = si.ops.slot_free_notify
+    notify = si.ops.slot_free_notify if si.ops is not None else None
     if notify is not None:
         for off in range(offset, offset + nr):
             notify(si, off)
@@ -711,8 +703,8 @@ def _setup_swap_extents(system: System, si: SwapInfo) -> int:
         si.ops = swap_fs_ops
         return 0
     si.set_extents([(0, si.max, 0)])
-    if si.legacy_bio:
-        si.ops = swap_bdev_page_ops
+    if si.requested_ops is not None:
+        si.ops = si.requested_ops
         return 0
     fops = si.bdev.fops
     if fops.swap_activate is not None:
@@ -729,29 +721,36 @@ def _setup_swap_extents(system: System, si: SwapInfo) -> int:
 
 
 def sys_swapon(system: System, target: BlockDevice | str | os.PathLike[str], flags: int = 0,
-               *, legacy_bio: bool = False) -> SwapInfo:
+               *, ops: SwapOps | str | None = None) -> SwapInfo:
     """swapon(2): activate a swap area on a block device or a regular file.
 
     Raises OSError with the kernel's errno: EINVAL for unknown flag bits, no
     swap signature, a bad header or a file with holes; EPERM when all
     MAX_SWAPFILES types are in use; EBUSY when the device or file is already
-    swap; ENOENT and friends from opening a file. ``legacy_bio=True`` runs
-    the area on the pre-series path (one bio per page, slot-free notify
-    through the block device's ops table).
+    swap; ENOENT and friends from opening a file. ``ops`` chooses the
+    area's ops table instead of the device's own (swap_activate, a
+    registration, the default): a :class:`SwapOps`, or the name of one of the
+    core's (``"bdev"``, ``"bio-per-page"``: one bio per page, slot frees to
+    the block device's ``swap_slot_free_notify``); block devices only.
     """
     if flags & ~SWAP_FLAGS_VALID:
         raise kerror(errno.EINVAL, f"swapon: unknown flags {flags & ~SWAP_FLAGS_VALID:#x}")
     st = system.swap
     bdev, path = resolve_target(system, target)
-    if legacy_bio and bdev is None:
-        raise kerror(errno.EINVAL, "swapon: the per-page bio path needs a block device")
+    if isinstance(ops, str):
+        if ops not in CORE_OPS:
+            raise kerror(errno.EINVAL, f"swapon: no swap ops named {ops!r} "
+                         f"({', '.join(CORE_OPS)})")
+        ops = CORE_OPS[ops]
+    if ops is not None and bdev is None:
+        raise kerror(errno.EINVAL, f"swapon: the {ops.name} ops need a block device")
     with st.swapon_mutex:
         with st.lock:
             free_types = [t for t, s in enumerate(st.info) if s is None]
             if not free_types:
                 raise kerror(errno.EPERM, f"swapon: all {st.max_swapfiles} swap types in use")
             si = SwapInfo(system, free_types[0])
-        si.legacy_bio = legacy_bio
+        si.requested_ops = ops
         try:
             _claim_and_read(system, si, bdev, path)
             _activate(system, si, flags)

@@ -145,7 +145,7 @@ class Workload:
             ctl = s.load_module("zram", num_devices=len(zrams), swap_ops=mode)
         zi = 0
         for i, sp in enumerate(sc.swap):
-            legacy = False
+            ops = None
             if sp.type == "zram":
                 z = ctl[zi]
                 zi += 1
@@ -158,7 +158,7 @@ class Workload:
                     z.attr["mem_limit"] = str(sp.mem_limit)
                 z.attr["disksize"] = str(sp.size)
                 target: Any = z.bdev
-                legacy = sp.swap_ops == "bio"
+                ops = "bio-per-page" if sp.swap_ops == "bio-per-page" else None
             elif sp.type == "ramdisk":
                 target = s.add_ramdisk(sp.size)
             elif sp.type == "filedisk":
@@ -172,7 +172,7 @@ class Workload:
             # a UUID from the seed: mkswap's random one would make the header page,
             # and so zram's compressed size, differ from run to run
             s.mkswap(target, uuid=uuid.UUID(int=(sc.system.seed << 16) + i))
-            s.swapon(target, prio=sp.priority, legacy_bio=legacy)
+            s.swapon(target, prio=sp.priority, ops=ops)
         for cs in sc.cgroup:
             cg = s.create_cgroup(cs.name)
             if cs.memory_max is not None:

@@ -12,7 +12,7 @@
     priority = 10              # optional (SWAP_FLAG_PREFER)
     algorithm = "lz4"          # zram only
     path = "swapfile.img"      # filedisk / swapfile, relative to the scenario
-    swap_ops = "activate"      # zram: activate | register | bio (the old per-page path)
+    swap_ops = "activate"      # zram: activate | register | bio-per-page (one bio a page)
     mem_limit = "0"            # zram
     backing_dev = "512M"       # zram: a file-backed disk of this size for writeback
 
@@ -117,7 +117,7 @@ class SwapSpec(_Strict):
     priority: int | None = Field(default=None, ge=0, le=32767)
     algorithm: str = "lz4"
     path: str | None = None
-    swap_ops: Literal["activate", "register", "bio"] = "activate"
+    swap_ops: Literal["activate", "register", "bio-per-page"] = "activate"
     mem_limit: Size = 0
     backing_dev: Size | None = None
 

@@ -544,7 +544,7 @@ def _zram_swap_activate(sis: SwapInfo) -> int:
 
 
 def _zram_swap_slot_free_notify(bdev: BlockDevice, index: int) -> None:
-    """The pre-series hook (block_device_operations.swap_slot_free_notify)."""
+    """block_device_operations.swap_slot_free_notify: what the bio-per-page ops call."""
     bdev.private_data.slot_free_notify(index)
 
 
