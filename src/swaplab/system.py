@@ -32,6 +32,7 @@ from .mm.swap_state import SwapRaState
 from .mm.swapops import MAX_SWAPFILES
 from .mm.vmstat import VmStat
 from .printk import Printk
+from .statistics import BackendStatistics
 from .util import memparse
 
 #: Loadable drivers by module name: "python.module:ControlClass". The class is
@@ -277,6 +278,18 @@ class System:
     def exit_mm(self, mm: MmStruct) -> None:
         mm.release()
         self.mms.pop(mm.id, None)
+
+    def backend_statistics(self) -> list[BackendStatistics]:
+        """A record of every backend with a pool of its own: each device of every
+        loaded driver that reports them, then zswap when it is on."""
+        out: list[BackendStatistics] = []
+        for mod in self.modules.values():
+            report = getattr(mod, "statistics", None)
+            if report is not None:
+                out.extend(report())
+        if self.zswap is not None:
+            out.append(self.zswap.statistics())
+        return out
 
     # --- lifetime -----------------------------------------------------------------------
     def close(self) -> None:

@@ -38,11 +38,12 @@ class Design:
 
 
 def cold_reads(system: System) -> int:
-    """Pages read so far from a slow device: zram's backing devices, or, without
-    zram, the swap devices themselves (pswpin: zswap loads are not in it)."""
-    zram = system.modules.get("zram")
-    if zram is not None:
-        return sum(z.stats["bd_reads"] for z in zram.devices.values())
+    """Pages read so far from a slow device: the backing devices of swap devices
+    that keep a pool (zram), or, without one, the swap devices themselves
+    (pswpin: zswap, in front of the device, is not in it)."""
+    recs = [r for r in system.backend_statistics() if r.kind != "zswap"]
+    if recs:
+        return sum(r.backing_reads for r in recs)
     return system.vmstat["pswpin"]
 
 

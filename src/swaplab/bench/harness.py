@@ -134,33 +134,18 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
 
 
 def _pool_figures(system: System) -> tuple[int, int, int]:
-    """(pool bytes, bytes of data it holds, their compressed bytes) after page-out."""
-    zram = system.modules.get("zram")
-    if zram is not None:
-        pool = data = compr = 0
-        for z in zram.devices.values():
-            st = [int(x) for x in z.attr["mm_stat"].split()]
-            data += st[0] - int(z.attr["bd_stat"].split()[0]) * PAGE_SIZE
-            compr += st[1]
-            pool += st[2]
-        return pool, data, compr
-    if system.zswap is not None:
-        d = system.zswap.debugfs()
-        return (d["pool_total_size"], d["stored_pages"] * PAGE_SIZE,
-                sum(cg.zswap_bytes for cg in system.memcg_list()))
-    return 0, 0, 0
+    """(pool bytes, bytes of data it holds, their compressed bytes) after page-out,
+    over every backend with a pool."""
+    recs = system.backend_statistics()
+    return (sum(r.pool_bytes for r in recs), sum(r.data_bytes for r in recs),
+            sum(r.compressed_bytes for r in recs))
 
 
 def _counters(system: System) -> dict[str, Any]:
-    """The counters behind the figures: zram's mm_stat/bd_stat/io_stat, zswap's debugfs."""
-    out: dict[str, Any] = {}
-    zram = system.modules.get("zram")
-    if zram is not None:
-        for z in zram.devices.values():
-            out[z.name] = {a: z.attr[a].split() for a in ("mm_stat", "bd_stat", "io_stat")}
-    if system.zswap is not None:
-        out["zswap"] = system.zswap.debugfs()
-    return out
+    """The counters behind the figures: each backend's own files (zram's
+    mm_stat/bd_stat/io_stat as fields, zswap's debugfs values)."""
+    return {r.name: {k: v.split() if isinstance(v, str) else v for k, v in r.files.items()}
+            for r in system.backend_statistics()}
 
 
 def aggregate(runs: list[RunResult]) -> dict[str, Any]:

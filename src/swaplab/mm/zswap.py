@@ -39,6 +39,7 @@ import numpy as np
 from ..consts import PAGE_SIZE
 from ..errors import kerror
 from ..lib.compress import available, compressor
+from ..statistics import BackendStatistics
 from ..util import kstrtobool, kstrtouint
 from .folio import PG, Folio
 from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
@@ -242,6 +243,15 @@ class Zswap:
 
     def accept_pages(self) -> int:
         return self.max_pages() * self.accept_threshold_percent // 100
+
+    def statistics(self) -> BackendStatistics:
+        """zswap as a backend: its pool and its debugfs values."""
+        d = self.debugfs()
+        return BackendStatistics(
+            name="zswap", kind="zswap", stored_pages=d["stored_pages"],
+            data_bytes=d["stored_pages"] * PAGE_SIZE,
+            compressed_bytes=sum(cg.zswap_bytes for cg in self.system.memcg_list()),
+            pool_bytes=d["pool_total_size"], files=d)
 
     def debugfs(self) -> dict[str, int]:
         """/sys/kernel/debug/zswap/ as a dict."""

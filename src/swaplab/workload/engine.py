@@ -35,7 +35,6 @@ import xxhash
 
 from ..clock import VirtualClock
 from ..consts import PAGE_SIZE
-from ..drivers.zram.slots import ZRAM_WB
 from ..errors import kerror
 from ..mm.folio import PG, Folio
 from ..mm.memory import MmStruct
@@ -428,7 +427,7 @@ class Workload:
                 z = zdev.get(si.bdev)
                 if z is not None:
                     out["zram"] += len(o)
-                    out["zram_wb"] += int(np.count_nonzero(z.flags[o] & np.uint32(ZRAM_WB)))
+                    out["zram_wb"] += z.written_back(o)
                 else:
                     out["device"] += len(o)
         return out
@@ -453,14 +452,11 @@ class Workload:
                                          "memory.stat": cg.attr["memory.stat"]}
                         for cg in s.memcg_list()},
         }
-        zram = s.modules.get("zram")
-        if zram is not None:
-            out["zram"] = {z.name: {"mm_stat": z.attr["mm_stat"].strip(),
-                                    "bd_stat": z.attr["bd_stat"].strip(),
-                                    "io_stat": z.attr["io_stat"].strip()}
-                           for z in zram.devices.values()}
-        if s.zswap is not None:
-            out["zswap"] = s.zswap.debugfs()
+        for rec in s.backend_statistics():
+            if rec.kind == "zswap":
+                out["zswap"] = dict(rec.files)
+            else:
+                out.setdefault(rec.kind, {})[rec.name] = dict(rec.files)
         out.update(extra)
         lat = self.fault_latencies() / 1000.0
         if len(lat):

@@ -52,6 +52,7 @@ from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SECTORS_PER_PAGE_SHIF
 from ...errors import kerror
 from ...lib.compress import DEFAULT_ALGORITHM, NativeCompressor
 from ...mm.zsmalloc import ZsPool
+from ...statistics import BackendStatistics
 from ...util import U64_MASK, kstrtoint
 from . import writeback
 from .slots import (
@@ -506,6 +507,22 @@ class Zram:
                 self.limit_pages << PAGE_SHIFT, s["max_used_pages"] << PAGE_SHIFT,
                 s["same_pages"], compacted, s["huge_pages"], s["huge_pages_since"])
 
+    def statistics(self) -> BackendStatistics:
+        """The device as a backend: its counters and its sysfs stat files."""
+        s = self.stats.snapshot()
+        pool = self.mem_pool
+        return BackendStatistics(
+            name=self.name, kind="zram", stored_pages=s["pages_stored"],
+            data_bytes=(s["pages_stored"] - s["bd_count"]) * PAGE_SIZE,
+            compressed_bytes=s["compr_data_size"],
+            pool_bytes=(pool.total_pages if pool is not None else 0) * PAGE_SIZE,
+            backing_pages=s["bd_count"], backing_reads=s["bd_reads"],
+            files={a: self.attr[a].strip() for a in ("mm_stat", "bd_stat", "io_stat")})
+
+    def written_back(self, offsets: np.ndarray) -> int:
+        """How many of the slots ``offsets`` are on the backing device."""
+        return int(np.count_nonzero(self.flags[offsets] & np.uint32(ZRAM_WB)))
+
     # --- whole-device maintenance -------------------------------------------------------
     def compact(self) -> int:
         if not self.init_done():
@@ -619,3 +636,7 @@ class ZramControl:
 
     def __getitem__(self, dev_id: int) -> Zram:
         return self.devices[dev_id]
+
+    def statistics(self) -> list[BackendStatistics]:
+        """One record a device, in id order."""
+        return [self.devices[i].statistics() for i in sorted(self.devices)]
