@@ -17,8 +17,9 @@ bar chart beside it (.png). Progress goes to stderr, a line per measurement.
     swap_ops and the batch completion, the part the kernel figure (b) also
     covers.
 (swap_ops_with_core) the same with the swap core's per-pass work timed too:
-    swap_writeout_folios (zero test, zero map, counters, writeback flags) and
-    swap_read_folios building the batches, as reclaim and readahead do.
+    swap_writeout (zero test, zero map, counters, writeback flags) and
+    swap_read_folio for each folio building the batches, as reclaim and
+    readahead do.
 (bio-per-page) ready-built batches on the bio-per-page ops: one bio per page.
 (blockdev) the same pages written to swaplab's /dev/zram0 in 1 MiB requests
     (``bdev.pwrite``: bios through the block layer into zram_submit_bio) and
@@ -52,10 +53,10 @@ from swaplab.mm.page_io import (
     READ,
     WRITE,
     SwapIocb,
-    swap_read_folios,
+    swap_read_folio,
     swap_read_submit,
     swap_write_submit,
-    swap_writeout_folios,
+    swap_writeout,
 )
 from swaplab.mm.swapfile import (
     folio_alloc_swap,
@@ -140,12 +141,17 @@ def _batches(folios: list[Folio], sis, rw: int) -> list[SwapIoCtx]:
     return out
 
 
+def _read_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
+    for f in folios:
+        swap_read_folio(f, ctx)
+
+
 def _timed_pass(folios: list[Folio], sis, rw: int, core: bool) -> float:
     """Seconds to write (or read) every folio in batches of 32: through the
     swap core's pass (``core``), or by submitting ready-built batches."""
     if core:
-        prepare, submit = ((swap_writeout_folios, swap_write_submit) if rw == WRITE
-                           else (swap_read_folios, swap_read_submit))
+        prepare, submit = ((swap_writeout, swap_write_submit) if rw == WRITE
+                           else (_read_folios, swap_read_submit))
         t = time.perf_counter()
         for k in range(0, len(folios), SWAP_CLUSTER_MAX):
             ctx = SwapIoCtx()
@@ -168,7 +174,7 @@ def swap_path(pages: np.ndarray, algo: str, bio_per_page: bool, core: bool
     / swap_read_submit -> zram's submit_write / submit_read -> swap_write_end /
     swap_read_end): zram's swap_ops and the batch completion. ``core=True``
     also times the swap core's per-pass work around them, as reclaim and
-    readahead do it (swap_writeout_folios, swap_read_folios).
+    readahead do it (swap_writeout, swap_read_folio).
     """
     n = len(pages)
     with System((2 * n + 8192) * PAGE_SIZE) as s:  # the folios, and room for the pool

@@ -82,7 +82,7 @@ def write_folios(system, folios):
     ctx = SwapIoCtx()
     for f in folios:
         f.clear(PG.dirty)
-        assert swap_writeout(f, ctx) == 0
+        swap_writeout([f], ctx)
     swap_write_submit(ctx)
 
 
@@ -155,7 +155,7 @@ def test_write_end_and_read_end_run_once(system):
     f = swap_folio(system)
     ctx = SwapIoCtx()
     f.clear(PG.dirty)
-    swap_writeout(f, ctx)
+    swap_writeout([f], ctx)
     sio = ctx.sio
     assert swap_iocb_nr_folios(sio) == 1 and swap_iocb_folio(sio, 0) == f
     swap_write_submit(ctx)
@@ -404,7 +404,7 @@ def test_rw_mixing_in_one_ctx_flushes(system):
     write_folios(system, [a])
     ctx = SwapIoCtx()
     b.clear(PG.dirty)
-    swap_writeout(b, ctx)
+    swap_writeout([b], ctx)
     a.lock()
     a.clear(PG.uptodate)
     swap_add_folio(ctx, a, READ)

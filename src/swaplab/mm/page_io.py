@@ -40,7 +40,7 @@ from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
 from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
 from .folio import PG, Folio, folios_set_flags
 from .memcontrol import MemcgEvent
-from .swapops import swp_offset, swp_types
+from .swapops import swp_offset, swp_offsets, swp_types
 from .vmstat import MthpStat, VmEvent
 
 if TYPE_CHECKING:
@@ -318,13 +318,14 @@ def is_folio_zero_filled(folio: Folio) -> bool:
 AOP_WRITEPAGE_ACTIVATE = 0x80000
 
 
-def swap_writeout(folio: Folio, ctx: SwapIoCtx) -> int:
-    """Write a locked, swap-cache folio out (or not): the steps of swap_writeout.
-
-    The caller has cleared PG_dirty. Returns 0; the folio is unlocked, and
-    under writeback in ``ctx`` unless it needed no I/O (its swap was freed, it
-    was all zeroes, or zswap took it).
-    """
+def _writeout_folio(folio: Folio, ctx: SwapIoCtx) -> int:
+    """swap_writeout's steps for one locked, swap-cache folio, in the kernel's
+    order (the caller has cleared PG_dirty): free its swap if nothing
+    references the slots; all zeroes -> the zero map, no I/O; zswap may take
+    it; a cgroup with memory.zswap.writeback = 0 keeps it (dirty,
+    AOP_WRITEPAGE_ACTIVATE); else __swap_writepage. Returns 0 or
+    AOP_WRITEPAGE_ACTIVATE; the folio is unlocked, and under writeback in
+    ``ctx`` when it was written."""
     system = _system(folio)
     entry = folio.swap
     sis = system.swap.info_of(entry)
@@ -393,23 +394,26 @@ def _uniform_batch(folios: list[Folio]) -> tuple[SwapInfo, np.ndarray, np.ndarra
             or not all(cg.zswap_writeback for cg in system.memcgs.values())):
         return None
     sis = mem.system.swap.info_of(int(entries[0]))
-    return sis, pfns, (entries & np.uint64((1 << 58) - 1)).astype(np.int64)
+    return sis, pfns, swp_offsets(entries)
 
 
-def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
-    """:func:`swap_writeout` for a reclaim pass's worth of locked swap-cache folios.
+def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
+    """swap_writeout for a reclaim pass's locked swap-cache folios (PG_dirty
+    cleared); one folio is a list of one. Each folio gets the steps of
+    :func:`_writeout_folio`, and folios join ``ctx`` in list order, so the
+    batches are the ones folio-by-folio calls would build. Every folio ends
+    unlocked, under writeback in ``ctx`` when it was written.
 
-    Each folio gets exactly what swap_writeout would give it, and folios join
-    ``ctx`` in list order, so the batches are the ones per-folio calls would
-    build. The common case (order-0 folios whose slots are referenced) runs as
-    array operations: the zero test, the zero map, the counters, and setting
-    PG_writeback with PG_locked released. Large folios, unreferenced slots
-    and zswap take the per-folio path.
+    The common case (order-0 folios of one area whose slots are referenced,
+    zswap off) runs as array operations: the zero test, the zero map, the
+    counters, and PG_writeback set with PG_locked released in one store.
+    Large folios, unreferenced slots and zswap take the folio-by-folio steps
+    (tests/test_batch_core.py: the array form equals a loop of single calls).
     """
     batch = _uniform_batch(folios)
     if batch is None:
         for f in folios:
-            swap_writeout(f, ctx)
+            _writeout_folio(f, ctx)
         return
     sis, pfns, offs = batch
     mem = folios[0].mem
@@ -441,7 +445,7 @@ def swap_writeout_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
         if write[k]:
             swap_add_folio(ctx, folios[k], WRITE)
         elif slow[k]:
-            swap_writeout(folios[k], ctx)
+            _writeout_folio(folios[k], ctx)
 
 
 # --- swap-in ---------------------------------------------------------------------------
@@ -480,26 +484,6 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
             folio.unlock()
             return
     swap_add_folio(ctx, folio, READ)
-
-
-def swap_read_folios(folios: list[Folio], ctx: SwapIoCtx) -> None:
-    """:func:`swap_read_folio` for many folios: the zero-map test runs once for
-    all of them; folios join ``ctx`` in list order."""
-    batch = _uniform_batch(folios)
-    if batch is None:
-        for f in folios:
-            swap_read_folio(f, ctx)
-        return
-    sis, _, offs = batch
-    zero = sis.zeromap[offs]
-    if not zero.any():
-        swap_add_folios(ctx, folios, sis, READ)
-        return
-    for k in range(len(folios)):
-        if zero[k]:
-            swap_read_folio(folios[k], ctx)
-        else:
-            swap_add_folio(ctx, folios[k], READ)
 
 
 # --- the default block ops (swap_bdev_ops) ---------------------------------------------

@@ -38,7 +38,7 @@ from ..errors import kerror
 from .folio import PG, Folio
 from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
 from .memcontrol import MemcgEvent
-from .page_io import SwapIoCtx, swap_write_submit, swap_writeout_folios
+from .page_io import SwapIoCtx, swap_write_submit, swap_writeout
 from .swapfile import folio_alloc_swap, swap_cache_del_folio, swap_dup_entries
 from .swapops import swp_entry_to_pte
 from .vmstat import VmEvent
@@ -132,7 +132,7 @@ def _shrink_folio_list(system: System, folios: list[Folio]) -> tuple[int, list[F
             freed += 1
         else:
             kept.append(folio)
-    swap_writeout_folios(written, ctx)
+    swap_writeout(written, ctx)
     swap_write_submit(ctx)
     for folio in written:
         if folio.trylock() and _free_clean(folio):
