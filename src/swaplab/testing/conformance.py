@@ -213,7 +213,7 @@ class _Machine(RuleBasedStateMachine):
         ctx = SwapIoCtx()
         for f, _ in folios:
             f.clear(PG.dirty)
-            _swap_writeout(f, ctx)
+            _swap_writeout([f], ctx)
         swap_write_submit(ctx)
         self._await()
         done = []
@@ -296,7 +296,7 @@ class _Machine(RuleBasedStateMachine):
             wctx = SwapIoCtx()
             for f in dirty:
                 f.clear(PG.dirty)
-                _swap_writeout(f, wctx)
+                _swap_writeout([f], wctx)
             swap_write_submit(wctx)
             self._await()
             for f in dirty:
