@@ -203,7 +203,7 @@ class System:
         parameter the driver does not take EINVAL naming it, loading twice
         EEXIST. ``load_module("zram", num_devices=1, swap_ops="activate",
         chain_size=8)``: ``swap_ops`` is how swap reaches zram, "activate"
-        (swap_activate with private_data), "register" (the posted series'
+        (swap_activate with private_data), "register" (a driver-wide
         registration) or "none" (the default block ops, bios into zram).
         """
         where = MODULES.get(name)

@@ -50,10 +50,6 @@ if TYPE_CHECKING:
 READ = 0
 WRITE = 1
 
-#: The only SwapOps flag: writeout to this area must not re-enter the
-#: filesystem (v5 name: SWAP_OPS_F_REQUIRE_NOFS).
-SWAP_OPS_F_NOFS = 1 << 0
-
 
 @dataclass(frozen=True, eq=False)
 class SwapOps:
@@ -72,7 +68,6 @@ class SwapOps:
     submit_read: Callable[[SwapIoCtx], None]
     can_merge: Callable[[Folio, Folio, int, int], bool] | None = None
     slot_free_notify: Callable[[SwapInfo, int], None] | None = None
-    flags: int = 0
 
 
 class SwapIocb:

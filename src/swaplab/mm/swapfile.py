@@ -636,7 +636,7 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
             st._add_avail(si)
 
 
-# --- driver registration (the posted series, one entry per driver) ---------------------
+# --- driver registration: one ops table per block driver -----------------------------
 
 def swap_register_block_ops(system: System, fops: object, ops: SwapOps) -> int:
     """Register ``ops`` for every block device whose ops table is ``fops``.

@@ -577,9 +577,10 @@ class ZramControl:
     """The loaded zram driver of one System: /sys/class/zram-control and the devices.
 
     ``swap_ops`` chooses how swap reaches the devices: ``"activate"`` (the
-    reviewers' request: zram's swap_ops installed by swap_activate with
-    private_data), ``"register"`` (the posted series: a driver registration),
-    or ``"none"`` (hch's base: the default block ops, bios into zram).
+    swap_activate installs zram's swap_ops with the device as private_data),
+    ``"register"`` (a driver registration installs them for every zram area),
+    or ``"none"`` (no swap_ops of zram's: the default block ops, bios into
+    zram_submit_bio).
     """
 
     def __init__(self, system: System, num_devices: int = 1, *, swap_ops: str = "activate",
