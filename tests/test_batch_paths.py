@@ -16,7 +16,7 @@ from conftest import sample_pages
 from swaplab import PAGE_SIZE, PG, Folio
 from swaplab.drivers.zram.swap_ops import _batch
 from swaplab.mm.page_alloc import PhysMem
-from swaplab.mm.page_io import WRITE, SwapIocb
+from swaplab.mm.swap_iocb import WRITE, SwapIocb
 from swaplab.mm.swapfile import folio_alloc_swap, swap_cache_del_folio
 from swaplab.mm.zsmalloc import ZsPool
 from zram_helpers import mm_stat, zram_device

@@ -14,8 +14,6 @@ from swaplab.mm.page_io import (
     READ,
     WRITE,
     swap_add_folio,
-    swap_iocb_folio,
-    swap_iocb_nr_folios,
     swap_read_end,
     swap_read_folio,
     swap_read_submit,
@@ -23,6 +21,7 @@ from swaplab.mm.page_io import (
     swap_write_submit,
     swap_writeout,
 )
+from swaplab.mm.swap_iocb import swap_iocb_folio, swap_iocb_nr_folios
 from swaplab.mm.swapfile import (
     folio_alloc_swap,
     swap_cache_del_folio,

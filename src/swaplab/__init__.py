@@ -3,7 +3,7 @@
 from .clock import RealClock, VirtualClock
 from .consts import PAGE_SHIFT, PAGE_SIZE, SWAP_CLUSTER_MAX
 from .mm.folio import PG, Folio
-from .mm.page_io import SwapIocb, SwapIoCtx, SwapOps
+from .mm.swap_iocb import SwapIocb, SwapIoCtx, SwapOps
 from .mm.swapfile import SWP, SwapInfo
 from .system import System
 

@@ -26,8 +26,8 @@ from .mm import swapfile
 from .mm.memcontrol import MAX_MEMCG, MemCgroup, MemcgStats
 from .mm.memory import MmStruct
 from .mm.page_alloc import PhysMem
-from .mm.page_io import SwapOps
 from .mm.swap_header import build_swap_header
+from .mm.swap_iocb import SwapOps
 from .mm.swap_state import SwapRaState
 from .mm.swapops import MAX_SWAPFILES
 from .mm.vmstat import VmStat

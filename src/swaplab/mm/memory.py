@@ -33,7 +33,8 @@ import numpy as np
 from ..errors import kerror
 from .folio import PG, Folio
 from .memcontrol import MemcgEvent, mem_cgroup_charge
-from .page_io import SwapIoCtx, swap_read_submit
+from .page_io import swap_read_submit
+from .swap_iocb import SwapIoCtx
 from .swap_state import read_swap_cache_async, swap_update_readahead, swapin_readahead
 from .swapfile import (
     folio_free_swap,

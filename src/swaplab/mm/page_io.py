@@ -30,8 +30,6 @@ import errno
 import logging
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,87 +38,13 @@ from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
 from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
 from .folio import PG, Folio, folios_set_flags
 from .memcontrol import MemcgEvent
+from .swap_iocb import READ, WRITE, SwapIocb, SwapIoCtx, SwapOps
 from .swapops import swp_offset, swp_offsets, swp_types
 from .vmstat import MthpStat, VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
     from .swapfile import SwapInfo
-
-READ = 0
-WRITE = 1
-
-
-@dataclass(frozen=True, eq=False)
-class SwapOps:
-    """A swap backend's method table (``struct swap_ops``).
-
-    ``submit_write(ctx)`` / ``submit_read(ctx)`` take ``ctx.sio`` and must end
-    it exactly once with :func:`swap_write_end` / :func:`swap_read_end`.
-    ``can_merge(folio, prev_folio, prev_size, rw)`` may veto adding ``folio``
-    after ``prev_folio``; ``None`` accepts any folio of the same area.
-    ``slot_free_notify(sis, offset)`` runs under the swap cluster lock when a
-    slot is freed: it must not sleep (trylock only).
-    """
-
-    name: str
-    submit_write: Callable[[SwapIoCtx], None]
-    submit_read: Callable[[SwapIoCtx], None]
-    can_merge: Callable[[Folio, Folio, int, int], bool] | None = None
-    slot_free_notify: Callable[[SwapInfo, int], None] | None = None
-
-
-class SwapIocb:
-    """One batch of up to 32 folios for one swap area (``struct swap_iocb``)."""
-
-    __slots__ = ("_ended", "_pfns", "folios", "len", "rw", "sis")
-
-    def __init__(self, sis: SwapInfo, rw: int) -> None:
-        self.sis = sis
-        self.rw = rw
-        self.folios: list[Folio] = []
-        self.len = 0
-        self._ended = False
-        self._pfns: np.ndarray | None = None
-
-    def pfns(self) -> np.ndarray:
-        """The head pfn of every folio, in order (computed once per batch size)."""
-        p = self._pfns
-        if p is None or len(p) != len(self.folios):
-            p = self._pfns = np.fromiter((f.pfn for f in self.folios), dtype=np.int64,
-                                         count=len(self.folios))
-        return p
-
-    @property
-    def nr_bvecs(self) -> int:
-        return len(self.folios)
-
-    @property
-    def ended(self) -> bool:
-        return self._ended
-
-    def __repr__(self) -> str:
-        return (f"SwapIocb({'WRITE' if self.rw else 'READ'} type={self.sis.type} "
-                f"folios={len(self.folios)} len={self.len})")
-
-
-def swap_iocb_nr_folios(sio: SwapIocb) -> int:
-    """Number of folios in the batch."""
-    return len(sio.folios)
-
-
-def swap_iocb_folio(sio: SwapIocb, i: int) -> Folio:
-    """The ``i``-th folio of the batch."""
-    return sio.folios[i]
-
-
-@dataclass(slots=True)
-class SwapIoCtx:
-    """The batch a caller is building (``struct swap_io_ctx``); start it empty."""
-
-    sio: SwapIocb | None = None
-    sis: SwapInfo | None = None
-
 
 def _system(folio: Folio) -> System:
     return folio.mem.system

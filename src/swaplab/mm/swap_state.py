@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING
 from ..errors import kerror
 from .folio import PG, Folio
 from .memcontrol import mem_cgroup_charge
-from .page_io import SwapIoCtx, swap_read_folio, swap_read_submit
+from .page_io import swap_read_folio, swap_read_submit
+from .swap_iocb import SwapIoCtx
 from .swapfile import SWP, swap_cache_add_folio, swap_cache_get_folio
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmscan import alloc_folio

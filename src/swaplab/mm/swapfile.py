@@ -46,8 +46,9 @@ from ..consts import PAGE_SHIFT, PAGE_SIZE, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
 from ..errors import kerror
 from .fiemap import file_extents
 from .folio import PG, Folio
-from .page_io import CORE_OPS, SwapOps, swap_bdev_ops, swap_fs_ops
+from .page_io import CORE_OPS, swap_bdev_ops, swap_fs_ops
 from .swap_header import parse_swap_header
+from .swap_iocb import SwapOps
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmstat import MthpStat, VmEvent
 

@@ -38,7 +38,8 @@ from ..errors import kerror
 from .folio import PG, Folio
 from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
 from .memcontrol import MemcgEvent
-from .page_io import SwapIoCtx, swap_write_submit, swap_writeout
+from .page_io import swap_write_submit, swap_writeout
+from .swap_iocb import SwapIoCtx
 from .swapfile import folio_alloc_swap, swap_cache_del_folio, swap_dup_entries
 from .swapops import swp_entry_to_pte
 from .vmstat import VmEvent

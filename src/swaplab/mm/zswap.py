@@ -44,7 +44,8 @@ from ..util import kstrtobool, kstrtouint
 from .folio import PG, Folio
 from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
 from .page_alloc import PhysMem
-from .page_io import SwapIoCtx, swap_write_submit, swap_writepage
+from .page_io import swap_write_submit, swap_writepage
+from .swap_iocb import SwapIoCtx
 from .swapfile import swap_cache_add_folio, swap_cache_del_folio, swap_cache_get_folio
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmscan import _free_clean

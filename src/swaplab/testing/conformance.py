@@ -61,8 +61,9 @@ from hypothesis.stateful import (
 
 from ..consts import PAGE_SIZE
 from ..mm.folio import PG, Folio
-from ..mm.page_io import SwapIoCtx, swap_read_folio, swap_read_submit, swap_write_submit
+from ..mm.page_io import swap_read_folio, swap_read_submit, swap_write_submit
 from ..mm.page_io import swap_writeout as _swap_writeout
+from ..mm.swap_iocb import SwapIoCtx
 from ..mm.swapfile import (
     folio_alloc_swap,
     swap_cache_add_folio,

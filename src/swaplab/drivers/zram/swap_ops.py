@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...mm.page_io import SwapIoCtx, SwapOps, swap_bdev_submit_read, swap_read_end, swap_write_end
+from ...mm.page_io import swap_bdev_submit_read, swap_read_end, swap_write_end
+from ...mm.swap_iocb import SwapIoCtx, SwapOps
 from ...mm.swapops import swp_offset, swp_offsets
 
 if TYPE_CHECKING:
