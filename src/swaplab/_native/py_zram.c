@@ -22,7 +22,6 @@ typedef struct {
 	PyObject_HEAD
 	struct zram_meta *meta;
 	PyObject *pool;		/* the swaplab._native.ZsPool the slots' objects live in */
-	Py_ssize_t exports;
 } ZramMetaObject;
 
 static int ZramMeta_init(ZramMetaObject *self, PyObject *args, PyObject *kw)
@@ -84,23 +83,14 @@ static int ZramMeta_getbuffer(ZramMetaObject *self, Py_buffer *view, int flags)
 {
 	if (!ready(self))
 		return -1;
-	if (PyBuffer_FillInfo(view, (PyObject *)self, self->meta->table,
-			      (Py_ssize_t)(self->meta->nr_pages * sizeof(struct zram_table_entry)),
-			      0, flags) < 0)
-		return -1;
-	self->exports++;
-	return 0;
-}
-
-static void ZramMeta_releasebuffer(ZramMetaObject *self, Py_buffer *view)
-{
-	(void)view;
-	self->exports--;
+	/* the view holds a reference to this object: the table outlives every view */
+	return PyBuffer_FillInfo(view, (PyObject *)self, self->meta->table,
+				 (Py_ssize_t)(self->meta->nr_pages * sizeof(struct zram_table_entry)),
+				 0, flags);
 }
 
 static PyBufferProcs ZramMeta_as_buffer = {
 	.bf_getbuffer = (getbufferproc)ZramMeta_getbuffer,
-	.bf_releasebuffer = (releasebufferproc)ZramMeta_releasebuffer,
 };
 
 /* --- slots -------------------------------------------------------------------- */

@@ -87,8 +87,9 @@ struct zram_meta {
 /* zram_meta_alloc: a zeroed table of @nr_pages slots over @pool; NULL: ENOMEM. */
 struct zram_meta *zram_meta_alloc(uint64_t nr_pages, struct zs_pool *pool);
 /*
- * zram_meta_free: slot_free every slot (the pool's objects go back), then the
- * table.  The pool itself belongs to the caller.
+ * zram_meta_free: the table and its wait queue.  The objects are not freed
+ * one by one: they live in the pool, which belongs to the caller and gives
+ * every frame back when it is destroyed (zram_reset_device's order).
  */
 void zram_meta_free(struct zram_meta *meta);
 
