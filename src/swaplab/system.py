@@ -75,7 +75,7 @@ class System:
         self.clock: Clock = clock if clock is not None else RealClock()
         self.vmstat = VmStat()
         self.printk = Printk()
-        self.swap = swapfile.SwapState(self, max_swapfiles)
+        self.swap = swapfile.SwapAreas(self, max_swapfiles)
         self.block: dict[str, BlockDevice] = {}
         self.mms: dict[int, MmStruct] = {}
         #: The compressed cache in front of every swap area, when enabled:

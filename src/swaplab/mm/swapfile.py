@@ -364,7 +364,7 @@ class SwapInfo:
 
 # --- the swap table of a System --------------------------------------------------------
 
-class SwapState:
+class SwapAreas:
     """swap_info[], the active and available lists, totals, driver registrations."""
 
     def __init__(self, system: System, max_swapfiles: int) -> None:
