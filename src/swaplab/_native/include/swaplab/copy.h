@@ -32,7 +32,9 @@ static inline void wild_copy(uint8_t *dst, const uint8_t *src, size_t len)
 /*
  * match_copy - copy @len bytes from @op - @dist to @op and return @op + @len.
  * The caller has checked that @dist <= bytes already written and @len <= room
- * left before @oend.  When there are 8 bytes to spare after the match it
+ * left before @oend.  A match at least 16 bytes back with 16 bytes to spare
+ * after it goes 16 bytes at a time (up to 15 bytes past the match written).
+ * Otherwise, when there are 8 bytes to spare after the match, it
  * copies 8 bytes at a time and may write up to 7 bytes past the match (the
  * decoder overwrites them or they lie beyond its output); a distance under 8
  * first lays down 8 bytes one at a time, after which the output repeats with
@@ -43,6 +45,14 @@ static inline uint8_t *match_copy(uint8_t *op, size_t dist, size_t len, const ui
 	uint8_t *const end = op + len;
 	const uint8_t *src = op - dist;
 
+	if (dist >= 16 && (size_t)(oend - op) >= len + 16) {
+		do {			/* far enough back: 16 bytes at a time */
+			memcpy(op, src, 16);
+			op += 16;
+			src += 16;
+		} while (op < end);
+		return end;
+	}
 	if ((size_t)(oend - op) >= len + 8) {
 		if (dist < 8) {
 			size_t period = dist;

@@ -62,9 +62,38 @@ int LZ4_decompress_safe(const char *source, char *dest, int compressed_size,
 		if (unlikely(ip >= iend))
 			return -1;
 		token = *ip++;
+		lit_len = token >> ML_BITS;
+
+		/*
+		 * The common sequence, far from both ends: under 15 literals and
+		 * a match of at most 18 bytes, with 16 bytes of input and 32 of
+		 * output to spare.  Both copies then move whole words without
+		 * counting (16 literal bytes, 18 match bytes; what lies past the
+		 * sequence is overwritten by the next one).  The sequence cannot
+		 * be the last (its literals end before the input does), and a
+		 * match too close or too far back takes the careful path.
+		 */
+		if (lit_len != RUN_MASK && (token & ML_MASK) != ML_MASK &&
+		    likely(iend - ip >= 16 && oend - op >= 32)) {
+			const uint8_t *src;
+
+			copy16(op, ip);
+			op += lit_len;
+			ip += lit_len;
+			offset = get_unaligned_le16(ip);
+			if (likely(offset >= 8 && offset <= (size_t)(op - ostart))) {
+				ip += 2;
+				src = op - offset;
+				memcpy(op, src, 8);
+				memcpy(op + 8, src + 8, 8);
+				memcpy(op + 16, src + 16, 2);
+				op += (token & ML_MASK) + MINMATCH;
+				continue;
+			}
+			goto match;
+		}
 
 		/* Literals. */
-		lit_len = token >> ML_BITS;
 		if (lit_len == RUN_MASK &&
 		    !lz4_read_length(&ip, iend, &lit_len, (size_t)(oend - ostart)))
 			return -1;
@@ -80,7 +109,7 @@ int LZ4_decompress_safe(const char *source, char *dest, int compressed_size,
 		if (ip == iend)		/* the last sequence: literals only */
 			break;
 
-		/* Match: offset, then length. */
+match:		/* Match: offset, then length. */
 		if (unlikely(iend - ip < 2))
 			return -1;
 		offset = get_unaligned_le16(ip);
