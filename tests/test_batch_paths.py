@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from conftest import sample_pages
 from swaplab import PAGE_SIZE, PG, Folio
-from swaplab.drivers.zram.swap_ops import _batch
 from swaplab.mm.page_alloc import PhysMem
 from swaplab.mm.swap_iocb import WRITE, SwapIocb
 from swaplab.mm.swapfile import folio_alloc_swap, swap_cache_del_folio
@@ -190,7 +189,9 @@ def test_swap_ops_batch_layout_with_large_folios(system):
         folios.append(f)
     sio = SwapIocb(sis, WRITE)
     sio.folios = folios
-    pfns, idx = _batch(sio)
+    sio.len = sum(f.size for f in folios)
+    heads, pfns, idx = sio.pages()
+    assert heads.tolist() == [f.pfn for f in folios]
     want_p, want_i = [], []
     for f in folios:
         want_p += range(f.pfn, f.pfn + f.nr_pages)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swaplab import PAGE_SIZE, PG, Folio
 from swaplab.mm.page_alloc import MAX_PAGE_ORDER, PhysMem
+from swaplab.mm.swapops import swp_entry
 
 
 def test_frames_are_one_page_aligned_array():
@@ -122,3 +126,61 @@ def test_free_resets_state():
     f.free()
     assert mem.nr_free == 16
     assert not np.any(mem.flags)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 1 << 20)),
+                min_size=1, max_size=40),
+       st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF))
+def test_batch_walks_equal_the_per_folio_steps(specs, set_, clear):
+    """The compiled walks over a batch (``mem.map``) do what the per-folio
+    steps say: each folio's pages are pfn+j at swap offset
+    swp_offset(folio.swap)+j; completion sets and clears the flags of the
+    heads only, counts each folio's pages to its cgroup, and folios per order."""
+    mem = PhysMem(4096)
+    folios, want_pages, want_offs = [], [], []
+    for order, memcg, off in specs:
+        f = Folio.alloc(mem, order)
+        f.swap = swp_entry(1, off)
+        mem.memcg[f.pfn] = memcg
+        mem.flags[f.pfn] = off & 0xFFFF
+        folios.append(f)
+        want_pages += range(f.pfn, f.pfn + f.nr_pages)
+        want_offs += range(off, off + f.nr_pages)
+    before = mem.flags.copy()
+    out = np.empty((3, len(want_pages)), dtype=np.int64)
+    assert mem.map.folios_pages(folios, out) == (len(folios), len(want_pages))
+    assert out[1].tolist() == want_pages and out[2].tolist() == want_offs
+    heads = out[0, : len(folios)].copy()
+    assert heads.tolist() == [f.pfn for f in folios]
+    ev = np.zeros((4, 5), dtype=np.int64)
+    nr, orders = mem.map.end_io(heads, set_, clear, ev, 3)
+    assert nr == len(want_pages)
+    want_orders = [sum(1 for o, _, _ in specs if o == k) for k in range(10)]
+    assert orders == (tuple(want_orders) if any(want_orders[1:]) else None)
+    want_flags = before.copy()
+    want_flags[heads] = (before[heads] | set_) & ~np.uint32(clear)
+    assert np.array_equal(mem.flags, want_flags)
+    want_ev = np.zeros_like(ev)
+    for f in folios:
+        want_ev[mem.memcg[f.pfn], 3] += f.nr_pages
+    assert np.array_equal(ev, want_ev)
+
+
+def test_batch_walks_refuse_what_lies_outside_and_change_nothing():
+    mem = PhysMem(64)
+    f = Folio.alloc(mem, 1)
+    out = np.empty((3, 1), dtype=np.int64)
+    with pytest.raises(OSError) as e:  # two pages, room for one
+        mem.map.folios_pages([f], out)
+    assert e.value.errno == errno.EINVAL and "len" in str(e.value)
+    flags = mem.flags.copy()
+    for heads in ([f.pfn, 64], [f.pfn, -1]):
+        with pytest.raises(OSError, match="out of range"):
+            mem.map.end_io(np.array(heads, dtype=np.int64), PG.uptodate, 0)
+    mem.memcg[f.pfn] = 7
+    with pytest.raises(OSError, match="out of range"):  # a cgroup the table lacks
+        mem.map.end_io(np.array([f.pfn]), PG.uptodate, 0, np.zeros((4, 2), np.int64), 1)
+    assert np.array_equal(mem.flags, flags)
+    with pytest.raises(OSError, match="int64"):
+        mem.map.end_io(np.array([f.pfn], dtype=np.int32), PG.uptodate, 0)

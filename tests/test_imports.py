@@ -26,6 +26,10 @@ def _modules() -> dict[str, Path]:
 
 
 MODS = _modules()
+#: compiled submodules (swaplab._native): importing one from its package
+#: needs the package object only, not its __init__ to have run to the end
+EXTENSIONS = {".".join((*p.relative_to(ROOT.parent).parts[:-1], p.name.split(".")[0]))
+              for p in ROOT.rglob("*.so")}
 
 
 def _targets(mod: str, node: ast.Import | ast.ImportFrom) -> list[str]:
@@ -41,7 +45,9 @@ def _targets(mod: str, node: ast.Import | ast.ImportFrom) -> list[str]:
             prefix = ".".join(base + ([node.module] if node.module else []))
         else:
             prefix = node.module or ""
-        names = [prefix] + [f"{prefix}.{a.name}" for a in node.names]
+        subs = [f"{prefix}.{a.name}" for a in node.names]
+        # ``from pkg import submodule`` depends on the submodule, not on pkg
+        names = subs if all(n in MODS or n in EXTENSIONS for n in subs) else [prefix, *subs]
     return [n for n in names if n in MODS and n != mod]
 
 

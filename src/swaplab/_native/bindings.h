@@ -40,6 +40,7 @@ void batch_put(struct page_batch *b);
 /* Each binding file adds its types to the module; 0 or -1. */
 int zsmalloc_add_types(PyObject *m);
 int zram_add_types(PyObject *m);
+int mem_map_add_types(PyObject *m);
 
 /* The zsmalloc pool behind a swaplab._native.ZsPool (NULL: not one). */
 struct zs_pool *zs_pool_of(PyObject *obj);

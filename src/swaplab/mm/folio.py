@@ -213,11 +213,8 @@ class Folio:
 
 
 def folios_set_flags(mem: PhysMem, pfns: np.ndarray, set_: int = 0, clear: int = 0) -> None:
-    """Set and clear flag bits on many folios at once (batch completion path)."""
+    """Set and clear flag bits on the folios at ``pfns`` (int64) in one compiled
+    call, and wake whoever sleeps on a flag (batch completion path)."""
     with mem.flag_lock:
-        if len(pfns) == 1:
-            pfn = int(pfns[0])
-            mem.flags[pfn] = (int(mem.flags[pfn]) | set_) & ~clear
-        else:  # one gather and one scatter: set and clear in one word store
-            mem.flags[pfns] = (mem.flags[pfns] | np.uint32(set_)) & np.uint32(~clear & 0xFFFFFFFF)
+        mem.map.end_io(pfns, set_, clear)
         mem.wake_flags()

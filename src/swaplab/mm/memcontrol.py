@@ -71,10 +71,12 @@ class MemcgStats:
 
     def __init__(self) -> None:
         self.ev = np.zeros((MAX_MEMCG, len(MemcgEvent)), dtype=np.int64)
-        self._lock = threading.Lock()
+        #: guards ``ev``; a batch completion adds to it from compiled code
+        #: while holding it (mm/page_io.py)
+        self.lock = threading.Lock()
 
     def count(self, memcg_id: int, item: MemcgEvent, n: int = 1) -> None:
-        with self._lock:
+        with self.lock:
             self.ev[memcg_id, item] += n
 
     def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int | np.ndarray = 1) -> None:
@@ -83,7 +85,7 @@ class MemcgStats:
         if not len(ids):
             return
         total = n * len(ids) if isinstance(n, int) else None
-        with self._lock:
+        with self.lock:
             if not ids.any():  # all in the root cgroup: the common case
                 self.ev[0, item] += total if total is not None else int(np.sum(n))
                 return

@@ -7,7 +7,8 @@ Rules:
   a host page fault later.
 - Per-frame state is a numpy array indexed by pfn (``flags``, ``order``,
   ``swap``, ``memcg``, rmap ``mapping``/``index``); a folio's state lives at its
-  head pfn. No Python object exists per page.
+  head pfn. No Python object exists per page. ``map`` hands the first four
+  to the compiled core for the swap batch paths.
 - Free frames are kept per order in ``free_area`` like the kernel's buddy
   allocator: allocation splits the smallest free block that fits, freeing
   merges a block with its buddy (``pfn ^ (1 << order)``) while it is free.
@@ -19,6 +20,7 @@ import threading
 
 import numpy as np
 
+from .. import _native
 from ..consts import PAGE_SIZE
 from ..util import ram_arena
 
@@ -44,6 +46,10 @@ class PhysMem:
         self.order = np.zeros(nr_frames, dtype=np.int8)
         self.swap = np.zeros(nr_frames, dtype=np.uint64)
         self.memcg = np.zeros(nr_frames, dtype=np.int32)
+        #: the four arrays above as the compiled core walks them: a batch of
+        #: folios' pages and swap offsets, and the flag and counter updates
+        #: of a batch's completion, one call each (mm/mem_map.c)
+        self.map = _native.MemMap(self.flags, self.order, self.swap, self.memcg)
         #: pages charged per cgroup id (root, 0, holds every frame not moved
         #: to a child by mem_cgroup_charge); memory.current reads it
         self.memcg_pages = [0] * 256  # a list: scalar updates on the hot path

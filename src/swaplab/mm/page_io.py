@@ -177,43 +177,35 @@ def swap_write_end(sio: SwapIocb, failed: bool) -> None:
     """Complete a write batch: on failure re-dirty every folio and clear PG_reclaim;
     always end writeback. Must run exactly once per submitted batch."""
     _end_once(sio, "swap_write_end")
-    pfns = sio.pfns()
     mem = sio.folios[0].mem
     if failed:
-        folios_set_flags(mem, pfns, set_=PG.dirty, clear=PG.reclaim | PG.writeback)
+        folios_set_flags(mem, sio.pfns(), set_=PG.dirty, clear=PG.reclaim | PG.writeback)
     else:
-        folios_set_flags(mem, pfns, clear=PG.writeback)
+        folios_set_flags(mem, sio.pfns(), clear=PG.writeback)
     sio.sis.io_end()
 
 
 def swap_read_end(sio: SwapIocb, failed: bool) -> None:
     """Complete a read batch: on success mark every folio uptodate and count
-    pswpin; on failure leave them not uptodate with PG_error. Unlock every folio.
-    Must run exactly once per submitted batch."""
+    pswpin (the machine's, each folio's cgroup's, and mTHP swpin per large
+    folio); on failure leave them not uptodate with PG_error. Unlock every
+    folio. Must run exactly once per submitted batch."""
     _end_once(sio, "swap_read_end")
     system = sio.sis.system
-    pfns = sio.pfns()
     mem = sio.folios[0].mem
     if failed:
-        folios_set_flags(mem, pfns, set_=PG.error, clear=PG.locked | PG.uptodate)
-    elif len(pfns) == 1:  # a synchronous fault's single folio: scalar updates
-        pfn = int(pfns[0])
-        order = int(mem.order[pfn])
-        if order:
-            system.vmstat.count_mthp(order, MthpStat.swpin)
-        folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
-        nr = sio.len >> PAGE_SHIFT
-        system.vmstat.count(VmEvent.pswpin, nr)
-        system.memcg_stats.count(int(mem.memcg[pfn]), MemcgEvent.pswpin, int(nr))
+        folios_set_flags(mem, sio.pfns(), set_=PG.error, clear=PG.locked | PG.uptodate)
     else:
-        orders = mem.order[pfns]
-        large = orders[orders > 0] if orders.any() else ()
-        for order in large:
-            system.vmstat.count_mthp(int(order), MthpStat.swpin)
-        folios_set_flags(mem, pfns, set_=PG.uptodate, clear=PG.locked | PG.error)
-        system.vmstat.count(VmEvent.pswpin, sio.len >> PAGE_SHIFT)
-        system.memcg_stats.count_ids(mem.memcg[pfns], MemcgEvent.pswpin,
-                                     1 << orders.astype(np.int64) if len(large) else 1)
+        stats = system.memcg_stats
+        with mem.flag_lock, stats.lock:  # one compiled walk: flags and cgroup counts
+            nr, orders = mem.map.end_io(sio.pfns(), PG.uptodate, PG.locked | PG.error,
+                                        stats.ev, MemcgEvent.pswpin)
+            mem.wake_flags()
+        system.vmstat.count(VmEvent.pswpin, nr)
+        if orders is not None:
+            for order, n in enumerate(orders):
+                if n:
+                    system.vmstat.count_mthp(order, MthpStat.swpin, n)
     sio.sis.io_end()
 
 

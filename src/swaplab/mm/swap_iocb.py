@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..consts import PAGE_SHIFT
 from .folio import Folio
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class SwapOps:
 class SwapIocb:
     """One batch of up to 32 folios for one swap area (``struct swap_iocb``)."""
 
-    __slots__ = ("_ended", "_pfns", "folios", "len", "rw", "sis")
+    __slots__ = ("_ended", "_pages", "folios", "len", "rw", "sis")
 
     def __init__(self, sis: SwapInfo, rw: int) -> None:
         self.sis = sis
@@ -51,15 +52,23 @@ class SwapIocb:
         self.folios: list[Folio] = []
         self.len = 0
         self._ended = False
-        self._pfns: np.ndarray | None = None
+        self._pages: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def pages(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(head pfn of every folio, pfn of every page, swap offset of every
+        page), int64, in order: one compiled walk over the frame arrays,
+        done once for the batch (again only if folios were added since)."""
+        p = self._pages
+        if p is None or len(p[0]) != len(self.folios):
+            folios = self.folios
+            out = np.empty((3, max(len(folios), self.len >> PAGE_SHIFT)), dtype=np.int64)
+            nr_folios, nr_pages = folios[0].mem.map.folios_pages(folios, out)
+            p = self._pages = (out[0, :nr_folios], out[1, :nr_pages], out[2, :nr_pages])
+        return p
 
     def pfns(self) -> np.ndarray:
-        """The head pfn of every folio, in order (computed once per batch size)."""
-        p = self._pfns
-        if p is None or len(p) != len(self.folios):
-            p = self._pfns = np.fromiter((f.pfn for f in self.folios), dtype=np.int64,
-                                         count=len(self.folios))
-        return p
+        """The head pfn of every folio, in order."""
+        return self.pages()[0]
 
     @property
     def nr_bvecs(self) -> int:

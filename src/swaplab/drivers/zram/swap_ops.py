@@ -29,7 +29,6 @@ import numpy as np
 
 from ...mm.page_io import swap_bdev_submit_read, swap_read_end, swap_write_end
 from ...mm.swap_iocb import SwapIoCtx, SwapOps
-from ...mm.swapops import swp_offset, swp_offsets
 
 if TYPE_CHECKING:
     from ...mm.swapfile import SwapInfo
@@ -38,21 +37,6 @@ if TYPE_CHECKING:
 
 def _zram(sis: SwapInfo) -> Zram:
     return sis.private_data if sis.private_data is not None else sis.bdev.private_data
-
-
-def _batch(sio) -> tuple[np.ndarray, np.ndarray]:
-    """(pfn of every page, slot index of every page) of a batch, in order."""
-    mem = sio.folios[0].mem
-    heads = sio.pfns()
-    if len(heads) == 1 and not mem.order[heads[0]]:  # one page: no gathers needed
-        return heads, np.array([swp_offset(sio.folios[0].swap)], dtype=np.int64)
-    offs = swp_offsets(mem.swap[heads])
-    orders = mem.order[heads]
-    if not orders.any():
-        return heads, offs
-    nr = np.left_shift(1, orders.astype(np.int64))
-    step = np.arange(int(nr.sum())) - np.repeat(np.cumsum(nr) - nr, nr)
-    return np.repeat(heads, nr) + step, np.repeat(offs, nr) + step
 
 
 def _failed(zram: Zram, what: str, err: int, idx: np.ndarray, m: int) -> bool:
@@ -69,7 +53,7 @@ def _failed(zram: Zram, what: str, err: int, idx: np.ndarray, m: int) -> bool:
 def zram_swap_submit_write(ctx: SwapIoCtx) -> None:
     sio = ctx.sio
     zram = _zram(ctx.sis)
-    pfns, idx = _batch(sio)
+    _, pfns, idx = sio.pages()
     m, err = zram.write_pages(sio.folios[0].mem.data, idx, pfns)
     swap_write_end(sio, _failed(zram, "Write", err, idx, m))
 
@@ -80,7 +64,7 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
         swap_bdev_submit_read(ctx)
         return
     sio = ctx.sio
-    pfns, idx = _batch(sio)
+    _, pfns, idx = sio.pages()
     m, err = zram.read_pages(sio.folios[0].mem.data, idx, pfns)
     swap_read_end(sio, _failed(zram, "Read", err, idx, m))
 

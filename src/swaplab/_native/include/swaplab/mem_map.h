@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The machine's per-frame state as the swap core's batch paths use it: the
+ * struct page fields of every frame, kept as parallel arrays (flags, folio
+ * order, folio->swap, the owning cgroup) by swaplab.mm.page_alloc.PhysMem.
+ * The functions walk a batch of folios (their head frames) in one call: the
+ * pages and swap slots a swap_iocb covers, and the flag and counter updates
+ * of its completion (swap_read_end / swap_write_end in mm/page_io.c).
+ * Callers hold the locks that guard the arrays; nothing here sleeps.
+ */
+#ifndef _SWAPLAB_MEM_MAP_H
+#define _SWAPLAB_MEM_MAP_H
+
+#include <stdint.h>
+
+#define MEM_MAP_MAX_ORDER	9	/* MAX_FOLIO_ORDER: folios of 1..512 pages */
+/* swp_offset(): the low SWP_TYPE_SHIFT bits of an entry */
+#define MEM_MAP_SWP_TYPE_SHIFT	58
+#define MEM_MAP_SWP_OFFSET_MASK	((UINT64_C(1) << MEM_MAP_SWP_TYPE_SHIFT) - 1)
+
+struct mem_map {
+	uint32_t *flags;	/* folio flags (PG_*), at the head frame */
+	int8_t *order;		/* folio order, at the head frame */
+	uint64_t *swap;		/* folio->swap, at the head frame */
+	int32_t *memcg;		/* owning cgroup id, at the head frame */
+	uint64_t nr_frames;
+};
+
+/*
+ * folios_pages - the pages of the folios at @heads[0..@n): their frame
+ * numbers into @pfns and their swap offsets (swp_offset(folio->swap) + j
+ * for page j) into @offsets, in order.  Returns the number of pages, or -1
+ * when a head lies outside the map or has an order above
+ * MEM_MAP_MAX_ORDER, or -2 when the pages would not fit in @cap.
+ */
+long folios_pages(const struct mem_map *map, const int64_t *heads, long n,
+		  int64_t *pfns, int64_t *offsets, long cap);
+
+/*
+ * folios_end_io - flags = (flags | @set) & ~@clear on every folio at
+ * @heads[0..@n), and the completion's counts: the folios of each order into
+ * @nr_order[0..MEM_MAP_MAX_ORDER] (may be NULL), and, when @ev is not NULL,
+ * each folio's page count added to @ev[memcg * @ev_stride + @item] (the
+ * cgroup's event counter; ids at or above @ev_rows are refused).  Returns
+ * the number of pages, or -1 (nothing changed) when a head or a cgroup id
+ * is out of range.
+ */
+long folios_end_io(struct mem_map *map, const int64_t *heads, long n,
+		   uint32_t set, uint32_t clear, long *nr_order,
+		   int64_t *ev, long ev_rows, long ev_stride, long item);
+
+#endif /* _SWAPLAB_MEM_MAP_H */

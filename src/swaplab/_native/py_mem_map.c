@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * swaplab._native.MemMap: the machine's per-frame arrays (flags, order,
+ * folio->swap, memcg of swaplab.mm.page_alloc.PhysMem) held as buffers, and
+ * the swap core's batch walks over them (mm/mem_map.c).  The methods do not
+ * release the GIL (they are short and never wait); the caller holds the
+ * Python locks that guard the arrays.  The interface and its documentation
+ * are swaplab.mm.page_alloc and swaplab.mm.page_io.
+ */
+#include "bindings.h"
+
+#include <string.h>
+
+#include <swaplab/mem_map.h>
+
+typedef struct {
+	PyObject_HEAD
+	struct mem_map map;
+	Py_buffer views[4];	/* flags, order, swap, memcg */
+	int nr_views;
+	PyObject *pfn_name;	/* "pfn", interned */
+} MemMapObject;
+
+static const struct {
+	const char *name, *format;
+	Py_ssize_t itemsize;
+} fields[4] = {
+	{"flags", "I", 4}, {"order", "b", 1}, {"swap", "Q", 8}, {"memcg", "i", 4},
+};
+
+/* A format character naming an integer of @itemsize bytes and the same
+ * signedness as @want ("I", "b", "Q", "i", "q" or their 'l'/'L' twins). */
+static int format_ok(const char *got, const char *want, Py_ssize_t itemsize,
+		     Py_ssize_t want_size)
+{
+	char g, w = want[0];
+
+	if (!got || itemsize != want_size)
+		return 0;
+	if (got[0] == '<' || got[0] == '=' || got[0] == '@')
+		got++;
+	g = got[0];
+	if (!g || got[1])
+		return 0;
+	if (w == 'I' || w == 'Q')
+		return g == 'I' || g == 'L' || g == 'Q' || (g == 'B' && want_size == 1);
+	return g == 'i' || g == 'l' || g == 'q' || (g == 'b' && want_size == 1);
+}
+
+static void MemMap_release(MemMapObject *self)
+{
+	while (self->nr_views > 0)
+		PyBuffer_Release(&self->views[--self->nr_views]);
+	memset(&self->map, 0, sizeof(self->map));
+}
+
+static int MemMap_init(MemMapObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"flags", "order", "swap", "memcg", NULL};
+	PyObject *arrays[4];
+	Py_ssize_t nr = -1;
+	int i;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO:MemMap", kwlist, &arrays[0],
+					 &arrays[1], &arrays[2], &arrays[3]))
+		return -1;
+	MemMap_release(self);
+	for (i = 0; i < 4; i++) {
+		Py_buffer *v = &self->views[i];
+
+		if (PyObject_GetBuffer(arrays[i], v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS |
+				       PyBUF_FORMAT) < 0)
+			goto fail;
+		self->nr_views++;
+		if (v->ndim != 1 || !format_ok(v->format, fields[i].format, v->itemsize,
+						fields[i].itemsize)) {
+			raise_einval("MemMap: %s must be a 1-D array of %zd-byte %s integers",
+				     fields[i].name, fields[i].itemsize,
+				     fields[i].format[0] <= 'Z' ? "unsigned" : "signed");
+			goto fail;
+		}
+		if (nr >= 0 && v->shape[0] != nr) {
+			raise_einval("MemMap: %s has %zd frames, flags %zd", fields[i].name,
+				     v->shape[0], nr);
+			goto fail;
+		}
+		nr = v->shape[0];
+	}
+	self->map.flags = self->views[0].buf;
+	self->map.order = self->views[1].buf;
+	self->map.swap = self->views[2].buf;
+	self->map.memcg = self->views[3].buf;
+	self->map.nr_frames = (uint64_t)nr;
+	if (!self->pfn_name)
+		self->pfn_name = PyUnicode_InternFromString("pfn");
+	return self->pfn_name ? 0 : -1;
+fail:
+	MemMap_release(self);
+	return -1;
+}
+
+static void MemMap_dealloc(MemMapObject *self)
+{
+	MemMap_release(self);
+	Py_CLEAR(self->pfn_name);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int ready(MemMapObject *self)
+{
+	if (!self->map.flags) {
+		PyErr_SetString(PyExc_RuntimeError, "MemMap is not initialised");
+		return 0;
+	}
+	return 1;
+}
+
+/* An int64 buffer (1-D, or 2-D for @rows > 0) of the caller's; 0 or -1. */
+static int int64_buffer(PyObject *o, Py_buffer *v, int writable, const char *what)
+{
+	if (PyObject_GetBuffer(o, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS |
+			       PyBUF_FORMAT) < 0)
+		return -1;
+	if (!format_ok(v->format, "q", v->itemsize, 8)) {
+		PyBuffer_Release(v);
+		raise_einval("MemMap: %s must be an int64 array", what);
+		return -1;
+	}
+	return 0;
+}
+
+PyDoc_STRVAR(folios_pages_doc,
+"folios_pages(folios, out) -> (nr_folios, nr_pages)\n\n"
+"The head pfn of every folio of the list into out[0], the pfn of every page\n"
+"into out[1] and its swap offset into out[2] (out: int64, shape (3, cap)).");
+
+static PyObject *MemMap_folios_pages(MemMapObject *self, PyObject *args)
+{
+	PyObject *folios, *out_o, *seq;
+	Py_buffer out;
+	Py_ssize_t n, i, cap;
+	int64_t *heads;
+	long pages;
+
+	if (!PyArg_ParseTuple(args, "OO:folios_pages", &folios, &out_o) || !ready(self))
+		return NULL;
+	seq = PySequence_Fast(folios, "folios_pages: folios must be a sequence");
+	if (!seq)
+		return NULL;
+	if (int64_buffer(out_o, &out, 1, "out") < 0) {
+		Py_DECREF(seq);
+		return NULL;
+	}
+	n = PySequence_Fast_GET_SIZE(seq);
+	cap = out.ndim == 2 && out.shape[0] == 3 ? out.shape[1] : -1;
+	if (cap < n) {
+		raise_einval("folios_pages: out must have shape (3, >= %zd)", n);
+		goto fail;
+	}
+	heads = out.buf;
+	for (i = 0; i < n; i++) {
+		PyObject *pfn = PyObject_GetAttr(PySequence_Fast_GET_ITEM(seq, i), self->pfn_name);
+
+		if (!pfn)
+			goto fail;
+		heads[i] = PyLong_AsLongLong(pfn);
+		Py_DECREF(pfn);
+		if (heads[i] == -1 && PyErr_Occurred())
+			goto fail;
+	}
+	pages = folios_pages(&self->map, heads, (long)n, heads + cap, heads + 2 * cap, (long)cap);
+	if (pages == -1) {
+		raise_einval("folios_pages: a folio's pfn or order is outside the map");
+		goto fail;
+	}
+	if (pages == -2) {
+		raise_einval("folios_pages: the folios have more than %zd pages (the batch's len)", cap);
+		goto fail;
+	}
+	PyBuffer_Release(&out);
+	Py_DECREF(seq);
+	return Py_BuildValue("nl", n, pages);
+fail:
+	PyBuffer_Release(&out);
+	Py_DECREF(seq);
+	return NULL;
+}
+
+PyDoc_STRVAR(end_io_doc,
+"end_io(heads, set, clear, ev=None, item=0) -> (nr_pages, orders)\n\n"
+"flags = (flags | set) & ~clear on every folio at the int64 heads; with ev\n"
+"(the cgroups' int64 event table) each folio's pages are added to\n"
+"ev[memcg, item].  orders: a tuple of folios per order when any folio is\n"
+"large, else None.  Nothing changes when a head or cgroup is out of range.");
+
+static PyObject *MemMap_end_io(MemMapObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"heads", "set", "clear", "ev", "item", NULL};
+	PyObject *heads_o, *ev_o = Py_None, *orders;
+	unsigned long long set, clear;
+	Py_buffer heads, ev = {0};
+	long nr_order[MEM_MAP_MAX_ORDER + 1];
+	long item = 0, pages, i;
+	int large = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OKK|Ol:end_io", kwlist, &heads_o, &set,
+					 &clear, &ev_o, &item) || !ready(self))
+		return NULL;
+	if (int64_buffer(heads_o, &heads, 0, "heads") < 0)
+		return NULL;
+	if (ev_o != Py_None) {
+		if (int64_buffer(ev_o, &ev, 1, "ev") < 0)
+			goto fail;
+		if (ev.ndim != 2 || item < 0 || item >= ev.shape[1]) {
+			raise_einval("end_io: ev must be 2-D with a column %ld", item);
+			goto fail;
+		}
+	}
+	pages = folios_end_io(&self->map, heads.buf, (long)(heads.len / 8), (uint32_t)set,
+			      (uint32_t)clear, nr_order, ev.buf,
+			      ev.buf ? (long)ev.shape[0] : 0, ev.buf ? (long)ev.shape[1] : 0, item);
+	if (pages < 0) {
+		raise_einval("end_io: a folio's pfn, order or cgroup is out of range");
+		goto fail;
+	}
+	for (i = 1; i <= MEM_MAP_MAX_ORDER; i++)
+		large |= nr_order[i] != 0;
+	if (large) {
+		orders = PyTuple_New(MEM_MAP_MAX_ORDER + 1);
+		if (!orders)
+			goto fail;
+		for (i = 0; i <= MEM_MAP_MAX_ORDER; i++) {
+			PyObject *c = PyLong_FromLong(nr_order[i]);
+
+			if (!c) {
+				Py_DECREF(orders);
+				goto fail;
+			}
+			PyTuple_SET_ITEM(orders, i, c);
+		}
+	} else {
+		orders = Py_NewRef(Py_None);
+	}
+	if (ev.buf)
+		PyBuffer_Release(&ev);
+	PyBuffer_Release(&heads);
+	return Py_BuildValue("lN", pages, orders);
+fail:
+	if (ev.buf)
+		PyBuffer_Release(&ev);
+	PyBuffer_Release(&heads);
+	return NULL;
+}
+
+static PyMethodDef MemMap_methods[] = {
+	{"folios_pages", (PyCFunction)MemMap_folios_pages, METH_VARARGS, folios_pages_doc},
+	{"end_io", (PyCFunction)(void (*)(void))MemMap_end_io, METH_VARARGS | METH_KEYWORDS,
+	 end_io_doc},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyObject *MemMap_nr_frames(MemMapObject *self, void *closure)
+{
+	(void)closure;
+	return PyLong_FromUnsignedLongLong(self->map.nr_frames);
+}
+
+static PyGetSetDef MemMap_getset[] = {
+	{"nr_frames", (getter)MemMap_nr_frames, NULL, "frames in the map", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject MemMap_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "swaplab._native.MemMap",
+	.tp_basicsize = sizeof(MemMapObject),
+	.tp_dealloc = (destructor)MemMap_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "MemMap(flags, order, swap, memcg): the frames' arrays, for batch walks",
+	.tp_methods = MemMap_methods,
+	.tp_getset = MemMap_getset,
+	.tp_init = (initproc)MemMap_init,
+	.tp_new = PyType_GenericNew,
+};
+
+int mem_map_add_types(PyObject *m)
+{
+	if (PyType_Ready(&MemMap_Type) < 0)
+		return -1;
+	Py_INCREF(&MemMap_Type);
+	if (PyModule_AddObject(m, "MemMap", (PyObject *)&MemMap_Type) < 0) {
+		Py_DECREF(&MemMap_Type);
+		return -1;
+	}
+	return 0;
+}
