@@ -29,6 +29,8 @@ def test_zram_devices_report_their_counters():
         assert r.compressed_bytes == mm[1] > 0 and r.pool_bytes == mm[2] > 0
         assert r.files["mm_stat"] == zs[0].attr["mm_stat"].strip()
         assert recs[1].stored_pages == 0 and recs[1].pool_bytes == 0
+        (bare, _) = s.backend_statistics(files=False)  # the counters only
+        assert bare == dataclasses.replace(r, files={})
         with pytest.raises(dataclasses.FrozenInstanceError):
             r.stored_pages = 0  # type: ignore[misc]
 
@@ -50,3 +52,5 @@ def test_zswap_reports_its_pool():
         assert r.kind == "zswap" and r.stored_pages == d["stored_pages"] > 0
         assert r.pool_bytes == d["pool_total_size"] > 0
         assert 0 < r.compressed_bytes < r.data_bytes == r.stored_pages * PAGE_SIZE
+        assert r.files == d and s.backend_statistics(files=False) == [
+            dataclasses.replace(r, files={})]

@@ -279,16 +279,18 @@ class System:
         mm.release()
         self.mms.pop(mm.id, None)
 
-    def backend_statistics(self) -> list[BackendStatistics]:
+    def backend_statistics(self, files: bool = True) -> list[BackendStatistics]:
         """A record of every backend with a pool of its own: each device of every
-        loaded driver that reports them, then zswap when it is on."""
+        loaded driver that reports them, then zswap when it is on. ``files=False``
+        leaves each record's ``files`` empty: the counters alone, cheap enough
+        to ask after every fault."""
         out: list[BackendStatistics] = []
         for mod in self.modules.values():
             report = getattr(mod, "statistics", None)
             if report is not None:
-                out.extend(report())
+                out.extend(report(files))
         if self.zswap is not None:
-            out.append(self.zswap.statistics())
+            out.append(self.zswap.statistics(files))
         return out
 
     # --- lifetime -----------------------------------------------------------------------

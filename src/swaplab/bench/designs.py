@@ -41,7 +41,7 @@ def cold_reads(system: System) -> int:
     """Pages read so far from a slow device: the backing devices of swap devices
     that keep a pool (zram), or, without one, the swap devices themselves
     (pswpin: zswap, in front of the device, is not in it)."""
-    recs = [r for r in system.backend_statistics() if r.kind != "zswap"]
+    recs = [r for r in system.backend_statistics(files=False) if r.kind != "zswap"]
     if recs:
         return sum(r.backing_reads for r in recs)
     return system.vmstat["pswpin"]

@@ -245,14 +245,14 @@ class Zswap:
     def accept_pages(self) -> int:
         return self.max_pages() * self.accept_threshold_percent // 100
 
-    def statistics(self) -> BackendStatistics:
-        """zswap as a backend: its pool and its debugfs values."""
+    def statistics(self, files: bool = True) -> BackendStatistics:
+        """zswap as a backend: its pool and (``files``) its debugfs values."""
         d = self.debugfs()
         return BackendStatistics(
             name="zswap", kind="zswap", stored_pages=d["stored_pages"],
             data_bytes=d["stored_pages"] * PAGE_SIZE,
             compressed_bytes=sum(cg.zswap_bytes for cg in self.system.memcg_list()),
-            pool_bytes=d["pool_total_size"], files=d)
+            pool_bytes=d["pool_total_size"], files=d if files else {})
 
     def debugfs(self) -> dict[str, int]:
         """/sys/kernel/debug/zswap/ as a dict."""

@@ -507,8 +507,8 @@ class Zram:
                 self.limit_pages << PAGE_SHIFT, s["max_used_pages"] << PAGE_SHIFT,
                 s["same_pages"], compacted, s["huge_pages"], s["huge_pages_since"])
 
-    def statistics(self) -> BackendStatistics:
-        """The device as a backend: its counters and its sysfs stat files."""
+    def statistics(self, files: bool = True) -> BackendStatistics:
+        """The device as a backend: its counters and (``files``) its sysfs stat files."""
         s = self.stats.snapshot()
         pool = self.mem_pool
         return BackendStatistics(
@@ -517,7 +517,8 @@ class Zram:
             compressed_bytes=s["compr_data_size"],
             pool_bytes=(pool.total_pages if pool is not None else 0) * PAGE_SIZE,
             backing_pages=s["bd_count"], backing_reads=s["bd_reads"],
-            files={a: self.attr[a].strip() for a in ("mm_stat", "bd_stat", "io_stat")})
+            files={a: self.attr[a].strip() for a in ("mm_stat", "bd_stat", "io_stat")}
+            if files else {})
 
     def written_back(self, offsets: np.ndarray) -> int:
         """How many of the slots ``offsets`` are on the backing device."""
@@ -638,6 +639,6 @@ class ZramControl:
     def __getitem__(self, dev_id: int) -> Zram:
         return self.devices[dev_id]
 
-    def statistics(self) -> list[BackendStatistics]:
-        """One record a device, in id order."""
-        return [self.devices[i].statistics() for i in sorted(self.devices)]
+    def statistics(self, files: bool = True) -> list[BackendStatistics]:
+        """One record a device, in id order (``files``: with its stat files)."""
+        return [self.devices[i].statistics(files) for i in sorted(self.devices)]
