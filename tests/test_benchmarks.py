@@ -48,9 +48,12 @@ def test_bio_path_builds_a_bio_per_page(pages) -> None:
 
 
 def test_ratios_name_each_reference() -> None:
-    res = {p: {"write_mib_s": 100.0, "read_mib_s": 400.0} for p in ("plain", "kernel")}
-    res["swap_ops"] = {"write_mib_s": 50.0, "read_mib_s": 100.0}
+    res = {p: {"write_mib_s": 100.0, "read_mib_s": 400.0, "rounds": [[90, 400], [100, 300]]}
+           for p in ("plain", "kernel")}
+    res["swap_ops"] = {"write_mib_s": 50.0, "read_mib_s": 100.0,
+                       "rounds": [[45, 100], [50, 60]]}
     r = zt.ratios(res)
     assert r["swap_ops / plain"][:2] == (0.5, 0.25)
-    assert r["swap_ops / kernel"] == (0.5, 0.25, ">= 1.0x write, >= 0.8x read")
+    # best against best, then the median of the rounds paired one by one
+    assert r["swap_ops / kernel"] == (0.5, 0.25, ">= 1.0x write, >= 0.8x read", 0.5, 0.225)
     assert "blockdev / kernel" not in r  # no blockdev figure, no ratio
