@@ -165,7 +165,7 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 			s = d & 3;
 		} else {			/* M2: 3..8 bytes within 2 KiB */
 			NEED_IP(1);
-			len = c >= 128 ? 5 + ((c >> 5) & 3) : 3 + ((c >> 5) & 1);
+			len = (c >> 5) + 1;
 			dist = ((size_t)*ip++ << 3) + ((c >> 2) & 7) + 1;
 			s = c & 3;
 		}
@@ -173,6 +173,29 @@ int lzo1x_decompress_safe(const unsigned char *in, size_t in_len,
 		/* Copy the match (it may overlap what it writes). */
 		if (unlikely(dist > (size_t)(op - out)))
 			goto lookbehind_overrun;
+		if (likely(dist >= 8 && HAVE_OP(len + 15) && HAVE_IP(4))) {
+			/*
+			 * Far from both ends: the match 8 bytes at a time (each
+			 * move reads what an earlier one wrote when dist < 16),
+			 * then its 0..3 literals as one 4-byte move; what spills
+			 * past them is rewritten by the next instruction.
+			 */
+			const unsigned char *m = op - dist;
+			unsigned char *const end = op + len;
+
+			do {
+				memcpy(op, m, 8);
+				memcpy(op + 8, m + 8, 8);
+				op += 16;
+				m += 16;
+			} while (op < end);
+			op = end;
+			memcpy(op, ip, 4);
+			op += s;
+			ip += s;
+			state = s;
+			continue;
+		}
 		NEED_OP(len);
 		op = match_copy(op, dist, len, op_end);
 literals:
