@@ -141,6 +141,13 @@ def throughput_section(doc: dict) -> str:
                   f"{tt['one_mib_s']:.0f} MiB/s; from two threads on one device: "
                   f"{tt['two_mib_s']:.0f} MiB/s, **{sp:.2f}x** (target >= 1.6x: "
                   f"{'met' if sp >= 1.6 else '**not met**'}); within each round: {rounds}."]
+    kt = doc.get("kernel_two_threads")
+    if kt:
+        rounds = ", ".join(f"{b / a:.2f}x" for a, b in kt["rounds"])
+        lines += ["", f"The host kernel's zram on this VM, O_DIRECT 1 MiB writes from one "
+                  f"thread: {kt['one_mib_s']:.0f} MiB/s; from two threads (each its half): "
+                  f"{kt['two_mib_s']:.0f} MiB/s, {kt['two_mib_s'] / kt['one_mib_s']:.2f}x; "
+                  f"within each round: {rounds}."]
     sm = doc["slot_metadata"]
     lines += ["", f"Slot metadata: {sm['bytes_per_slot']} bytes a slot (target <= 16); a "
               f"16 GiB device's table is created in {sm['create_16g_s'] * 1000:.1f} ms "

@@ -33,6 +33,19 @@ def test_two_threads_write_every_page(pages) -> None:
     assert one > 0 and two > 0
 
 
+def test_the_kernels_two_writers_store_every_page(pages) -> None:
+    from swaplab.kernel.zram import KernelZram, unavailable
+
+    if unavailable():
+        pytest.skip(unavailable())
+    with KernelZram("lz4", 256 * 4096) as kz:  # three writers: uneven shares
+        kz.write_pages_threads(pages, 3)
+        back, _ = kz.read_pages(len(pages))
+    assert (back == pages).all()
+    one, two = zt.kernel_two_threads(pages, "lz4")  # checks every page itself
+    assert one > 0 and two > 0
+
+
 @pytest.mark.parametrize("core", [False, True])
 def test_swap_ops_path_stores_every_page_without_a_bio(pages, core) -> None:
     tw, tr, stats = zt.swap_path(pages, "lz4", bio_per_page=False, core=core)

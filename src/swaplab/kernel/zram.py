@@ -13,6 +13,7 @@ import contextlib
 import mmap
 import os
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -109,9 +110,9 @@ class KernelZram:
         return [int(x) for x in self.get("mm_stat").split()]
 
     # --- I/O -------------------------------------------------------------------------------------
-    def _chunks(self, flat: np.ndarray, write: bool) -> float:
-        """Move ``flat`` to (write) or from the device in 1 MiB O_DIRECT requests
-        through an aligned bounce buffer; seconds taken."""
+    def _chunks(self, flat: np.ndarray, write: bool, base: int = 0) -> float:
+        """Move ``flat`` to (write) or from the device at byte ``base`` in 1 MiB
+        O_DIRECT requests through an aligned bounce buffer; seconds taken."""
         buf = mmap.mmap(-1, CHUNK)
         view = np.frombuffer(buf, dtype=np.uint8)
         fd = os.open(self.dev, (os.O_WRONLY if write else os.O_RDONLY) | os.O_DIRECT)
@@ -121,9 +122,9 @@ class KernelZram:
                 n = min(CHUNK, flat.nbytes - off)
                 if write:
                     view[:n] = flat[off : off + n]
-                    os.pwritev(fd, [memoryview(buf)[:n]], off)
+                    os.pwritev(fd, [memoryview(buf)[:n]], base + off)
                 else:
-                    os.preadv(fd, [memoryview(buf)[:n]], off)
+                    os.preadv(fd, [memoryview(buf)[:n]], base + off)
                     flat[off : off + n] = view[:n]
             return time.perf_counter() - t
         finally:
@@ -134,6 +135,32 @@ class KernelZram:
     def write_pages(self, pages: np.ndarray) -> float:
         """Write ``pages`` from offset 0 with O_DIRECT, 1 MiB at a time; seconds taken."""
         return self._chunks(pages.reshape(-1), write=True)
+
+    def write_pages_threads(self, pages: np.ndarray, nthreads: int) -> float:
+        """:meth:`write_pages` from ``nthreads`` threads at once, each its own
+        contiguous share of the pages at their offsets (its own descriptor and
+        bounce buffer); seconds from the first start to the last finish."""
+        flat = pages.reshape(-1)
+        cut = [len(pages) * i // nthreads * PAGE_SIZE for i in range(nthreads + 1)]
+        errors: list[BaseException] = []
+
+        def writer(lo: int, hi: int) -> None:
+            try:
+                self._chunks(flat[lo:hi], write=True, base=lo)
+            except BaseException as e:  # reported by the caller
+                errors.append(e)
+
+        threads = [threading.Thread(target=writer, args=(cut[i], cut[i + 1]))
+                   for i in range(nthreads)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        dt = time.perf_counter() - t
+        if errors:
+            raise errors[0]
+        return dt
 
     def read_pages(self, n: int) -> tuple[np.ndarray, float]:
         """Read ``n`` pages from offset 0 with O_DIRECT; (pages, seconds). The

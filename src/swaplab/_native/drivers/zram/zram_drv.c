@@ -36,11 +36,13 @@ static void stat_max(struct zram_meta *meta, enum zram_stat_item i, uint64_t v)
 
 struct zram_meta *zram_meta_alloc(uint64_t nr_pages, struct zs_pool *pool)
 {
-	struct zram_meta *meta = calloc(1, sizeof(*meta));
+	size_t size = (sizeof(struct zram_meta) + ZRAM_CACHELINE - 1) & ~(size_t)(ZRAM_CACHELINE - 1);
+	struct zram_meta *meta = aligned_alloc(ZRAM_CACHELINE, size);
 	int i;
 
 	if (!meta)
 		return NULL;
+	memset(meta, 0, size);
 	/* calloc of a large table maps zero pages: untouched slots cost nothing */
 	meta->table = calloc(nr_pages ? nr_pages : 1, sizeof(*meta->table));
 	if (!meta->table || pthread_mutex_init(&meta->wait_lock, NULL)) {

@@ -68,18 +68,25 @@ enum zram_inject {
 /* Why a batch stopped before its end (besides an errno). */
 #define ZRAM_NEEDS_CALLER	1	/* a slot the C paths do not serve (see below) */
 
+#define ZRAM_CACHELINE	64
+
+/*
+ * Laid out for several writers at once: what every page reads (the table,
+ * the pool, the codecs) on a line of its own that nobody writes after setup,
+ * the counters every page writes on theirs, the wait queue on its own.
+ */
 struct zram_meta {
 	struct zram_table_entry *table;
 	uint64_t nr_pages;
 	struct zs_pool *pool;
-	uint64_t stats[NR_ZRAM_STATS];	/* atomics */
 	unsigned int huge_class_size;
 	uint64_t limit_pages;
 	/* per priority: the compiled codec (enum swaplab_codec) and level, or -1 */
 	int algo[ZRAM_MAX_COMPS];
 	int level[ZRAM_MAX_COMPS];
+	uint64_t stats[NR_ZRAM_STATS] __attribute__((aligned(ZRAM_CACHELINE)));	/* atomics */
 	/* the one wait queue of every slot lock (wait_on_bit's hashed queue) */
-	pthread_mutex_t wait_lock;
+	pthread_mutex_t wait_lock __attribute__((aligned(ZRAM_CACHELINE)));
 	pthread_cond_t wait;
 	int waiters;
 };
