@@ -239,3 +239,77 @@ def test_pool_on_machine_frames_reused_in_any_order(ops, rnd):
         assert pool.handle_of(z, idx) == h
     pool.destroy()
     assert mem.nr_free == free0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 3)), min_size=1,
+                max_size=300),
+       st.randoms(use_true_random=False))
+def test_free_frames_equals_a_loop_of_free_pages(frames, rnd):
+    """Freeing order-0 frames in one call leaves the machine as freeing them
+    one by one does: clean frame state, the same buddy lists (merged the
+    same way), free count, cgroup charges and LRU counts."""
+    mems = [PhysMem(1024), PhysMem(1024)]
+    for m in mems:  # the same history on both: a fragmented allocator
+        held = [m.alloc_pages(0) for _ in range(len(frames) + 40)]
+        for p in held[::3]:
+            m.free_pages(p)
+    pfns = [p for p in held if p not in held[::3]][: len(frames)]
+    rnd.shuffle(pfns)
+    for m in mems:
+        for pfn, (lru, active, memcg) in zip(pfns, frames, strict=False):
+            m.move_charge(pfn, 1, memcg)
+            m.flags[pfn] = PG.uptodate | (PG.lru if lru else 0) | (PG.active if active else 0)
+            if lru:
+                m.lru_count[memcg, 1 if active else 0] += 1
+            m.swap[pfn] = 7
+            m.mapping[pfn] = 3
+    a, b = mems
+    for pfn in pfns:
+        a.free_pages(pfn)
+    b.free_frames(np.array(pfns))
+    for name in ("flags", "order", "swap", "memcg", "mapping", "lru_count"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert a.nr_free == b.nr_free and a.memcg_pages == b.memcg_pages
+    assert [sorted(s) for s in a.free_area] == [sorted(s) for s in b.free_area]
+
+
+def test_zap_frees_every_kind_of_pte_and_waits_for_a_locked_folio():
+    """zap over a mix — plain resident folios (freed in bulk), a folio still
+    in the swap cache, swap PTEs, and a folio another thread has locked
+    (zap waits for it) — clears every PTE and gives back every frame, charge
+    and swap slot."""
+    import threading
+    import time
+
+    from swaplab import System
+
+    with System("16M") as s:
+        d = s.add_ramdisk("8M")
+        s.mkswap(d)
+        s.swapon(d)
+        free0, swap0 = s.mem.nr_free, s.swap.nr_swap_pages
+        mm = s.create_mm(64)
+        pages = sample_pages(64, seed=9, kind="text")
+        for v in range(64):
+            mm.write(v, pages[v])
+        assert mm.pageout(0, 32) == 32  # swap PTEs for 0..31
+        mm.fault(3)  # back in, maybe still in the swap cache (readahead brings neighbours)
+        held = mm.folio_at(40)
+        held.lock()
+        assert mm.swapped() > 0 and mm.resident() > 32
+
+        def unlock_later():
+            time.sleep(0.2)
+            held.unlock()
+
+        t = threading.Thread(target=unlock_later)
+        t.start()
+        start = time.perf_counter()
+        assert mm.zap(0, 64) == 64
+        assert time.perf_counter() - start >= 0.15  # it waited for the locked folio
+        t.join()
+        assert not mm.ptes.any() and mm.resident() == 0 and mm.swapped() == 0
+        assert s.mem.nr_free == free0 and s.swap.nr_swap_pages == swap0
+        assert not (s.mem.flags & np.uint32(PG.locked)).any()
+        s.exit_mm(mm)

@@ -293,15 +293,36 @@ class MmStruct:
         drop every swap reference (freed slots notify their device); return the
         number of PTEs cleared."""
         system = self.system
+        mem = system.mem
         with self.ptl:
             vpns = np.flatnonzero(self.ptes[lo:hi]) + lo
-            for v in vpns:
+            ptes = self.ptes[vpns]
+            present = ptes_present(ptes)
+            pfns = ptes_pfn(ptes[present]).astype(np.int64)
+            # The common case in bulk: an order-0 folio that nobody has locked,
+            # that is not under writeback or in the swap cache and that nobody
+            # holds is locked (as folio_lock would), unmapped and freed, one
+            # array step each; the others take the steps below one by one.
+            with mem.flag_lock:
+                quick = (((mem.flags[pfns] & np.uint32(PG.locked | PG.writeback | PG.swapcache))
+                          == 0) & (mem.order[pfns] == 0) & (mem.refs[pfns] == 0))
+                quick_pfns = pfns[quick]
+                mem.flags[quick_pfns] |= np.uint32(PG.locked)
+            mem.mapping[quick_pfns] = -1
+            mem.free_frames(quick_pfns)
+            if len(quick_pfns):
+                with mem.flag_lock:  # as folio_unlock would: wake who waits on them
+                    mem.wake_flags()
+            done = np.zeros(len(vpns), dtype=bool)
+            done[np.flatnonzero(present)[quick]] = True
+            self.ptes[vpns[done]] = 0
+            for v in vpns[~done]:
                 pte = int(self.ptes[v])
                 if pte_present(pte):
-                    folio = Folio(system.mem, pte_pfn(pte))
+                    folio = Folio(mem, pte_pfn(pte))
                     folio.lock()
                     folio.wait_writeback()
-                    system.mem.mapping[folio.pfn] = -1
+                    mem.mapping[folio.pfn] = -1
                     if folio.test(PG.swapcache):
                         swap_cache_del_folio(folio)
                     folio.unlock()

@@ -151,10 +151,32 @@ class PhysMem:
             self.memcg_pages[0] += n
         return got
 
-    def free_frames(self, pfns: list[int]) -> None:
-        """Free order-0 frames (the inverse of :meth:`alloc_pages_bulk`)."""
-        for pfn in pfns:
-            self.free_pages(pfn)
+    def free_frames(self, pfns: list[int] | np.ndarray) -> None:
+        """Free order-0 frames (the inverse of :meth:`alloc_pages_bulk`): what
+        :meth:`free_pages` does to each, the frames' state cleaned and the
+        counts moved in array steps, then each frame merged with its buddies."""
+        pfns = np.asarray(pfns, dtype=np.int64)
+        if not len(pfns):
+            return
+        flags = self.flags[pfns]
+        memcgs = self.memcg[pfns]
+        on_lru = (flags & np.uint32(LRU_BIT)) != 0
+        # a free frame's state is clean (alloc_pages_bulk relies on it)
+        self.flags[pfns] = 0
+        self.mapping[pfns] = -1
+        self.order[pfns] = 0
+        self.swap[pfns] = 0
+        self.memcg[pfns] = 0
+        ids, counts = np.unique(memcgs, return_counts=True)
+        with self.zone_lock:
+            if on_lru.any():  # freed while on an LRU list: the list entries go stale
+                active = (flags[on_lru] & np.uint32(ACTIVE_BIT)) != 0
+                np.subtract.at(self.lru_count, (memcgs[on_lru], active.astype(np.int64)), 1)
+            for memcg, n in zip(ids.tolist(), counts.tolist(), strict=True):
+                self.memcg_pages[memcg] -= n
+            self.nr_free += len(pfns)
+            for pfn in pfns.tolist():
+                self._merge_free(pfn, 0)
 
     def wait_flags(self, timeout: float | None = None) -> None:
         """Sleep on ``flag_wait`` until a flag change wakes us, or ``timeout``
@@ -197,12 +219,18 @@ class PhysMem:
         with self.zone_lock:
             self.memcg_pages[memcg] -= 1 << order
             self.nr_free += 1 << order
-            while order < MAX_PAGE_ORDER:
-                buddy = pfn ^ (1 << order)
-                area = self.free_area[order]
-                if buddy not in area:
-                    break
-                area.discard(buddy)
-                pfn &= ~(1 << order)
-                order += 1
-            self.free_area[order].add(pfn)
+            self._merge_free(pfn, order)
+
+    def _merge_free(self, pfn: int, order: int) -> None:
+        """Put the free block at ``pfn`` on the free lists, merged with its
+        buddy (``pfn ^ (1 << order)``) while that is free (caller holds
+        ``zone_lock``)."""
+        area = self.free_area
+        while order < MAX_PAGE_ORDER:
+            buddy = pfn ^ (1 << order)
+            if buddy not in area[order]:
+                break
+            area[order].discard(buddy)
+            pfn &= ~(1 << order)
+            order += 1
+        area[order].add(pfn)
