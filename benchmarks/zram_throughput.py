@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 
 import numpy as np
@@ -64,6 +63,7 @@ from swaplab.mm.swapfile import (
     swap_dup_entries,
     swap_put_entries,
 )
+from swaplab.util import run_threads
 from swaplab.workload.corpus import file_pages
 
 
@@ -111,14 +111,8 @@ def two_threads(pages: np.ndarray, algo: str) -> tuple[float, float]:
             z.attr["comp_algorithm"] = algo
             z.attr["disksize"] = str((n + 1024) * PAGE_SIZE)
             bounds = np.linspace(0, n, nthreads + 1).astype(int)
-            ts = [threading.Thread(target=writer, args=(z, int(bounds[i]), int(bounds[i + 1])))
-                  for i in range(nthreads)]
-            t = time.perf_counter()
-            for th in ts:
-                th.start()
-            for th in ts:
-                th.join()
-            times.append(time.perf_counter() - t)
+            times.append(run_threads(writer, [(z, int(bounds[i]), int(bounds[i + 1]))
+                                              for i in range(nthreads)]))
             back = np.empty_like(pages)
             if z.read_pages(back, idx) != (n, 0) or not np.array_equal(back, pages):
                 raise SystemExit("two_threads: pages did not read back intact")

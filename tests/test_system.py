@@ -109,3 +109,25 @@ def test_ram_exists_before_it_is_used():
         grown = resident() - before
         assert grown >= 60 << 20, f"only {grown >> 20} MiB of 64 resident"
         assert s.mem.nr_free == s.mem.nr_frames
+
+
+def test_run_threads_runs_all_at_once_and_raises_what_a_thread_raised():
+    import threading
+
+    from swaplab.util import run_threads
+
+    seen, barrier = [], threading.Barrier(3)
+
+    def worker(k):
+        barrier.wait(timeout=10)  # all three run at the same time, or this breaks
+        seen.append(k)
+
+    assert run_threads(worker, [(0,), (1,), (2,)]) >= 0
+    assert sorted(seen) == [0, 1, 2]
+
+    def fails(k):
+        if k:
+            raise SystemExit(f"thread {k} failed")
+
+    with pytest.raises(SystemExit, match="thread 1 failed"):
+        run_threads(fails, [(0,), (1,)])

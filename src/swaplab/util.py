@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import mmap
+import threading
+import time
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -145,3 +148,27 @@ def ram_arena(nbytes: int) -> mmap.mmap:
     with contextlib.suppress(OSError):
         m.madvise(MADV_POPULATE_WRITE)
     return m
+
+
+def run_threads(target: Callable[..., object], args: Iterable[tuple]) -> float:
+    """Run ``target(*a)`` for each ``a`` in ``args`` on threads of its own, all
+    at once; return the seconds from the first start to the last finish. The
+    first exception a thread raised (SystemExit included) is raised here."""
+    errors: list[BaseException] = []
+
+    def run(a: tuple) -> None:
+        try:
+            target(*a)
+        except BaseException as e:  # handed to the caller below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in args]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    dt = time.perf_counter() - t
+    if errors:
+        raise errors[0]
+    return dt

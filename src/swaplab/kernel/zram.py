@@ -13,13 +13,13 @@ import contextlib
 import mmap
 import os
 import stat
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..consts import PAGE_SIZE
+from ..util import run_threads
 
 CONTROL = Path("/sys/class/zram-control")
 CHUNK = 1 << 20
@@ -142,25 +142,8 @@ class KernelZram:
         bounce buffer); seconds from the first start to the last finish."""
         flat = pages.reshape(-1)
         cut = [len(pages) * i // nthreads * PAGE_SIZE for i in range(nthreads + 1)]
-        errors: list[BaseException] = []
-
-        def writer(lo: int, hi: int) -> None:
-            try:
-                self._chunks(flat[lo:hi], write=True, base=lo)
-            except BaseException as e:  # reported by the caller
-                errors.append(e)
-
-        threads = [threading.Thread(target=writer, args=(cut[i], cut[i + 1]))
-                   for i in range(nthreads)]
-        t = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        dt = time.perf_counter() - t
-        if errors:
-            raise errors[0]
-        return dt
+        return run_threads(lambda lo, hi: self._chunks(flat[lo:hi], write=True, base=lo),
+                           [(cut[i], cut[i + 1]) for i in range(nthreads)])
 
     def read_pages(self, n: int) -> tuple[np.ndarray, float]:
         """Read ``n`` pages from offset 0 with O_DIRECT; (pages, seconds). The
