@@ -285,12 +285,5 @@ static PyTypeObject MemMap_Type = {
 
 int mem_map_add_types(PyObject *m)
 {
-	if (PyType_Ready(&MemMap_Type) < 0)
-		return -1;
-	Py_INCREF(&MemMap_Type);
-	if (PyModule_AddObject(m, "MemMap", (PyObject *)&MemMap_Type) < 0) {
-		Py_DECREF(&MemMap_Type);
-		return -1;
-	}
-	return 0;
+	return PyModule_AddType(m, &MemMap_Type);	/* readies it, adds it as "MemMap" */
 }

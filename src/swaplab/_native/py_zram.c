@@ -554,12 +554,7 @@ int zram_add_types(PyObject *m)
 {
 	if (PyModule_AddFunctions(m, zram_functions) < 0)
 		return -1;
-	if (PyType_Ready(&ZramMeta_Type) < 0)
+	if (PyModule_AddType(m, &ZramMeta_Type) < 0)	/* readies it, adds it as "ZramMeta" */
 		return -1;
-	Py_INCREF(&ZramMeta_Type);
-	if (PyModule_AddObject(m, "ZramMeta", (PyObject *)&ZramMeta_Type) < 0) {
-		Py_DECREF(&ZramMeta_Type);
-		return -1;
-	}
 	return PyModule_AddIntConstant(m, "ZRAM_NEEDS_CALLER", ZRAM_NEEDS_CALLER);
 }

@@ -621,13 +621,8 @@ static PyMethodDef zsmalloc_functions[] = {
 
 int zsmalloc_add_types(PyObject *m)
 {
-	if (PyType_Ready(&ZsPool_Type) < 0)
+	if (PyModule_AddType(m, &ZsPool_Type) < 0)	/* readies it, adds it as "ZsPool" */
 		return -1;
-	Py_INCREF(&ZsPool_Type);
-	if (PyModule_AddObject(m, "ZsPool", (PyObject *)&ZsPool_Type) < 0) {
-		Py_DECREF(&ZsPool_Type);
-		return -1;
-	}
 	if (PyModule_AddFunctions(m, zsmalloc_functions) < 0)
 		return -1;
 	return PyModule_AddIntConstant(m, "ZS_SIZE_CLASSES", ZS_SIZE_CLASSES);
