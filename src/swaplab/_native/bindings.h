@@ -37,6 +37,13 @@ static inline uint8_t *batch_page(const struct page_batch *b, Py_ssize_t k)
 int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable);
 void batch_put(struct page_batch *b);
 
+/*
+ * Take a C-contiguous buffer of int64 (format q or l) from @o (writable if
+ * @writable): 0; -1 with the exception of a failed PyObject_GetBuffer; -2
+ * (nothing held, no exception set) when it is not int64: the caller says why.
+ */
+int int64_buffer_get(PyObject *o, Py_buffer *v, int writable);
+
 /* Each binding file adds its types to the module; 0 or -1. */
 int zsmalloc_add_types(PyObject *m);
 int zram_add_types(PyObject *m);

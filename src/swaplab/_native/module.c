@@ -62,10 +62,26 @@ void batch_put(struct page_batch *b)
 }
 
 /* Take the buffers of a batch call; 0, or -1 with an exception set. */
+int int64_buffer_get(PyObject *o, Py_buffer *v, int writable)
+{
+	const char *fmt;
+
+	if (PyObject_GetBuffer(o, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_FORMAT |
+			       PyBUF_C_CONTIGUOUS) < 0)
+		return -1;
+	fmt = v->format ? v->format : "";
+	if (*fmt == '<' || *fmt == '=' || *fmt == '@')
+		fmt++;
+	if (v->itemsize != 8 || (strcmp(fmt, "q") && strcmp(fmt, "l"))) {
+		PyBuffer_Release(v);
+		return -2;
+	}
+	return 0;
+}
+
 int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable)
 {
 	int flags = PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
-	const char *fmt;
 	Py_ssize_t i;
 
 	b->rows = NULL;
@@ -85,16 +101,14 @@ int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int wri
 	}
 	if (rows_o == Py_None)
 		return 0;
-	if (PyObject_GetBuffer(rows_o, &b->rows_view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+	switch (int64_buffer_get(rows_o, &b->rows_view, 0)) {
+	case -1:
 		goto err;
-	b->rows = b->rows_view.buf;
-	fmt = b->rows_view.format ? b->rows_view.format : "";
-	if (*fmt == '<' || *fmt == '=')
-		fmt++;
-	if (b->rows_view.itemsize != 8 || (strcmp(fmt, "q") && strcmp(fmt, "l"))) {
+	case -2:
 		PyErr_SetString(PyExc_ValueError, "rows must be an int64 array");
-		goto err_rows;
+		goto err;
 	}
+	b->rows = b->rows_view.buf;
 	b->n = b->rows_view.len / 8;
 	for (i = 0; i < b->n; i++) {
 		if (b->rows[i] < 0 || b->rows[i] >= b->nrows) {

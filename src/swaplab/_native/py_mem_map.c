@@ -115,18 +115,14 @@ static int ready(MemMapObject *self)
 	return 1;
 }
 
-/* An int64 buffer (1-D, or 2-D for @rows > 0) of the caller's; 0 or -1. */
+/* An int64 array of the caller's (named @what in the error); 0 or -1. */
 static int int64_buffer(PyObject *o, Py_buffer *v, int writable, const char *what)
 {
-	if (PyObject_GetBuffer(o, v, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS |
-			       PyBUF_FORMAT) < 0)
-		return -1;
-	if (!format_ok(v->format, "q", v->itemsize, 8)) {
-		PyBuffer_Release(v);
+	int ret = int64_buffer_get(o, v, writable);
+
+	if (ret == -2)
 		raise_einval("MemMap: %s must be an int64 array", what);
-		return -1;
-	}
-	return 0;
+	return ret < 0 ? -1 : 0;
 }
 
 PyDoc_STRVAR(folios_pages_doc,

@@ -185,47 +185,48 @@ static int stat_arg(PyObject *arg, int *item)
 	return 0;
 }
 
-static PyObject *ZramMeta_stat_add(ZramMetaObject *self, PyObject *args)
+/* The (counter, value) arguments of stat_add / stat_set / stat_max; 0 or -1. */
+static int stat_args(ZramMetaObject *self, PyObject *args, const char *fmt, int *item,
+		     long long *v)
 {
 	PyObject *item_o;
+
+	if (!ready(self) || !PyArg_ParseTuple(args, fmt, &item_o, v))
+		return -1;
+	return stat_arg(item_o, item);
+}
+
+static PyObject *ZramMeta_stat_add(ZramMetaObject *self, PyObject *args)
+{
 	long long n;
 	int item;
 
-	if (!ready(self) || !PyArg_ParseTuple(args, "OL:stat_add", &item_o, &n) ||
-	    stat_arg(item_o, &item) < 0)
+	if (stat_args(self, args, "OL:stat_add", &item, &n) < 0)
 		return NULL;
-	__atomic_add_fetch(&self->meta->stats[item], (uint64_t)n, __ATOMIC_RELAXED);
+	zram_stat_add(self->meta, item, n);
 	Py_RETURN_NONE;
 }
 
 static PyObject *ZramMeta_stat_set(ZramMetaObject *self, PyObject *args)
 {
-	PyObject *item_o;
 	long long v;
 	int item;
 
-	if (!ready(self) || !PyArg_ParseTuple(args, "OL:stat_set", &item_o, &v) ||
-	    stat_arg(item_o, &item) < 0)
+	if (stat_args(self, args, "OL:stat_set", &item, &v) < 0)
 		return NULL;
-	__atomic_store_n(&self->meta->stats[item], (uint64_t)v, __ATOMIC_RELAXED);
+	zram_stat_set(self->meta, item, (uint64_t)v);
 	Py_RETURN_NONE;
 }
 
 static PyObject *ZramMeta_stat_max(ZramMetaObject *self, PyObject *args)
 {
-	PyObject *item_o;
 	long long v;
-	uint64_t cur;
 	int item;
 
-	if (!ready(self) || !PyArg_ParseTuple(args, "OL:stat_max", &item_o, &v) ||
-	    stat_arg(item_o, &item) < 0)
+	if (stat_args(self, args, "OL:stat_max", &item, &v) < 0)
 		return NULL;
-	cur = __atomic_load_n(&self->meta->stats[item], __ATOMIC_RELAXED);
-	while ((int64_t)cur < v &&
-	       !__atomic_compare_exchange_n(&self->meta->stats[item], &cur, (uint64_t)v, 1,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
+	if (v > 0)
+		zram_stat_max(self->meta, item, (uint64_t)v);
 	Py_RETURN_NONE;
 }
 
@@ -306,13 +307,18 @@ static int batch_args(ZramMetaObject *self, struct page_batch *pb, Py_buffer *id
 			     ZRAM_PAGE_SIZE);
 		goto err;
 	}
-	if (PyObject_GetBuffer(idx_o, idx, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+	switch (int64_buffer_get(idx_o, idx, 0)) {
+	case -1:
 		goto err;
-	if (idx->itemsize != 8 || !idx->format || !strchr("ql", idx->format[strlen(idx->format) - 1])
-	    || idx->len / 8 != pb->n) {
+	case 0:
+		if (idx->len / 8 == pb->n)
+			break;
+		PyBuffer_Release(idx);
+		/* fall through */
+	default:
 		PyErr_Format(PyExc_ValueError, "%zd pages need an int64 array of %zd slot indices",
 			     pb->n, pb->n);
-		goto err_idx;
+		goto err;
 	}
 	for (k = 0; k < pb->n; k++) {
 		int64_t i = ((const int64_t *)idx->buf)[k];

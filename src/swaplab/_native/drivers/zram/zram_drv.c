@@ -20,20 +20,6 @@
 #define LOCK_BIT	BIT(ZRAM_ENTRY_LOCK)
 #define PRIO_SHIFT	ZRAM_COMP_PRIORITY_BIT1
 
-static inline void stat_add(struct zram_meta *meta, enum zram_stat_item i, int64_t n)
-{
-	__atomic_add_fetch(&meta->stats[i], (uint64_t)n, __ATOMIC_RELAXED);
-}
-
-static void stat_max(struct zram_meta *meta, enum zram_stat_item i, uint64_t v)
-{
-	uint64_t cur = __atomic_load_n(&meta->stats[i], __ATOMIC_RELAXED);
-
-	while (v > cur && !__atomic_compare_exchange_n(&meta->stats[i], &cur, v, 1,
-						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
 struct zram_meta *zram_meta_alloc(uint64_t nr_pages, struct zs_pool *pool)
 {
 	size_t size = (sizeof(struct zram_meta) + ZRAM_CACHELINE - 1) & ~(size_t)(ZRAM_CACHELINE - 1);
@@ -136,23 +122,23 @@ int64_t zram_slot_free(struct zram_meta *meta, uint64_t index)
 	       ZRAM_COMP_PRIORITY_MASK << PRIO_SHIFT);
 	if (f & BIT(ZRAM_HUGE)) {
 		f &= ~BIT(ZRAM_HUGE);
-		stat_add(meta, ZRAM_STAT_HUGE_PAGES, -1);
+		zram_stat_add(meta, ZRAM_STAT_HUGE_PAGES, -1);
 	}
 	if (f & BIT(ZRAM_WB)) {
 		f &= ~BIT(ZRAM_WB);
 		blk = (int64_t)e->handle;	/* released by the caller (bitmap, bd_count) */
 	} else if (f & BIT(ZRAM_SAME)) {
 		f &= ~BIT(ZRAM_SAME);
-		stat_add(meta, ZRAM_STAT_SAME_PAGES, -1);
+		zram_stat_add(meta, ZRAM_STAT_SAME_PAGES, -1);
 	} else {
 		if (!e->handle) {
 			set_slot_flags(meta, index, f);
 			return -1;
 		}
 		zs_free(meta->pool, e->handle);
-		stat_add(meta, ZRAM_STAT_COMPR_DATA_SIZE, -(int64_t)(f & ZRAM_SIZE_MASK));
+		zram_stat_add(meta, ZRAM_STAT_COMPR_DATA_SIZE, -(int64_t)(f & ZRAM_SIZE_MASK));
 	}
-	stat_add(meta, ZRAM_STAT_PAGES_STORED, -1);
+	zram_stat_add(meta, ZRAM_STAT_PAGES_STORED, -1);
 	e->handle = 0;
 	set_slot_flags(meta, index, f & ~ZRAM_SIZE_MASK);
 	return blk;
@@ -162,9 +148,9 @@ int64_t zram_slot_free_notify(struct zram_meta *meta, uint64_t index)
 {
 	int64_t blk;
 
-	stat_add(meta, ZRAM_STAT_NOTIFY_FREE, 1);
+	zram_stat_add(meta, ZRAM_STAT_NOTIFY_FREE, 1);
 	if (!zram_slot_trylock(meta, index)) {
-		stat_add(meta, ZRAM_STAT_MISS_FREE, 1);
+		zram_stat_add(meta, ZRAM_STAT_MISS_FREE, 1);
 		return -1;
 	}
 	blk = zram_slot_free(meta, index);
@@ -242,7 +228,7 @@ static int store_object(struct zram_meta *meta, const uint8_t *page, const uint8
 		return (int)h;
 	/* zram_can_store_page: checked after the allocation, as the kernel does */
 	total = zs_get_total_pages(meta->pool);
-	stat_max(meta, ZRAM_STAT_MAX_USED_PAGES, total);
+	zram_stat_max(meta, ZRAM_STAT_MAX_USED_PAGES, total);
 	if ((meta->limit_pages && total > meta->limit_pages) || (inject & ZRAM_INJECT_LIMIT)) {
 		zs_free(meta->pool, (unsigned long)h);
 		return -ENOMEM;
@@ -280,8 +266,8 @@ int zram_write_pages(struct zram_meta *meta, const struct zram_batch *b, const u
 		}
 		if (zram_page_same_filled(page, &handle)) {
 			commit_slot(meta, index, handle, BIT(ZRAM_SAME), b->now, wb, nr_wb);
-			stat_add(meta, ZRAM_STAT_SAME_PAGES, 1);
-			stat_add(meta, ZRAM_STAT_PAGES_STORED, 1);
+			zram_stat_add(meta, ZRAM_STAT_SAME_PAGES, 1);
+			zram_stat_add(meta, ZRAM_STAT_PAGES_STORED, 1);
 			continue;
 		}
 		if (!objs) {
@@ -297,11 +283,11 @@ int zram_write_pages(struct zram_meta *meta, const struct zram_batch *b, const u
 			break;
 		commit_slot(meta, index, handle,
 			    size | (size == ZRAM_PAGE_SIZE ? BIT(ZRAM_HUGE) : 0), b->now, wb, nr_wb);
-		stat_add(meta, ZRAM_STAT_PAGES_STORED, 1);
-		stat_add(meta, ZRAM_STAT_COMPR_DATA_SIZE, size);
+		zram_stat_add(meta, ZRAM_STAT_PAGES_STORED, 1);
+		zram_stat_add(meta, ZRAM_STAT_COMPR_DATA_SIZE, size);
 		if (size == ZRAM_PAGE_SIZE) {
-			stat_add(meta, ZRAM_STAT_HUGE_PAGES, 1);
-			stat_add(meta, ZRAM_STAT_HUGE_PAGES_SINCE, 1);
+			zram_stat_add(meta, ZRAM_STAT_HUGE_PAGES, 1);
+			zram_stat_add(meta, ZRAM_STAT_HUGE_PAGES_SINCE, 1);
 		}
 	}
 	*done = k;

@@ -91,6 +91,27 @@ struct zram_meta {
 	int waiters;
 };
 
+/* The counters are atomics: updated by every writer and reader without a lock. */
+static inline void zram_stat_add(struct zram_meta *meta, enum zram_stat_item i, int64_t n)
+{
+	__atomic_add_fetch(&meta->stats[i], (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static inline void zram_stat_set(struct zram_meta *meta, enum zram_stat_item i, uint64_t v)
+{
+	__atomic_store_n(&meta->stats[i], v, __ATOMIC_RELAXED);
+}
+
+/* Raise counter @i to @v if it is below (max_used_pages). */
+static inline void zram_stat_max(struct zram_meta *meta, enum zram_stat_item i, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(&meta->stats[i], __ATOMIC_RELAXED);
+
+	while (v > cur && !__atomic_compare_exchange_n(&meta->stats[i], &cur, v, 1,
+						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 /* zram_meta_alloc: a zeroed table of @nr_pages slots over @pool; NULL: ENOMEM. */
 struct zram_meta *zram_meta_alloc(uint64_t nr_pages, struct zs_pool *pool);
 /*
