@@ -2,9 +2,10 @@
 
 Both devices get the pages the same way — written from offset 0 in 1 MiB
 requests, read back the same way, then single pages read in a seeded random
-order — and both report mm_stat. Every page read back is compared with what
-was written, on both sides. The kernel side needs root and
-/sys/class/zram-control (:func:`swaplab.kernel.zram.unavailable` says why not).
+order, the two sides taking turns on one CPU — and both report mm_stat.
+Every page read back is compared with what was written, on both sides. The
+kernel side needs root and /sys/class/zram-control
+(:func:`swaplab.kernel.zram.unavailable` says why not).
 
 ``compare`` puts two reports (``swaplab bench`` or ``swaplab run`` JSON) side
 by side with ratios.
@@ -12,9 +13,13 @@ by side with ratios.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
+import os
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,9 +29,14 @@ from ..errors import kerror
 from ..kernel.zram import KernelZram, unavailable
 from ..system import System
 
+if TYPE_CHECKING:
+    from ..drivers.zram.zram_drv import Zram
+
 MM_STAT = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
            "mem_used_max", "same_pages", "pages_compacted", "huge_pages", "huge_pages_since")
 CHUNK = 1 << 20
+#: Pages each side reads in its turn when the single-page latencies are taken.
+LATENCY_TURN = 50
 
 
 def _lat_summary(lat_ns: np.ndarray) -> dict[str, float]:
@@ -54,47 +64,89 @@ def blockdev_write_read(bdev: BlockDevice, pages: np.ndarray) -> tuple[float, fl
     return tw, tr
 
 
-def swaplab_side(pages: np.ndarray, algo: str, latency_pages: int, seed: int
-                 ) -> dict[str, Any]:
-    n = len(pages)
-    with System(max(64 << 20, n * PAGE_SIZE)) as s:
-        z = s.load_module("zram")[0]
-        z.attr["comp_algorithm"] = algo
-        z.attr["disksize"] = str((n + 256) * PAGE_SIZE)
-        tw, tr = blockdev_write_read(z.bdev, pages)
-        order = np.random.default_rng(seed).permutation(n)[:latency_pages]
-        lat = np.empty(len(order), dtype=np.int64)
-        page = np.ones(PAGE_SIZE, dtype=np.uint8)  # one buffer, as the kernel side's
-        for k, i in enumerate(order.tolist()):
-            a = time.perf_counter_ns()
-            z.bdev.preadinto(page, i * PAGE_SIZE)
-            lat[k] = time.perf_counter_ns() - a
-        return {"mm_stat": [int(x) for x in z.attr["mm_stat"].split()],
-                "write_s": tw, "read_s": tr, "read_latency": _lat_summary(lat)}
+def _swaplab_zram(system: System, algo: str, n: int) -> Zram:
+    z = system.load_module("zram")[0]
+    z.attr["comp_algorithm"] = algo
+    z.attr["disksize"] = str((n + 256) * PAGE_SIZE)
+    return z
 
 
-def kernel_side(pages: np.ndarray, algo: str, latency_pages: int, seed: int) -> dict[str, Any]:
-    n = len(pages)
-    with KernelZram(algo, (n + 256) * PAGE_SIZE) as kz:
-        tw = kz.write_pages(pages)
-        back, tr = kz.read_pages(n)
-        if not np.array_equal(back, pages):
-            raise kerror(errno.EIO, "kernel zram: pages read back differ from those written")
-        lat = kz.read_page_latencies(n, seed)[:latency_pages]
-        return {"mm_stat": kz.mm_stat(), "write_s": tw, "read_s": tr,
-                "read_latency": _lat_summary(lat)}
+@contextlib.contextmanager
+def one_cpu() -> Iterator[int]:
+    """Run on one CPU (the lowest we may use) until exit, then restore the
+    affinity: the latencies of both sides are then taken on the same CPU (the
+    vCPUs of a VM can differ by half)."""
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def interleaved_latencies(sides: list[tuple[Callable[[int], object], np.ndarray]],
+                          pages: np.ndarray, order: np.ndarray, turn: int = LATENCY_TURN,
+                          names: tuple[str, ...] = ("kernel", "swaplab")) -> list[np.ndarray]:
+    """ns per single-page read for each side, ``(read, page)``: ``read(offset)``
+    fills ``page``; every side reads the pages of ``order`` in that order.
+
+    The sides take turns of ``turn`` pages (who goes first alternates), so a
+    burst of noise on a shared machine, which lasts seconds, falls on both and
+    their ratio stays a measurement of the two paths. Every page read is
+    compared with ``pages`` outside the timed region; EIO names a mismatch.
+    """
+    clock = time.perf_counter_ns
+    lat = [np.empty(len(order), dtype=np.int64) for _ in sides]
+    offsets = (order.astype(np.int64) * PAGE_SIZE).tolist()
+    for t, lo in enumerate(range(0, len(order), turn)):
+        hi = min(lo + turn, len(order))
+        for s in (range(len(sides)) if t % 2 == 0 else reversed(range(len(sides)))):
+            read, page = sides[s]
+            out = lat[s]
+            for k in range(lo, hi):
+                a = clock()
+                read(offsets[k])
+                out[k] = clock() - a
+                if not np.array_equal(page, pages[order[k]]):
+                    raise kerror(errno.EIO, f"{names[s]} zram: page {int(order[k])} read "
+                                 "back differs from what was written")
+    return lat
 
 
 def calibrate(pages: np.ndarray, algo: str = "lz4", latency_pages: int = 2000,
               seed: int = 1) -> dict[str, Any]:
-    """Both sides on ``pages``; EPERM/ENODEV with the reason when the host cannot."""
+    """Both sides on ``pages``; EPERM/ENODEV with the reason when the host cannot.
+
+    Throughput: the kernel's device is written and read first, then swaplab's,
+    the same way. Latency: ``latency_pages`` single-page reads in a seeded
+    random order, the two sides taking turns on one CPU
+    (:func:`interleaved_latencies`).
+    """
     why = unavailable()
     if why is not None:
         raise kerror(errno.EPERM if "root" in why else errno.ENODEV,
                      f"calibrate needs the host kernel's zram: {why}")
+    n = len(pages)
     mib = pages.nbytes / (1 << 20)
-    k = kernel_side(pages, algo, latency_pages, seed)
-    s = swaplab_side(pages, algo, latency_pages, seed)
+    with KernelZram(algo, (n + 256) * PAGE_SIZE) as kz, \
+            System(max(64 << 20, n * PAGE_SIZE)) as system:
+        k: dict[str, Any] = {"write_s": kz.write_pages(pages)}
+        back, k["read_s"] = kz.read_pages(n)
+        if not np.array_equal(back, pages):
+            raise kerror(errno.EIO, "kernel zram: pages read back differ from those written")
+        del back
+        z = _swaplab_zram(system, algo, n)
+        s: dict[str, Any] = dict(zip(("write_s", "read_s"), blockdev_write_read(z.bdev, pages),
+                                     strict=True))
+        order = np.random.default_rng(seed).permutation(n)[:latency_pages]
+        page = np.ones(PAGE_SIZE, dtype=np.uint8)
+        with kz.page_reader() as kside, one_cpu() as cpu:
+            lat_k, lat_s = interleaved_latencies(
+                [kside, (functools.partial(z.bdev.preadinto, page), page)], pages, order)
+        k["read_latency"], s["read_latency"] = _lat_summary(lat_k), _lat_summary(lat_s)
+        k["mm_stat"] = kz.mm_stat()
+        s["mm_stat"] = [int(x) for x in z.attr["mm_stat"].split()]
     rows = []
     for i, name in enumerate(MM_STAT):
         kv, sv = k["mm_stat"][i], s["mm_stat"][i]
@@ -107,7 +159,8 @@ def calibrate(pages: np.ndarray, algo: str = "lz4", latency_pages: int = 2000,
         kv, sv = k["read_latency"][key], s["read_latency"][key]
         rows.append({"field": f"4 KiB read {key}", "kernel": kv, "swaplab": sv,
                      "ratio": sv / kv if kv else None})
-    return {"pages": len(pages), "algorithm": algo, "rows": rows, "kernel": k, "swaplab": s}
+    return {"pages": n, "algorithm": algo, "rows": rows, "kernel": k, "swaplab": s,
+            "latency": {"pages": len(order), "turn": LATENCY_TURN, "cpu": cpu}}
 
 
 # --- compare ----------------------------------------------------------------------------

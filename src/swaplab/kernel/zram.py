@@ -10,10 +10,12 @@ the host cannot serve as an oracle, so tests can skip cleanly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import stat
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -153,17 +155,16 @@ class KernelZram:
         out.fill(1)
         return out, self._chunks(out.reshape(-1), write=False)
 
-    def read_page_latencies(self, n: int, seed: int = 0) -> np.ndarray:
-        """ns per single-page O_DIRECT read, in a seeded random order."""
-        buf = mmap.mmap(-1, PAGE_SIZE)
+    @contextlib.contextmanager
+    def page_reader(self) -> Iterator[tuple[Callable[[int], int], np.ndarray]]:
+        """``(read, page)``: ``read(offset)`` reads the page at byte ``offset``
+        with one O_DIRECT pread into ``page``, a page-aligned buffer touched
+        before the first read; the descriptor is closed on exit."""
+        raw = np.ones(2 * PAGE_SIZE, dtype=np.uint8)
+        skip = -raw.ctypes.data % PAGE_SIZE
+        page = raw[skip : skip + PAGE_SIZE]
         fd = os.open(self.dev, os.O_RDONLY | os.O_DIRECT)
-        lat = np.empty(n, dtype=np.int64)
         try:
-            for k, i in enumerate(np.random.default_rng(seed).permutation(n)):
-                t = time.perf_counter_ns()
-                os.preadv(fd, [buf], int(i) * PAGE_SIZE)
-                lat[k] = time.perf_counter_ns() - t
-            return lat
+            yield functools.partial(os.preadv, fd, [page]), page
         finally:
             os.close(fd)
-            buf.close()
