@@ -133,6 +133,33 @@ def test_zram_read_pages_fast_path_equals_the_page_path(system):
     assert np.array_equal(one, pages)
 
 
+def test_zram_a_run_of_slots_is_the_array_of_its_indices(system):
+    """An int ``indices`` (a bio segment) means slots first, first + 1, ...: the
+    same device state and pages as the explicit array; a run past the table is
+    refused before anything is stored."""
+    za = zram_device(system, "4M")
+    zb = za.ctl[za.ctl.hot_add()]
+    zb.attr["disksize"] = "4M"
+    assert za.write_pages(PAGES[:50], np.arange(7, 57)) == (50, 0)
+    assert zb.write_pages(PAGES[:50], 7) == (50, 0)
+    assert _device_state(za) == _device_state(zb)
+    out = np.zeros((50, PAGE_SIZE), dtype=np.uint8)
+    assert zb.read_pages(out, 7) == (50, 0)
+    assert np.array_equal(out, PAGES[:50])
+    rows = np.arange(20)[::-1].copy()
+    part = np.zeros((20, PAGE_SIZE), dtype=np.uint8)
+    assert zb.read_pages(part, 30, rows) == (20, 0)  # rows still pick the pages
+    assert np.array_equal(part[rows], PAGES[23:43])
+    before = _device_state(zb)
+    last = zb.nr_pages - 3
+    for bad in (last, -1):
+        with pytest.raises(IndexError, match="outside a table"):
+            zb.meta.write_pages(PAGES[:4], None, bad, 0)
+        with pytest.raises(IndexError, match="outside a table"):
+            zb.meta.read_pages(out[:4], None, bad, 0)
+    assert _device_state(zb) == before
+
+
 def test_zram_read_pages_stops_at_a_corrupt_object(system):
     z = zram_device(system, "4M")
     idx = np.arange(32)

@@ -294,12 +294,36 @@ static int ZramMeta_set_limit_pages(ZramMetaObject *self, PyObject *v, void *clo
 
 /* --- the batch paths ---------------------------------------------------------- */
 
-/* Take the batch of a write or read call: pages, rows and slot indices. */
-static int batch_args(ZramMetaObject *self, struct page_batch *pb, Py_buffer *idx,
+/*
+ * The slot indices of a batch call: an int64 array of one index per page, or
+ * an int, the first of a run (a bio segment: first, first + 1, ...).
+ */
+struct slot_indices {
+	Py_buffer view;			/* the array's (view.obj NULL for a run) */
+	const int64_t *idx;
+	int64_t *scratch;		/* identity rows, then the run's indices */
+};
+
+static void slot_indices_put(struct slot_indices *si)
+{
+	if (si->view.obj)
+		PyBuffer_Release(&si->view);
+	PyMem_Free(si->scratch);
+}
+
+/*
+ * Take the batch of a write or read call: pages, rows and slot indices,
+ * each index checked against the table.  0, or -1 with an exception set and
+ * nothing held.
+ */
+static int batch_args(ZramMetaObject *self, struct page_batch *pb, struct slot_indices *si,
 		      PyObject *pages_o, PyObject *rows_o, PyObject *idx_o, int writable)
 {
 	Py_ssize_t k;
+	long long first = 0;
 
+	si->view.obj = NULL;
+	si->scratch = NULL;
 	if (batch_get(pb, pages_o, rows_o, writable) < 0)
 		return -1;
 	if (pb->row != ZRAM_PAGE_SIZE) {
@@ -307,38 +331,61 @@ static int batch_args(ZramMetaObject *self, struct page_batch *pb, Py_buffer *id
 			     ZRAM_PAGE_SIZE);
 		goto err;
 	}
-	switch (int64_buffer_get(idx_o, idx, 0)) {
+	/* room for identity rows and a run's indices */
+	si->scratch = PyMem_Malloc(sizeof(int64_t) * (size_t)(2 * pb->n + 1));
+	if (!si->scratch) {
+		PyErr_NoMemory();
+		goto err;
+	}
+	if (PyLong_Check(idx_o)) {
+		first = PyLong_AsLongLong(idx_o);
+		if (first == -1 && PyErr_Occurred())
+			goto err;
+		if (first < 0 || (uint64_t)first + (uint64_t)pb->n > self->meta->nr_pages) {
+			PyErr_Format(PyExc_IndexError, "slots %lld..%lld outside a table of %llu",
+				     first, first + (long long)pb->n - 1,
+				     (unsigned long long)self->meta->nr_pages);
+			goto err;
+		}
+		for (k = 0; k < pb->n; k++)
+			si->scratch[pb->n + 1 + k] = first + k;
+		si->idx = si->scratch + pb->n + 1;
+		return 0;
+	}
+	switch (int64_buffer_get(idx_o, &si->view, 0)) {
 	case -1:
+		si->view.obj = NULL;
 		goto err;
 	case 0:
-		if (idx->len / 8 == pb->n)
+		if (si->view.len / 8 == pb->n)
 			break;
-		PyBuffer_Release(idx);
+		PyBuffer_Release(&si->view);
 		/* fall through */
 	default:
+		si->view.obj = NULL;
 		PyErr_Format(PyExc_ValueError, "%zd pages need an int64 array of %zd slot indices",
 			     pb->n, pb->n);
 		goto err;
 	}
+	si->idx = si->view.buf;
 	for (k = 0; k < pb->n; k++) {
-		int64_t i = ((const int64_t *)idx->buf)[k];
+		int64_t i = si->idx[k];
 
 		if (i < 0 || (uint64_t)i >= self->meta->nr_pages) {
 			PyErr_Format(PyExc_IndexError, "slot %lld outside a table of %llu",
 				     (long long)i, (unsigned long long)self->meta->nr_pages);
-			goto err_idx;
+			goto err;
 		}
 	}
 	return 0;
-err_idx:
-	PyBuffer_Release(idx);
 err:
+	slot_indices_put(si);
 	batch_put(pb);
 	return -1;
 }
 
-static void batch_of(struct zram_batch *b, struct page_batch *pb, Py_buffer *idx,
-		     int64_t *identity, unsigned int now)
+static void batch_of(struct zram_batch *b, struct page_batch *pb, struct slot_indices *si,
+		     unsigned int now)
 {
 	Py_ssize_t k;
 
@@ -346,10 +393,10 @@ static void batch_of(struct zram_batch *b, struct page_batch *pb, Py_buffer *idx
 	b->rows = pb->rows;
 	if (!b->rows) {
 		for (k = 0; k < pb->n; k++)
-			identity[k] = k;
-		b->rows = identity;
+			si->scratch[k] = k;
+		b->rows = si->scratch;
 	}
-	b->idx = idx->buf;
+	b->idx = si->idx;
 	b->n = (uint64_t)pb->n;
 	b->now = now;
 }
@@ -362,8 +409,9 @@ static PyObject *ZramMeta_write_pages(ZramMetaObject *self, PyObject *args, PyOb
 	unsigned int now, inject = 0;
 	struct page_batch pb;
 	struct zram_batch b;
-	Py_buffer idx, objs = {0}, lens = {0};
-	int64_t *identity = NULL, *wb = NULL;
+	struct slot_indices si;
+	Py_buffer objs = {0}, lens = {0};
+	int64_t *wb = NULL;
 	uint64_t done = 0, nr_wb = 0, k;
 	int err = 0;
 
@@ -375,7 +423,7 @@ static PyObject *ZramMeta_write_pages(ZramMetaObject *self, PyObject *args, PyOb
 		PyErr_SetString(PyExc_ValueError, "the primary codec is not compiled: pass objs");
 		return NULL;
 	}
-	if (batch_args(self, &pb, &idx, pages_o, rows_o, idx_o, 0) < 0)
+	if (batch_args(self, &pb, &si, pages_o, rows_o, idx_o, 0) < 0)
 		return NULL;
 	if (objs_o != Py_None) {
 		Py_ssize_t total = 0;
@@ -400,13 +448,12 @@ static PyObject *ZramMeta_write_pages(ZramMetaObject *self, PyObject *args, PyOb
 			goto out;
 		}
 	}
-	identity = PyMem_Malloc(sizeof(int64_t) * (size_t)(pb.n + 1));
 	wb = PyMem_Malloc(sizeof(int64_t) * (size_t)(pb.n + 1));
-	if (!identity || !wb) {
+	if (!wb) {
 		PyErr_NoMemory();
 		goto out;
 	}
-	batch_of(&b, &pb, &idx, identity, now);
+	batch_of(&b, &pb, &si, now);
 	Py_BEGIN_ALLOW_THREADS
 	err = zram_write_pages(self->meta, &b, objs.buf, lens.buf, inject, &done, wb, &nr_wb);
 	Py_END_ALLOW_THREADS
@@ -414,13 +461,12 @@ static PyObject *ZramMeta_write_pages(ZramMetaObject *self, PyObject *args, PyOb
 	for (k = 0; wb_list && k < nr_wb; k++)
 		PyList_SET_ITEM(wb_list, (Py_ssize_t)k, PyLong_FromLongLong(wb[k]));
 out:
-	PyMem_Free(identity);
 	PyMem_Free(wb);
 	if (objs.obj)
 		PyBuffer_Release(&objs);
 	if (lens.obj)
 		PyBuffer_Release(&lens);
-	PyBuffer_Release(&idx);
+	slot_indices_put(&si);
 	batch_put(&pb);
 	if (!wb_list)
 		return NULL;
@@ -433,28 +479,20 @@ static PyObject *ZramMeta_read_pages(ZramMetaObject *self, PyObject *args)
 	unsigned int now;
 	struct page_batch pb;
 	struct zram_batch b;
-	Py_buffer idx;
-	int64_t *identity;
+	struct slot_indices si;
 	uint64_t done = 0;
 	int err;
 
 	if (!ready(self) ||
 	    !PyArg_ParseTuple(args, "OOOI:read_pages", &pages_o, &rows_o, &idx_o, &now))
 		return NULL;
-	if (batch_args(self, &pb, &idx, pages_o, rows_o, idx_o, 1) < 0)
+	if (batch_args(self, &pb, &si, pages_o, rows_o, idx_o, 1) < 0)
 		return NULL;
-	identity = PyMem_Malloc(sizeof(int64_t) * (size_t)(pb.n + 1));
-	if (!identity) {
-		PyBuffer_Release(&idx);
-		batch_put(&pb);
-		return PyErr_NoMemory();
-	}
-	batch_of(&b, &pb, &idx, identity, now);
+	batch_of(&b, &pb, &si, now);
 	Py_BEGIN_ALLOW_THREADS
 	err = zram_read_pages(self->meta, &b, &done);
 	Py_END_ALLOW_THREADS
-	PyMem_Free(identity);
-	PyBuffer_Release(&idx);
+	slot_indices_put(&si);
 	batch_put(&pb);
 	return Py_BuildValue("(Ki)", (unsigned long long)done, err);
 }
@@ -501,9 +539,10 @@ static PyMethodDef ZramMeta_methods[] = {
 	{"write_pages", (PyCFunction)(void (*)(void))ZramMeta_write_pages,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "write_pages(pages, rows, indices, now, objs=None, lens=None, inject=0) -> "
-	 "(stored, err, released backing blocks)"},
+	 "(stored, err, released backing blocks); indices: int64 array, or the first slot "
+	 "of a run"},
 	{"read_pages", (PyCFunction)ZramMeta_read_pages, METH_VARARGS,
-	 "read_pages(pages, rows, indices, now) -> (read, err)"},
+	 "read_pages(pages, rows, indices, now) -> (read, err); indices as for write_pages"},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -73,8 +73,18 @@ _STAT_FIELDS = ("read_ios", "read_merges", "read_sectors", "read_ticks",
                 "in_flight", "io_ticks", "time_in_queue",
                 "discard_ios", "discard_merges", "discard_sectors", "discard_ticks",
                 "flush_ios", "flush_ticks")
+_DISCARD = ReqOp.DISCARD
+_U8 = np.dtype(np.uint8)
+_monotonic_ns = time.monotonic_ns
 _OP_COLS = {ReqOp.READ: (0, 2, 3), ReqOp.WRITE: (4, 6, 7), ReqOp.DISCARD: (11, 13, 14),
             ReqOp.WRITE_ZEROES: (4, 6, 7), ReqOp.FLUSH: (15, None, 16)}
+
+
+def _bytes(buf: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
+    """``buf`` as a flat uint8 array over the same memory (a contiguous one as is)."""
+    if type(buf) is np.ndarray and buf.dtype is _U8 and buf.ndim == 1 and buf.strides[0] == 1:
+        return buf
+    return np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
 
 
 class BlockDevice:
@@ -160,10 +170,12 @@ class BlockDevice:
             bio.status = errno.EIO
             bio_endio(bio)
             return
-        if self._io_stat and (bio.op != ReqOp.DISCARD or self.fops.io_acct_discard):
-            bio.start_ns = time.monotonic_ns()
-            with self._stat_lock:
-                self._stat[8] += 1
+        if self._io_stat and (bio.op != _DISCARD or self.fops.io_acct_discard):
+            bio.start_ns = _monotonic_ns()
+            lock = self._stat_lock  # acquire/release: half the cost of `with` here
+            lock.acquire()
+            self._stat[8] += 1
+            lock.release()
         faults = self.faults
         if faults is not None and faults.armed and bio.op in (ReqOp.READ, ReqOp.WRITE):
             self._submit_faulty(bio, faults)
@@ -207,16 +219,19 @@ class BlockDevice:
         if not start:
             return
         bio.start_ns = 0
-        ms = (time.monotonic_ns() - start) // 1_000_000
-        with self._stat_lock:
-            self._stat[8] -= 1
-            ios, sectors, ticks = _OP_COLS[bio.op]
-            self._stat[ios] += 1
-            if sectors is not None:
-                self._stat[sectors] += bio.nr_sectors
-            self._stat[ticks] += ms
-            self._stat[9] += ms
-            self._stat[10] += ms
+        ms = (_monotonic_ns() - start) // 1_000_000
+        ios, sectors, ticks = _OP_COLS[bio.op]
+        st = self._stat
+        lock = self._stat_lock
+        lock.acquire()
+        st[8] -= 1
+        st[ios] += 1
+        if sectors is not None:
+            st[sectors] += bio.nr_sectors
+        st[ticks] += ms
+        st[9] += ms
+        st[10] += ms
+        lock.release()
 
     def stat(self) -> dict[str, int]:
         """The /sys/block/<dev>/stat fields by name."""
@@ -248,7 +263,7 @@ class BlockDevice:
             start = offset + pos
             end = min(n, pos + BIO_MAX_VECS * PAGE_SIZE)
             if not start % PAGE_SIZE:
-                vecs = [buf[pos:end]]
+                vecs = [buf[pos:end] if pos or end < n else buf]
             else:
                 vecs = []
                 p = pos
@@ -256,7 +271,8 @@ class BlockDevice:
                     seg = min(end - p, PAGE_SIZE - ((offset + p) % PAGE_SIZE))
                     vecs.append(buf[p : p + seg])
                     p += seg
-            bio = Bio(self, op, start >> SECTOR_SHIFT, vecs)
+            bio = Bio(self, op, start >> SECTOR_SHIFT, vecs,
+                      nr_sectors=(end - pos) >> SECTOR_SHIFT)
             ret = submit_bio_wait(bio)
             if ret:
                 raise kerror(-ret, f"{op.name.lower()} of {self.path} at byte {start} failed")
@@ -269,7 +285,7 @@ class BlockDevice:
         writing at or past the end is ENOSPC; a write reaching past the end is
         shortened. Returns the bytes written.
         """
-        data = np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
+        data = _bytes(buf)
         self._check_direct(offset, data.nbytes)
         if data.nbytes == 0:
             return 0
@@ -295,13 +311,13 @@ class BlockDevice:
         """preadv(2) with O_DIRECT into the caller's ``buf``: read ``len(buf)``
         bytes at byte ``offset`` (shortened at the end of the device) straight
         into it; returns the bytes read."""
-        data = np.frombuffer(memoryview(buf).cast("B"), dtype=np.uint8)
+        data = _bytes(buf)
         if offset < 0:
             raise kerror(errno.EINVAL, f"{self.path}: negative offset {offset}")
         self._check_direct(offset, data.nbytes)
         length = max(0, min(data.nbytes, self.capacity - offset))
         if length:
-            self._bios(ReqOp.READ, data[:length], offset)
+            self._bios(ReqOp.READ, data if length == data.nbytes else data[:length], offset)
         return length
 
     def discard(self, offset: int, length: int) -> None:

@@ -47,7 +47,7 @@ import numpy as np
 
 from ... import _native
 from ...block.bio import Bio, ReqOp, bio_endio
-from ...block.blkdev import BlkFeat, BlockDevice, BlockDeviceOperations
+from ...block.blkdev import BIO_MAX_VECS, BlkFeat, BlockDevice, BlockDeviceOperations
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
 from ...lib.compress import DEFAULT_ALGORITHM, NativeCompressor
@@ -83,6 +83,21 @@ UINT_MAX = (1 << 32) - 1
 _STAT = {name: i for i, name in enumerate(STAT_NAMES)}
 #: fault points a write can be asked to fail at (enum zram_inject)
 _INJECT_ALLOC, _INJECT_LIMIT, _INJECT_CORRUPT = 1, 2, 4
+#: 0, 1, 2, ...: the row numbers of a batch, shared (read-only) by every call
+_ROWS = np.arange(BIO_MAX_VECS, dtype=np.int64)
+_ROWS.flags.writeable = False
+
+
+def _rows(n: int) -> np.ndarray:
+    """``0..n-1`` as int64 (a view of a shared array for a bio's worth of rows)."""
+    return _ROWS[:n] if n <= BIO_MAX_VECS else np.arange(n, dtype=np.int64)
+
+
+def _slots(indices: np.ndarray | int, n: int | None) -> np.ndarray:
+    """Slot indices as a C-contiguous int64 array; an int is the first of a run of ``n``."""
+    if type(indices) is int:
+        return np.arange(indices, indices + n, dtype=np.int64)
+    return np.ascontiguousarray(indices, dtype=np.int64)
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +264,14 @@ class Zram:
         return self.write_pages(page.reshape(1, PAGE_SIZE), np.array([index], dtype=np.int64)
                                 )[1]
 
-    def write_pages(self, pages: np.ndarray, indices: np.ndarray,
+    def write_pages(self, pages: np.ndarray, indices: np.ndarray | int,
                     rows: np.ndarray | None = None) -> tuple[int, int]:
         """The batch form of zram_write_page: store page ``k`` (``pages[rows[k]]``,
         or ``pages[k]`` without ``rows``) at slot ``indices[k]`` in order,
         stopping at the first error. ``pages`` is a C-contiguous 2-D array of
-        pages, such as the machine's frames with ``rows`` the pfns.
+        pages, such as the machine's frames with ``rows`` the pfns; an int
+        ``indices`` is the first slot of a run (a bio segment: page ``k`` goes
+        to slot ``indices + k``).
 
         Returns ``(m, err)``: pages ``0..m-1`` are stored and marked accessed,
         ``err`` is 0 or the negative errno of page ``m``. Each page goes
@@ -265,8 +282,9 @@ class Zram:
         the batch first, in one library call. With fault points armed the
         pages go one at a time, each point consulted in the kernel's order.
         """
-        indices = np.ascontiguousarray(indices, dtype=np.int64)
-        rows = (np.arange(len(indices), dtype=np.int64) if rows is None
+        n = (len(pages) if rows is None else len(rows)) if type(indices) is int else None
+        indices = _slots(indices, n)
+        rows = (_rows(len(indices)) if rows is None
                 else np.ascontiguousarray(rows, dtype=np.int64))
         if self.system.faults.armed:
             return self._write_pages_faulty(pages, indices, rows)
@@ -319,11 +337,12 @@ class Zram:
         return len(indices), 0
 
     # --- read path ----------------------------------------------------------------------
-    def read_pages(self, pages: np.ndarray, indices: np.ndarray,
+    def read_pages(self, pages: np.ndarray, indices: np.ndarray | int,
                    rows: np.ndarray | None = None) -> tuple[int, int]:
         """The batch form of read_from_zspool + mark_slot_accessed: fill page
-        ``k`` (``pages[rows[k]]``, or ``pages[k]``) from slot ``indices[k]``,
-        each under its slot lock, in one compiled call (GIL released).
+        ``k`` (``pages[rows[k]]``, or ``pages[k]``) from slot ``indices[k]``
+        (or ``indices + k`` for an int, as :meth:`write_pages`), each under
+        its slot lock, in one compiled call (GIL released).
 
         Returns ``(m, err)`` like :meth:`write_pages`: pages ``0..m-1`` are read
         and marked accessed; ``err`` is 0, or -EINVAL for an object that did
@@ -331,18 +350,37 @@ class Zram:
         not serve (written back, or compressed by a library codec) is read
         here, page by page; with fault points armed every page is.
         """
-        indices = np.asarray(indices, dtype=np.int64)
-        n = len(indices)
-        rows = (np.arange(n, dtype=np.int64) if rows is None
-                else np.asarray(rows, dtype=np.int64))
-        faulty = self.system.faults.armed
+        if rows is not None:
+            rows = np.asarray(rows, dtype=np.int64)
+        if type(indices) is int:  # a run of slots: one bio segment
+            n = len(pages) if rows is None else len(rows)
+        else:
+            indices = np.asarray(indices, dtype=np.int64)
+            n = len(indices)
+            if rows is None and len(pages) != n:
+                pages = pages[:n]
         done = err = 0
+        if not self.system.faults.armed:  # the common case: one call for the whole batch
+            done, err = self.meta.read_pages(pages, rows, indices, self._now())
+            if err == _native.ZRAM_NEEDS_CALLER:
+                done, err = self._read_pages_by_page(pages, _slots(indices, n),
+                                                     _rows(n) if rows is None else rows, done)
+        else:
+            done, err = self._read_pages_by_page(pages, _slots(indices, n),
+                                                 _rows(n) if rows is None else rows, 0)
+        if err:
+            self.system.printk(logging.WARNING, "Decompression failed! "
+                               f"err={err}, page={int(_slots(indices, n)[done])}")
+        return done, err
+
+    def _read_pages_by_page(self, pages: np.ndarray, indices: np.ndarray, rows: np.ndarray,
+                            done: int) -> tuple[int, int]:
+        """:meth:`read_pages` from page ``done`` on, serving here each page the
+        compiled path does not (and every page with fault points armed)."""
+        faulty = self.system.faults.armed
+        n = len(indices)
+        err = 0
         while done < n:
-            if not faulty:  # the common case: one call for the whole batch
-                m, err = self.meta.read_pages(pages, rows[done:], indices[done:], self._now())
-                done += m
-                if err != _native.ZRAM_NEEDS_CALLER:
-                    break
             i = int(indices[done])  # served here: the page path, then mark it accessed
             err = self.read_page(pages[int(rows[done])], i)
             if err:
@@ -351,9 +389,12 @@ class Zram:
             self.mark_slot_accessed(i)
             self.slot_unlock(i)
             done += 1
-        if err:
-            self.system.printk(logging.WARNING, "Decompression failed! "
-                               f"err={err}, page={int(indices[done])}")
+            if not faulty and done < n:  # the rest in one call again
+                m, err = self.meta.read_pages(pages, rows[done:], indices[done:], self._now())
+                done += m
+                if err != _native.ZRAM_NEEDS_CALLER:
+                    break
+                err = 0
         return done, err
 
     def read_from_zspool(self, page: np.ndarray, index: int) -> int:
@@ -404,8 +445,8 @@ class Zram:
                 bio.status = errno.EIO
                 return
             pages = v.reshape(-1, PAGE_SIZE)
-            idx = np.arange(index, index + len(pages), dtype=np.int64)
-            _, ret = (self.write_pages(pages, idx) if write else self.read_pages(pages, idx))
+            _, ret = (self.write_pages(pages, index) if write
+                      else self.read_pages(pages, index))
             if ret < 0:
                 self.stats.add("failed_writes" if write else "failed_reads")
                 bio.status = errno.EIO
