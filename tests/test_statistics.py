@@ -54,3 +54,23 @@ def test_zswap_reports_its_pool():
         assert 0 < r.compressed_bytes < r.data_bytes == r.stored_pages * PAGE_SIZE
         assert r.files == d and s.backend_statistics(files=False) == [
             dataclasses.replace(r, files={})]
+
+
+def test_backing_reads_is_the_records_figure_without_the_records(tmp_path):
+    with System("64M") as s:
+        assert s.backing_reads() is None  # no driver with a pool
+        zs = s.load_module("zram", num_devices=2)
+        assert s.backing_reads() == 0
+        disk = s.add_filedisk(tmp_path / "backing.img", "4M")
+        zs[1].attr["backing_dev"] = f"/dev/{disk.name}"
+        zs[1].attr["disksize"] = "4M"
+        pages = sample_pages(12, seed=3, kind="text")
+        for i, p in enumerate(pages):
+            zs[1].bdev.pwrite(p, i * PAGE_SIZE)
+        zs[1].attr["writeback"] = "page_indexes=0-7"
+        back = bytearray(PAGE_SIZE)
+        for i in (0, 3, 5, 9):
+            zs[1].bdev.preadinto(back, i * PAGE_SIZE)
+            assert bytes(back) == pages[i].tobytes()
+        recs = s.backend_statistics(files=False)
+        assert s.backing_reads() == sum(r.backing_reads for r in recs) == 3

@@ -293,6 +293,19 @@ class System:
             out.append(self.zswap.statistics(files))
         return out
 
+    def backing_reads(self) -> int | None:
+        """Pages read so far from a backing device by the backends of loaded
+        drivers that keep a pool (zram's bd_reads), summed; None when no driver
+        has such a backend. The figure of :meth:`backend_statistics`'
+        ``backing_reads`` without building the records: cheap after every fault."""
+        total = None
+        for mod in self.modules.values():
+            count = getattr(mod, "backing_reads", None)
+            n = count() if count is not None else None
+            if n is not None:
+                total = (total or 0) + n
+        return total
+
     # --- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
         """Swap off every area, release every process and close every disk."""

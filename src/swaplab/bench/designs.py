@@ -41,10 +41,8 @@ def cold_reads(system: System) -> int:
     """Pages read so far from a slow device: the backing devices of swap devices
     that keep a pool (zram), or, without one, the swap devices themselves
     (pswpin: zswap, in front of the device, is not in it)."""
-    recs = [r for r in system.backend_statistics(files=False) if r.kind != "zswap"]
-    if recs:
-        return sum(r.backing_reads for r in recs)
-    return system.vmstat["pswpin"]
+    n = system.backing_reads()
+    return system.vmstat["pswpin"] if n is None else n
 
 
 def _ram(system: System, tmp: Path, nbytes: int) -> Any:

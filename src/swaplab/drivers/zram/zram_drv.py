@@ -683,3 +683,10 @@ class ZramControl:
     def statistics(self, files: bool = True) -> list[BackendStatistics]:
         """One record a device, in id order (``files``: with its stat files)."""
         return [self.devices[i].statistics(files) for i in sorted(self.devices)]
+
+    def backing_reads(self) -> int | None:
+        """Pages read back from backing devices by every device (bd_reads),
+        None without a device: one counter a device, for every fault."""
+        if not self.devices:
+            return None
+        return sum(z.stats["bd_reads"] for z in self.devices.values())
