@@ -340,3 +340,44 @@ def test_zap_frees_every_kind_of_pte_and_waits_for_a_locked_folio():
         assert s.mem.nr_free == free0 and s.swap.nr_swap_pages == swap0
         assert not (s.mem.flags & np.uint32(PG.locked)).any()
         s.exit_mm(mm)
+
+
+def _mm_state(system, mm):
+    mem = system.mem
+    pfns = [int(mm.ptes[v]) >> 1 for v in range(mm.nr_pages)]
+    return ([mm.read(v) for v in range(mm.nr_pages)],
+            [int(mem.flags[p]) for p in pfns], [int(mem.index[p]) for p in pfns],
+            {int(mem.mapping[p]) for p in pfns}, mem.nr_free, mm.memcg.lruvec.nr_inactive,
+            system.vmstat["pgfault"], mm.memcg.stat("pgfault"))
+
+
+@pytest.mark.parametrize("case", ["bulk", "touched", "low-memory"])
+def test_populate_equals_a_loop_of_write(case):
+    from swaplab import System
+
+    # low-memory: 220 of 256 frames leave fewer than the low watermark's 40 free
+    pages = PAGES[:220] if case == "low-memory" else PAGES[:64]
+    states = []
+    for batch in (False, True):
+        with System("1M" if case == "low-memory" else "16M") as s:
+            mm = s.create_mm(240)
+            if case == "touched":
+                mm.write(30, PAGES[100])
+            if batch:
+                mm.populate(10, pages)
+            else:
+                for k in range(len(pages)):
+                    mm.write(10 + k, pages[k])
+            states.append(_mm_state(s, mm))
+    assert states[0] == states[1]
+
+
+def test_populate_refuses_pages_outside_the_mm_or_of_the_wrong_size(system):
+    mm = system.create_mm(16)
+    with pytest.raises(OSError) as e:
+        mm.populate(10, PAGES[:7])
+    assert e.value.errno == errno.EFAULT
+    with pytest.raises(OSError) as e:
+        mm.populate(0, np.zeros((2, 100), dtype=np.uint8))
+    assert e.value.errno == errno.EINVAL
+    assert mm.resident() == 0

@@ -87,8 +87,7 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
             design.prepare(system)
         disks = [d for d in system.block.values() if d.holder is not None]
         mm = system.create_mm(n)
-        for i in range(n):
-            mm.write(i, pages[i])
+        mm.populate(0, pages)
         before = [(d.stat()["read_ios"], d.stat()["write_ios"]) for d in disks]
         t0 = time.perf_counter()
         mm.pageout()

@@ -45,6 +45,7 @@ from .swapfile import (
 )
 from .swapops import (
     mk_pte,
+    mk_ptes,
     pte_pfn,
     pte_present,
     pte_to_swp_entry,
@@ -227,6 +228,43 @@ class MmStruct:
             folio = self.fault(vpn, write=True)
             folio.data[:] = buf
             folio.set(PG.dirty)
+
+    def populate(self, lo: int, pages: np.ndarray) -> None:
+        """Store ``pages`` (``(n, PAGE_SIZE)`` uint8) at ``[lo, lo + n)``: what
+        :meth:`write` does to each page, and for a range of never-touched
+        pages in the root cgroup with memory above the low watermark after
+        it (no page would wake kswapd) in array steps, as MAP_POPULATE
+        faults a range in: the frames in bulk, their contents, flags, PTEs,
+        reverse map, LRU and pgfault counts. Otherwise page by page."""
+        n = len(pages)
+        if not n:
+            return
+        if pages.shape[1:] != self.system.mem.data.shape[1:]:
+            raise kerror(errno.EINVAL, f"populate of {pages.shape} bytes; pages are "
+                         f"{self.system.mem.data.shape[1]} bytes")
+        self._check(lo)
+        self._check(lo + n - 1)
+        system = self.system
+        mem = system.mem
+        with self.ptl:
+            pfns = None
+            if (self.memcg.id == 0 and not self.ptes[lo : lo + n].any()
+                    and mem.nr_free - n >= system.watermark["low"]):
+                pfns = mem.alloc_pages_bulk(n)
+            if pfns is None:
+                for k in range(n):
+                    self.write(lo + k, pages[k])
+                return
+            pfns = np.asarray(pfns, dtype=np.int64)
+            mem.data[pfns] = pages
+            with mem.flag_lock:
+                mem.flags[pfns] |= np.uint32(PG.uptodate | PG.swapbacked | PG.dirty | PG.young)
+            self.ptes[lo : lo + n] = mk_ptes(pfns)
+            mem.mapping[pfns] = self.id
+            mem.index[pfns] = np.arange(lo, lo + n)
+            self.memcg.lruvec.add(pfns)
+            system.vmstat.count(VmEvent.pgfault, n)
+            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault, n)
 
     def read(self, vpn: int) -> bytes:
         """The contents of ``vpn`` (faulting it in)."""

@@ -77,6 +77,11 @@ def pte_to_swp_entry(pte: int) -> int:
     return pte >> 1
 
 
+def mk_ptes(pfns: np.ndarray) -> np.ndarray:
+    """:func:`mk_pte` of every frame of an int array (uint64 result)."""
+    return (pfns.astype(np.uint64) << np.uint64(1)) | np.uint64(PTE_PRESENT)
+
+
 def ptes_present(ptes: np.ndarray) -> np.ndarray:
     """Which PTEs of a uint64 array are present (bool array)."""
     return (ptes & np.uint64(PTE_PRESENT)) != 0
