@@ -120,7 +120,7 @@ class Lruvec:
             return
         mem = self.mem
         which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
-        with mem.flag_wait:
+        with mem.flag_lock:
             if (mem.flags[pfns] & np.uint32(PG.lru)).any():
                 raise RuntimeError(f"folio_add_lru: a folio of {pfns.tolist()} is on a list")
             if active:
@@ -138,7 +138,7 @@ class Lruvec:
         """:meth:`add` for one folio with scalar operations (every fault adds one)."""
         mem = self.mem
         which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
-        with mem.flag_wait:
+        with mem.flag_lock:
             fl = int(mem.flags[pfn])
             if fl & PG.lru:
                 raise RuntimeError(f"folio_add_lru: folio {pfn} is on a list")
@@ -153,7 +153,7 @@ class Lruvec:
     def isolate(self, which: int, n: int) -> np.ndarray:
         """isolate_lru_folios: take up to ``n`` folios off the old end (PG_lru cleared)."""
         mem = self.mem
-        with mem.flag_wait:
+        with mem.flag_lock:
             pfns = self.lists[which].take_oldest(n)
             if len(pfns):
                 mem.flags[pfns] &= ~np.uint32(PG.lru)

@@ -206,8 +206,7 @@ class MmStruct:
             raise kerror(errno.EIO, f"mm {self.id}: swap-in of page {vpn} from {si.name} "
                          f"offset {swp_offset(entry)} failed; page "
                          "stays on swap")
-        folio.clear(PG.readahead)
-        folio.set(PG.young)
+        folio.update(PG.young, PG.readahead)
         self._map(vpn, folio)
         swap_put_entries(system, entry)
         if si.synchronous_io or write or vm_swap_full(system):

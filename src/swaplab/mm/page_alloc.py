@@ -69,7 +69,8 @@ class PhysMem:
         self.nr_free = 0
         self.zone_lock = threading.Lock()
         #: Guards read-modify-write of ``flags``; waiters on PG_locked and
-        #: PG_writeback sleep on ``flag_wait``.
+        #: PG_writeback sleep on ``flag_wait``, a condition over this same lock
+        #: (so ``with flag_lock`` is what ``with flag_wait`` would be, cheaper).
         self.flag_lock = threading.Lock()
         self.flag_wait = threading.Condition(self.flag_lock)
         #: threads sleeping on ``flag_wait`` (changed under ``flag_lock``): a

@@ -49,7 +49,7 @@ from .folio import PG, Folio
 from .page_io import CORE_OPS, swap_bdev_ops, swap_fs_ops
 from .swap_header import parse_swap_header
 from .swap_iocb import SwapOps
-from .swapops import swp_entry, swp_offset, swp_type
+from .swapops import SWP_TYPE_SHIFT, swp_entry, swp_offset, swp_type
 from .vmstat import MthpStat, VmEvent
 
 if TYPE_CHECKING:
@@ -387,10 +387,12 @@ class SwapAreas:
 
     def info_of(self, entry: int) -> SwapInfo:
         """The area an entry belongs to; EINVAL for a type with no active area."""
-        t = swp_type(entry)
-        si = self.info[t] if t < self.max_swapfiles else None
+        try:  # on every step of every fault: no helper call, no bounds test
+            si = self.info[entry >> SWP_TYPE_SHIFT]
+        except IndexError:
+            si = None
         if si is None:
-            raise kerror(errno.EINVAL, f"Bad swap file entry {entry:#x} (type {t})")
+            raise kerror(errno.EINVAL, f"Bad swap file entry {entry:#x} (type {swp_type(entry)})")
         return si
 
     def active(self) -> list[SwapInfo]:
@@ -576,11 +578,12 @@ def swap_cache_del_folio(folio: Folio) -> None:
     nr = folio.nr_pages
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
-        si.cache[off : off + nr] = -1
         if nr == 1:
-            if si.swap_map[off] == 0:
+            si.cache[off] = -1
+            if not si.swap_map.item(off):
                 si._entries_free(off, 1)
         else:
+            si.cache[off : off + nr] = -1
             si._free_if_unused(off, nr)
     folio.clear(PG.swapcache)
     folio.swap = 0
@@ -597,9 +600,11 @@ def folio_free_swap(folio: Folio) -> bool:
     if not folio.test(PG.swapcache) or folio.test(PG.writeback):
         return False
     system = folio.mem.system
-    si = system.swap.info_of(folio.swap)
-    off = swp_offset(folio.swap)
-    if si.swap_map[off : off + folio.nr_pages].any():
+    entry = folio.swap
+    si = system.swap.info_of(entry)
+    off = swp_offset(entry)
+    nr = folio.nr_pages
+    if si.swap_map.item(off) if nr == 1 else si.swap_map[off : off + nr].any():
         return False
     swap_cache_del_folio(folio)
     folio.set(PG.dirty)
@@ -620,11 +625,12 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
     if notify is not None:
         for off in range(offset, offset + nr):
             notify(si, off)
-    si.zeromap[offset : offset + nr] = False
     memcgs = system.memcgs
-    if nr == 1:
-        memcgs[int(si.swap_cgroup[offset])].uncharge_swap(1)
+    if nr == 1:  # scalar steps: a slice costs a few thousand instructions
+        si.zeromap[offset] = False
+        memcgs[si.swap_cgroup.item(offset)].uncharge_swap(1)
     else:
+        si.zeromap[offset : offset + nr] = False
         ids = si.swap_cgroup[offset : offset + nr]
         for cid, cnt in zip(*np.unique(ids, return_counts=True), strict=True):
             memcgs[int(cid)].uncharge_swap(int(cnt))

@@ -164,7 +164,7 @@ def shrink_active_list(system: System, lv: Lruvec, nr_to_scan: int) -> None:
     pfns = lv.isolate(LRU_ACTIVE_ANON, nr_to_scan)
     if not len(pfns):
         return
-    with mem.flag_wait:
+    with mem.flag_lock:
         mem.flags[pfns] &= ~np.uint32(PG.young | PG.active)
         mem.flags[pfns] |= np.uint32(PG.workingset)
     system.memcg_stats.count(lv.memcg_id, MemcgEvent.pgdeactivate, len(pfns))
@@ -180,7 +180,7 @@ def shrink_inactive_list(system: System, lv: Lruvec, nr_to_scan: int, sc: ScanCo
         return 0
     sc.nr_scanned += n
     # folio_check_references, for all at once
-    with mem.flag_wait:
+    with mem.flag_lock:
         fl = mem.flags[pfns]
         young = (fl & np.uint32(PG.young)) != 0
         referenced = (fl & np.uint32(PG.referenced)) != 0
