@@ -60,9 +60,12 @@ def bench_section(doc: dict) -> str:
 
 
 def calibrate_section(doc: dict) -> str:
+    lat = doc.get("latency")
+    how = (f" Single 4 KiB reads: {lat['pages']} pages, the two sides taking turns of "
+           f"{lat['turn']} on CPU {lat['cpu']}." if lat else "")
     lines = [_machine(doc), "",
-             f"{doc['pages']} pages of `{doc['corpus']['source']}`, {doc['algorithm']}.", "",
-             "| figure | kernel zram | swaplab zram | swaplab/kernel |", "|---|---|---|---|"]
+             f"{doc['pages']} pages of `{doc['corpus']['source']}`, {doc['algorithm']}.{how}",
+             "", "| figure | kernel zram | swaplab zram | swaplab/kernel |", "|---|---|---|---|"]
     for r in doc["rows"]:
         def show(v: float) -> str:
             return str(int(v)) if float(v).is_integer() else f"{v:.3g}"
