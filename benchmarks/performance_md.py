@@ -56,6 +56,17 @@ def bench_section(doc: dict) -> str:
                      f"{r['backing_reads_per_fault']['median']:.3f} | "
                      f"{r['cold_fault_ratio']['median']:.1%} | {r['pool_mib']['median']:.1f} | "
                      f"{f'{ratio:.2f}' if ratio else '-'} |")
+    if "core_avg_us" in doc["results"][0]:
+        lines += ["", "Where a swap-in's time goes (backend: submit_read to swap_read_end; "
+                  "core: the rest of the fault):", "",
+                  "| design | core avg µs | backend avg µs | backend share | core p50 µs | "
+                  "backend p50 µs |", "|---|---|---|---|---|---|"]
+        for r in doc["results"]:
+            core, back = r["core_avg_us"]["median"], r["backend_avg_us"]["median"]
+            lines.append(f"| {r['design']} | {_m(r['core_avg_us'])} | "
+                         f"{_m(r['backend_avg_us'])} | {back / (core + back):.0%} | "
+                         f"{_m(r['core_p50_us'])} | {_m(r['backend_p50_us'])} |")
+        lines += ["", "![where swap-in time goes](bench-time-split.png)"]
     return "\n".join(lines)
 
 

@@ -23,8 +23,8 @@ def test_bench_json_and_png(tmp_path):
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert json.loads((tmp_path / "bench.json").read_text()) == doc
-    png = (tmp_path / "bench-latency-cdf.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("bench-latency-cdf.png", "bench-time-split.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     names = [x["design"] for x in doc["results"]]
     assert names == ["zram/bio-per-page", "zram/swap_ops", "zram/bio-per-page+wb",
                      "zram/swap_ops+wb", "zswap/filedisk"]
@@ -36,6 +36,12 @@ def test_bench_json_and_png(tmp_path):
         vm = res["vmstat"]
         assert vm["pswpout"] + vm["zswpout"] + vm["swpout_zero"] == 64
         assert len(res["runs"]) == 2
+        for run_ in res["runs"]:  # a fault's time = the core's + the backend's
+            assert run_["core_avg_us"] + run_["backend_avg_us"] == pytest.approx(
+                run_["lat_avg_us"])
+            assert run_["core_avg_us"] > 0
+            # every zram fault reads from its device; zswap holds all 64 pages
+            assert (run_["backend_avg_us"] > 0) == res["design"].startswith("zram")
         wb = res["design"].endswith("+wb")
         # written back: every non-zero page comes from the backing device
         assert (res["cold_fault_ratio"]["median"] > 0.9) == wb

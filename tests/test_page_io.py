@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -443,3 +444,33 @@ def test_a_backend_raising_in_submit_write_fails_the_batch_and_keeps_the_data(sy
     assert [mm.read(i) for i in range(40)] == data
     system.swapoff(si.bdev)  # does not wait for a batch that never ends
     assert not system.swap.active()
+
+
+class _Slow(ArrayBackend):
+    """A backend that holds every batch ``delay`` seconds before completing it."""
+
+    delay = 0.02
+
+    def submit_write(self, ctx) -> None:
+        time.sleep(self.delay)
+        super().submit_write(ctx)
+
+    def submit_read(self, ctx) -> None:
+        time.sleep(self.delay)
+        super().submit_read(ctx)
+
+
+def test_an_area_sums_the_time_its_backend_holds_each_batch(system):
+    be = _Slow(2048)
+    si = area_with(system, be)
+    mm = system.create_mm(8)
+    for i in range(8):
+        mm.write(i, bytes([i + 1]) * PAGE_SIZE)
+    assert si.backend_ns == [0, 0]
+    mm.pageout()
+    writes = sum(1 for b in be.batches if b[0] == WRITE)
+    assert writes and si.backend_ns[WRITE] >= writes * _Slow.delay * 1e9
+    assert si.backend_ns[READ] == 0
+    assert mm.read(3) == bytes([4]) * PAGE_SIZE  # one fault, one read batch at least
+    reads = sum(1 for b in be.batches if b[0] == READ)
+    assert reads and si.backend_ns[READ] >= reads * _Slow.delay * 1e9

@@ -24,7 +24,7 @@ from . import __version__
 from .bench.calibrate import calibrate, compare
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS
 from .bench.harness import VerificationError, aggregate, run_once
-from .bench.report import plot_cdf, print_table, write_json
+from .bench.report import plot_cdf, plot_split, print_table, write_json
 from .drivers.zram import zramctl
 from .system import System
 from .util import memparse
@@ -116,14 +116,17 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
                      "seeded random order, every page compared with what was written",
            "results": results}
     json_path, png_path = out / "bench.json", out / "bench-latency-cdf.png"
+    split_path = out / "bench-time-split.png"
     write_json(doc, json_path)
     plot_cdf(lats, png_path, f"swap-in latency, {args.pages} pages x {args.repeat}")
+    plot_split(results, split_path, f"where swap-in time goes, {args.pages} pages x "
+               f"{args.repeat}")
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
         print_table(results, f"swaplab bench: {args.pages} pages x {args.repeat} repeats",
                     console)
-        console.print(f"wrote {json_path} and {png_path}")
+        console.print(f"wrote {json_path}, {png_path} and {split_path}")
     return EXIT_OK
 
 

@@ -3,6 +3,9 @@
 This is the method of the series author: a process writes ``n`` pages of real
 content, all of them are reclaimed (MADV_PAGEOUT), and each page is touched
 once in a seeded random order while the fault is timed with the real clock.
+Each fault's time is split into the backend's part (from submit_read to
+swap_read_end of the batches it waited for: the areas' ``backend_ns``) and the
+core's (the rest: fault, swap cache, readahead, zswap, completion).
 Every page read back is compared with what was written; a mismatch aborts the
 run naming the page.
 """
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
+from ..mm.swap_iocb import READ
 from ..system import System
 from .designs import Design, cold_reads
 
@@ -47,9 +51,15 @@ class RunResult:
     data_bytes: int = 0
     compr_bytes: int = 0
     counters: dict[str, Any] | None = None
+    #: ns of each fault spent in the backend, from submit_read to swap_read_end
+    #: (0 for a fault served without device I/O); the rest of it is the core's
+    backend_ns: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_ns / 1000.0
+        backend = (self.backend_ns if self.backend_ns is not None
+                   else np.zeros(len(lat), dtype=np.int64)) / 1000.0
+        core = lat - backend
         mib = self.pages * PAGE_SIZE / (1 << 20)
         cold = self.cold if self.cold is not None else np.zeros(len(lat), bool)
         return {
@@ -60,6 +70,10 @@ class RunResult:
             "lat_p50_us": float(np.percentile(lat, 50)),
             "lat_p99_us": float(np.percentile(lat, 99)),
             "lat_p999_us": float(np.percentile(lat, 99.9)),
+            "core_avg_us": float(core.mean()),
+            "core_p50_us": float(np.percentile(core, 50)),
+            "backend_avg_us": float(backend.mean()),
+            "backend_p50_us": float(np.percentile(backend, 50)),
             "swapout_mib_s": mib / self.swapout_s if self.swapout_s else 0.0,
             "swapin_mib_s": mib / self.swapin_s if self.swapin_s else 0.0,
             "device_reads_per_fault": self.device_reads / max(1, self.pages),
@@ -99,16 +113,20 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
         pool, data, compr = _pool_figures(system)
         order = np.random.default_rng(seed).permutation(n)
         lat = np.empty(n, dtype=np.int64)
+        backend = np.empty(n, dtype=np.int64)
         cold = np.zeros(n, dtype=bool)
         verified = 0
         cold0 = last = cold_reads(system)
+        areas = system.swap.active()
         t1 = time.perf_counter()
         clock = time.perf_counter_ns
         for k, v in enumerate(order):
             v = int(v)
+            b = sum(si.backend_ns[READ] for si in areas)
             a = clock()
             folio = mm.fault(v)
             lat[k] = clock() - a
+            backend[k] = sum(si.backend_ns[READ] for si in areas) - b
             now = cold_reads(system)
             cold[k] = now != last
             last = now
@@ -129,7 +147,7 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
             writes = system.vmstat["nrswpout"]
         return RunResult(design.name, lat, swapout, swapin, n, verified, reads, writes,
                          system.vmstat.snapshot(), cold, last - cold0, pool, data, compr,
-                         _counters(system))
+                         _counters(system), np.minimum(backend, lat))
 
 
 def _pool_figures(system: System) -> tuple[int, int, int]:
@@ -153,7 +171,8 @@ def aggregate(runs: list[RunResult]) -> dict[str, Any]:
     out: dict[str, Any] = {"design": runs[0].design, "repeats": len(runs),
                            "pages": runs[0].pages,
                            "verified": sum(s["verified"] for s in sums)}
-    for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "swapout_mib_s",
+    for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "core_avg_us",
+                "core_p50_us", "backend_avg_us", "backend_p50_us", "swapout_mib_s",
                 "swapin_mib_s", "device_reads_per_fault", "backing_reads_per_fault",
                 "cold_fault_ratio", "pool_mib", "compr_ratio"):
         vals = np.array([s[key] for s in sums])

@@ -18,8 +18,9 @@ def _fmt(v: dict[str, float], digits: int = 1) -> str:
     return f"{med:.{digits}f} ±{spread / 2:.0f}%"
 
 
-def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table]:
-    """Two tables: swap-in latency, then throughput and memory. Median of each
+def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Table]:
+    """Three tables: swap-in latency, throughput and memory, and each design's
+    swap-in time split into the core's and the backend's. Median of each
     figure over the repetitions, ± half the min-max spread."""
     cap = "median ±half the min-max spread over the repeats"
     lat = Table(title=f"{title}: first-touch swap-in latency", caption=cap)
@@ -39,7 +40,17 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table]:
                    f"{r['cold_fault_ratio']['median']:.1%}",
                    f"{r['pool_mib']['median']:.1f}",
                    f"{r['compr_ratio']['median']:.2f}" if r["compr_ratio"]["median"] else "-")
-    return lat, io
+    split = Table(title=f"{title}: where a swap-in's time goes", caption=cap + "; backend: "
+                  "submit_read to swap_read_end, core: the rest of the fault")
+    for col in ("design", "core avg µs", "backend avg µs", "backend share", "core p50 µs",
+                "backend p50 µs"):
+        split.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
+    for r in results:
+        core, back = r["core_avg_us"]["median"], r["backend_avg_us"]["median"]
+        split.add_row(r["design"], _fmt(r["core_avg_us"]), _fmt(r["backend_avg_us"]),
+                      f"{back / (core + back):.0%}" if core + back else "-",
+                      _fmt(r["core_p50_us"]), _fmt(r["backend_p50_us"]))
+    return lat, io, split
 
 
 def print_table(results: list[dict[str, Any]], title: str, console: Console | None = None
@@ -71,6 +82,30 @@ def plot_cdf(latencies: dict[str, np.ndarray], path: Path, title: str) -> None:
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
+    """One bar per design: average swap-in time, the core's part and the
+    backend's part stacked (medians over the repetitions)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["design"] for r in results]
+    core = [r["core_avg_us"]["median"] for r in results]
+    back = [r["backend_avg_us"]["median"] for r in results]
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 1.5), dpi=110)
+    ax.barh(names, core, label="core (fault, swap cache, readahead, zswap, completion)")
+    ax.barh(names, back, left=core, label="backend (submit_read to swap_read_end)")
+    ax.invert_yaxis()
+    ax.set_xlabel("average first-touch swap-in time (µs)")
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -30,6 +30,7 @@ import errno
 import logging
 import os
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,6 +42,8 @@ from .memcontrol import MemcgEvent
 from .swap_iocb import READ, WRITE, SwapIocb, SwapIoCtx, SwapOps
 from .swapops import swp_offset, swp_offsets, swp_types
 from .vmstat import MthpStat, VmEvent
+
+_perf_ns = time.perf_counter_ns
 
 if TYPE_CHECKING:
     from ..system import System
@@ -130,6 +133,7 @@ def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
     sis = ctx.sis
     sis.system.vmstat.count(event)
     sis.io_begin()
+    sio.start_ns = _perf_ns()
     try:
         if rw == WRITE:
             sis.ops.submit_write(ctx)
@@ -167,10 +171,15 @@ class BatchEndedTwice(RuntimeError):
 
 
 def _end_once(sio: SwapIocb, what: str) -> None:
-    with sio.sis.io_lock:
+    """Mark the batch ended (BatchEndedTwice the second time) and add the time
+    since its submission to the area's ``backend_ns``."""
+    sis = sio.sis
+    with sis.io_lock:
         if sio._ended:
             raise BatchEndedTwice(f"{what} called twice for {sio!r}")
         sio._ended = True
+        if sio.start_ns:
+            sis.backend_ns[sio.rw] += _perf_ns() - sio.start_ns
 
 
 def swap_write_end(sio: SwapIocb, failed: bool) -> None:

@@ -44,7 +44,7 @@ class SwapOps:
 class SwapIocb:
     """One batch of up to 32 folios for one swap area (``struct swap_iocb``)."""
 
-    __slots__ = ("_ended", "_pages", "folios", "len", "rw", "sis")
+    __slots__ = ("_ended", "_pages", "folios", "len", "rw", "sis", "start_ns")
 
     def __init__(self, sis: SwapInfo, rw: int) -> None:
         self.sis = sis
@@ -53,6 +53,8 @@ class SwapIocb:
         self.len = 0
         self._ended = False
         self._pages: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: when the core handed the batch to the backend (perf_counter_ns; 0: not yet)
+        self.start_ns = 0
 
     def pages(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(head pfn of every folio, pfn of every page, swap offset of every

@@ -124,6 +124,11 @@ class SwapInfo:
         #: swapoffs waiting for ``inflight`` to reach 0 (under ``io_lock``)
         self.io_waiters = 0
         self.inflight = 0
+        #: ns the backend held this area's batches, from submit_write /
+        #: submit_read to swap_write_end / swap_read_end, summed, by direction
+        #: (``[READ]``, ``[WRITE]``; under ``io_lock``): what the bench splits a
+        #: fault's time by
+        self.backend_ns = [0, 0]
 
     # --- shape --------------------------------------------------------------------------
     @property
