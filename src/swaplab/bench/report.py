@@ -98,14 +98,14 @@ def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
     names = [r["design"] for r in results]
     core = [r["core_avg_us"]["median"] for r in results]
     back = [r["backend_avg_us"]["median"] for r in results]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 1.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 2.2), dpi=110)
     ax.barh(names, core, label="core (fault, swap cache, readahead, zswap, completion)")
     ax.barh(names, back, left=core, label="backend (submit_read to swap_read_end)")
     ax.invert_yaxis()
     ax.set_xlabel("average first-touch swap-in time (µs)")
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
