@@ -4,14 +4,18 @@ zram, and the bio-per-page ops (one bio a page), on the same device and pages.""
 from __future__ import annotations
 
 import errno
+import threading
+import time
 
 import numpy as np
 import pytest
 
-from conftest import sample_page_bytes
-from swaplab import PAGE_SIZE, SWP
+from conftest import sample_page_bytes, sample_pages
+from swaplab import PAGE_SIZE, SWP, SwapIoCtx, System
 from swaplab.drivers.zram.swap_ops import zram_swap_ops
-from swaplab.mm.page_io import swap_bdev_ops, swap_bio_per_page_ops
+from swaplab.mm.page_io import swap_bdev_ops, swap_bio_per_page_ops, swap_read_submit
+from swaplab.mm.swap_state import read_swap_cache_async
+from swaplab.mm.swapfile import swapcache_clear, swapcache_prepare
 from swaplab.mm.swapops import pte_present, swp_offset
 from zram_helpers import mm_stat, zram_device
 
@@ -141,3 +145,93 @@ def test_backing_device_sends_reads_down_the_bio_path(system, tmp_path):
     assert si.ops is zram_swap_ops
     assert all(mm.read(i) == PAGES[i] for i in range(64))
     assert z.bdev.stat()["read_ios"] > 0 and z.bdev.stat()["write_ios"] == 0
+
+
+# --- swap-in of a synchronous device: through the swap table, or the old bypass --------
+
+SWAPIN_MODES = ("swap-table", "sync-bypass")
+
+
+def _zram_swap(mode: str, nr: int):
+    s = System("64M", swapin=mode)
+    z = s.load_module("zram")[0]
+    z.attr["disksize"] = "8M"
+    s.mkswap(z.bdev)
+    s.swapon(z.bdev)
+    mm = s.create_mm(nr)
+    pages = sample_pages(nr, seed=11)
+    pages[nr // 2 + 1] = 0  # a zero page: the zero map, no device read
+    mm.populate(0, pages)
+    return s, z, mm, pages
+
+
+@pytest.mark.parametrize("mode", SWAPIN_MODES)
+def test_both_swapin_paths_keep_every_page_and_the_counters(mode):
+    s, z, mm, pages = _zram_swap(mode, 96)
+    with s:
+        assert mm.pageout() == 96
+        nonzero = int(np.count_nonzero(pages.any(axis=1)))
+        for v in np.random.default_rng(3).permutation(96).tolist():
+            assert mm.read(v) == pages[v].tobytes()
+        vm = s.vmstat
+        assert vm["pgmajfault"] == 96 and vm["pswpin"] == nonzero
+        assert vm["swap_ra"] == 0  # a synchronous device: no readahead either way
+        assert vm["nr_swapcached"] == 0  # nothing left in the swap cache
+        # every slot freed on swap-in (slot_free_notify): the swap header is left
+        assert mm_stat(z)[0] == PAGE_SIZE
+        si = s.swap.active()[0]
+        assert si.inuse_pages == 0 and (si.cache[: si.max] == -1).all()
+        assert mm.pageout() == 96  # dirty again: the page is the only copy now
+        assert all(mm.read(v) == pages[v].tobytes() for v in range(96))
+
+
+@pytest.mark.parametrize("mode", SWAPIN_MODES)
+def test_a_failed_swapin_leaves_the_page_on_swap_in_both_paths(mode):
+    s, _, mm, pages = _zram_swap(mode, 8)
+    with s:
+        mm.pageout()
+        s.faults.arm("zcomp.decompress", target="zram0")
+        with pytest.raises(OSError) as e:
+            mm.read(2)
+        assert e.value.errno == errno.EIO
+        s.faults.disarm("zcomp.decompress")
+        si = s.swap.active()[0]
+        assert not pte_present(int(mm.ptes[2])) and (si.cache[: si.max] == -1).all()
+        assert mm.read(2) == pages[2].tobytes()
+
+
+def test_a_slot_claimed_by_a_bypassing_swapin_is_read_once_after_it():
+    """While a bypassing swap-in holds a slot (swapcache_prepare), the swap
+    cache refuses a folio for it and a reader backs off until the claim goes."""
+    s, _, mm, pages = _zram_swap("sync-bypass", 4)
+    with s:
+        mm.pageout()
+        entry = mm.swap_entry_at(1)
+        assert swapcache_prepare(s, entry) == 0
+        assert swapcache_prepare(s, entry) == -errno.EEXIST
+        got = []
+
+        def reader() -> None:
+            ctx = SwapIoCtx()
+            folio, started = read_swap_cache_async(s, entry, ctx)
+            swap_read_submit(ctx)
+            got.append((folio, started))
+
+        t = threading.Thread(target=reader)
+        t.start()
+        time.sleep(0.05)
+        assert not got and s.vmstat["pswpin"] == 0  # waiting on the claim
+        swapcache_clear(s, entry)
+        t.join(10)
+        (folio, started), = got
+        assert started and s.vmstat["pswpin"] == 1
+        folio.lock()
+        assert folio.data.tobytes() == pages[1].tobytes()
+        folio.unlock()
+        assert mm.read(1) == pages[1].tobytes() and s.vmstat["pswpin"] == 1  # from the cache
+
+
+def test_swapin_mode_is_checked():
+    with pytest.raises(OSError, match="swapin 'nope'") as e:
+        System("4M", swapin="nope")
+    assert e.value.errno == errno.EINVAL

@@ -62,14 +62,24 @@ def zone_watermarks(managed: int, min_free_kbytes: int | None = None) -> dict[st
 
 
 
+#: The swap-in paths of a synchronous device a System can model (``swapin=``).
+SWAPIN_MODES = ("swap-table", "sync-bypass")
+
+
 class System:
     """A machine with ``memory`` bytes of RAM (a number or a size like ``"256M"``)."""
 
     def __init__(self, memory: int | str = "256M", *, clock: Clock | None = None,
-                 max_swapfiles: int = MAX_SWAPFILES) -> None:
+                 max_swapfiles: int = MAX_SWAPFILES, swapin: str = "swap-table") -> None:
         nbytes = memparse(memory)
         if nbytes < PAGE_SIZE:
             raise kerror(errno.EINVAL, f"memory size {memory!r} is smaller than a page")
+        if swapin not in SWAPIN_MODES:
+            raise kerror(errno.EINVAL, f"swapin {swapin!r}: one of {', '.join(SWAPIN_MODES)}")
+        #: how a fault reads a count-1 entry of a SWP_SYNCHRONOUS_IO area (zram):
+        #: "swap-table" through the swap cache (kernel 6.18+ with the swap table's
+        #: phase II), "sync-bypass" the older path that skips it (mm/memory.py)
+        self.swapin = swapin
         self.mem = PhysMem(nbytes >> PAGE_SHIFT)
         self.mem.system = self
         self.clock: Clock = clock if clock is not None else RealClock()

@@ -13,7 +13,11 @@ Faults (:meth:`MmStruct.fault`):
   inactive list;
 - swap PTE, :meth:`MmStruct.do_swap_page`: swap-cache lookup (a readahead hit
   is counted); otherwise, on a SWP_SYNCHRONOUS_IO area with swap count 1, the
-  single-folio synchronous read, else readahead (VMA or cluster). The entry's
+  single-folio synchronous read — through the swap cache (``System.swapin``
+  "swap-table", the kernel since the swap table's phase II: racing faults
+  wait on the folio) or, with "sync-bypass", into a folio that never enters
+  it, the slot claimed meanwhile (swapcache_prepare; racers back off and
+  retry) — else readahead (VMA or cluster). The entry's
   reference is dropped, and the swap copy is freed when the area is
   synchronous, the fault writes, or swap is more than half full
   (should_try_to_free_swap). A read that fails leaves the PTE as it was and
@@ -35,13 +39,19 @@ from .folio import PG, Folio
 from .memcontrol import MemcgEvent, mem_cgroup_charge
 from .page_io import swap_read_submit
 from .swap_iocb import SwapIoCtx
-from .swap_state import read_swap_cache_async, swap_update_readahead, swapin_readahead
+from .swap_state import (
+    read_swap_cache_async,
+    swap_update_readahead,
+    swapin_readahead,
+    swapin_sync_bypass,
+)
 from .swapfile import (
     folio_free_swap,
     swap_cache_del_folio,
     swap_cache_get_folio,
     swap_count,
     swap_put_entries,
+    swapcache_clear,
 )
 from .swapops import (
     mk_pte,
@@ -185,13 +195,18 @@ class MmStruct:
         si = system.swap.info_of(entry)
         vma = self.find_vma(vpn)
         folio = swap_cache_get_folio(system, entry)
+        bypass = False
         if folio is not None:
             swap_update_readahead(system, folio, vma, vpn)
         else:
             if si.synchronous_io and swap_count(system, entry) == 1:
-                ctx = SwapIoCtx()
-                folio, _ = read_swap_cache_async(system, entry, ctx)
-                swap_read_submit(ctx)
+                if system.swapin == "sync-bypass":
+                    folio = swapin_sync_bypass(system, entry)
+                    bypass = folio is not None
+                else:
+                    ctx = SwapIoCtx()
+                    folio, _ = read_swap_cache_async(system, entry, ctx)
+                    swap_read_submit(ctx)
             else:
                 folio = swapin_readahead(system, self, vma, vpn)
             if folio is None:
@@ -200,7 +215,10 @@ class MmStruct:
             system.memcg_stats.count(self.memcg.id, MemcgEvent.pgmajfault)
         folio.lock()
         if not folio.test(PG.uptodate):
-            swap_cache_del_folio(folio)
+            if bypass:
+                swapcache_clear(system, entry)
+            else:
+                swap_cache_del_folio(folio)
             folio.unlock()
             folio.free()
             raise kerror(errno.EIO, f"mm {self.id}: swap-in of page {vpn} from {si.name} "
@@ -208,6 +226,10 @@ class MmStruct:
                          "stays on swap")
         folio.update(PG.young, PG.readahead)
         self._map(vpn, folio)
+        if bypass:  # memory is the only copy now; the slot goes with the reference
+            folio.swap = 0
+            folio.set(PG.dirty)
+            swapcache_clear(system, entry)
         swap_put_entries(system, entry)
         if si.synchronous_io or write or vm_swap_full(system):
             folio_free_swap(folio)

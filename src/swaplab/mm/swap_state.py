@@ -25,6 +25,7 @@ disables readahead.
 from __future__ import annotations
 
 import errno
+import time
 from typing import TYPE_CHECKING
 
 from ..errors import kerror
@@ -32,7 +33,13 @@ from .folio import PG, Folio
 from .memcontrol import mem_cgroup_charge
 from .page_io import swap_read_folio, swap_read_submit
 from .swap_iocb import SwapIoCtx
-from .swapfile import SWP, swap_cache_add_folio, swap_cache_get_folio
+from .swapfile import (
+    SWP,
+    swap_cache_add_folio,
+    swap_cache_get_folio,
+    swapcache_clear,
+    swapcache_prepare,
+)
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmscan import alloc_folio
 from .vmstat import VmEvent
@@ -46,6 +53,9 @@ SWAP_RA_ORDER_CEILING = 5
 #: Pages per PMD (x86-64, 4 KiB pages): VMA readahead stays inside one.
 PTRS_PER_PMD = 512
 SWAP_RA_HITS_MAX = 0xFF
+#: how long a swap-in waits before retrying a slot a bypassing swap-in holds
+#: (the kernel's schedule_timeout_uninterruptible(1), scaled down)
+BYPASS_BACKOFF_S = 0.0001
 
 
 def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
@@ -86,6 +96,42 @@ def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
         folio.free()
         if ret != -errno.EEXIST:
             return None, False
+        if swap_cache_get_folio(system, entry) is None:
+            time.sleep(BYPASS_BACKOFF_S)  # claimed by a bypassing swap-in: let it finish
+
+
+def swapin_sync_bypass(system: System, entry: int) -> Folio | None:
+    """The older swap-in of a count-1 entry on a SWP_SYNCHRONOUS_IO area: the
+    slot is claimed (swapcache_prepare), a new folio is charged to the slot's
+    cgroup and put on its LRU, and the page is read into it synchronously
+    without entering the swap cache. Returns the locked-and-read folio (not
+    uptodate on failure) with ``folio.swap`` set, or None without memory or
+    when another swap-in holds the slot (the caller retries). The caller
+    releases the claim (swapcache_clear) once the PTE is set."""
+    if swapcache_prepare(system, entry):
+        return None
+    try:
+        folio = alloc_folio(system, 0)
+    except OSError:
+        swapcache_clear(system, entry)
+        return None
+    si = system.swap.info_of(entry)
+    memcg = system.memcgs.get(si.swap_cgroup.item(swp_offset(entry)))
+    if memcg is not None and memcg.id:
+        try:
+            mem_cgroup_charge(folio, memcg)
+        except OSError:
+            folio.free()
+            swapcache_clear(system, entry)
+            return None
+    folio.lock()
+    folio.set(PG.swapbacked)
+    folio.swap = entry
+    system.memcgs[int(system.mem.memcg[folio.pfn])].lruvec.add_folio(folio.pfn)
+    ctx = SwapIoCtx()
+    swap_read_folio(folio, ctx)
+    swap_read_submit(ctx)
+    return folio
 
 
 def swapin_nr_pages_window(prev_offset: int, offset: int, hits: int, max_pages: int,

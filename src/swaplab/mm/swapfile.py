@@ -541,6 +541,30 @@ def swap_count(system: System, entry: int) -> int:
     return 0 if v == SWAP_MAP_BAD else v
 
 
+#: si.cache values besides a pfn: no folio, and claimed by a synchronous
+#: swap-in that bypasses the cache (the old SWAP_HAS_CACHE without a folio)
+SWAP_CACHE_NONE = -1
+SWAP_CACHE_CLAIMED = -2
+
+
+def swapcache_prepare(system: System, entry: int) -> int:
+    """Claim a count-1 slot for a swap-in that bypasses the swap cache: 0, or
+    -EEXIST when a folio caches it or another swap-in claimed it first."""
+    si, off, c = _range_of(system, entry, 1)
+    with si.cluster_locks[c]:
+        if si.cache.item(off) != SWAP_CACHE_NONE:
+            return -errno.EEXIST
+        si.cache[off] = SWAP_CACHE_CLAIMED
+    return 0
+
+
+def swapcache_clear(system: System, entry: int) -> None:
+    """Release a claim taken by :func:`swapcache_prepare`."""
+    si, off, c = _range_of(system, entry, 1)
+    with si.cluster_locks[c]:
+        si.cache[off] = SWAP_CACHE_NONE
+
+
 def swap_cache_get_folio(system: System, entry: int) -> Folio | None:
     """The folio caching ``entry``, or None."""
     si = system.swap.info_of(entry)
@@ -559,13 +583,13 @@ def swap_cache_add_folio(folio: Folio, entry: int) -> int:
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
         if nr == 1:
-            if si.cache[off] >= 0:
+            if si.cache.item(off) != SWAP_CACHE_NONE:  # a folio, or claimed (bypass)
                 return -errno.EEXIST
             if si.swap_map[off] == 0:
                 return -errno.ENOENT
             si.cache[off] = folio.pfn
         else:
-            if (si.cache[off : off + nr] >= 0).any():
+            if (si.cache[off : off + nr] != SWAP_CACHE_NONE).any():
                 return -errno.EEXIST
             if (si.swap_map[off : off + nr] == 0).any():
                 return -errno.ENOENT

@@ -117,7 +117,7 @@ class Workload:
         self.tmp = self._tmp.name
         self.clock = VirtualClock()
         sc = scenario
-        self.system = System(sc.system.memory, clock=self.clock)
+        self.system = System(sc.system.memory, clock=self.clock, swapin=sc.system.swapin)
         try:
             self._build()
         except BaseException:

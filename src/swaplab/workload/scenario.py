@@ -5,6 +5,7 @@
     page_cluster = 3           # vm.page-cluster, 0..31
     vma_ra_enabled = true
     seed = 1
+    swapin = "swap-table"      # zram swap-in through the swap cache, or "sync-bypass"
 
     [[swap]]                   # one table per swap area, swapon in this order
     type = "zram"              # zram | ramdisk | filedisk | swapfile
@@ -109,6 +110,7 @@ class SystemSpec(_Strict):
     page_cluster: int = Field(default=3, ge=0, le=31)
     vma_ra_enabled: bool = True
     seed: int = 0
+    swapin: Literal["swap-table", "sync-bypass"] = "swap-table"
 
 
 class SwapSpec(_Strict):
