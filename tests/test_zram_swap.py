@@ -235,3 +235,23 @@ def test_swapin_mode_is_checked():
     with pytest.raises(OSError, match="swapin 'nope'") as e:
         System("4M", swapin="nope")
     assert e.value.errno == errno.EINVAL
+
+
+def test_a_bypass_fault_on_a_slot_taken_meanwhile_goes_through_the_swap_cache():
+    s, _, mm, pages = _zram_swap("sync-bypass", 4)
+    with s:
+        mm.pageout()
+        z = s.modules["zram"][0]
+        stored = mm_stat(z)[0]
+        entry = mm.swap_entry_at(2)
+        assert swapcache_prepare(s, entry) == 0  # someone else is reading it
+        got = []
+        t = threading.Thread(target=lambda: got.append(mm.read(2)))
+        t.start()
+        time.sleep(0.05)
+        assert not got  # the fault waits for the slot instead of failing
+        swapcache_clear(s, entry)
+        t.join(10)
+        assert got == [pages[2].tobytes()] and s.vmstat["pswpin"] == 1
+        # out of the cache again and its slot freed, as on the bypass
+        assert s.vmstat["nr_swapcached"] == 0 and mm_stat(z)[0] == stored - PAGE_SIZE

@@ -203,7 +203,7 @@ class MmStruct:
                 if system.swapin == "sync-bypass":
                     folio = swapin_sync_bypass(system, entry)
                     bypass = folio is not None
-                else:
+                if folio is None:  # the swap table's path, or the slot was taken meanwhile
                     ctx = SwapIoCtx()
                     folio, _ = read_swap_cache_async(system, entry, ctx)
                     swap_read_submit(ctx)

@@ -106,7 +106,8 @@ def swapin_sync_bypass(system: System, entry: int) -> Folio | None:
     cgroup and put on its LRU, and the page is read into it synchronously
     without entering the swap cache. Returns the locked-and-read folio (not
     uptodate on failure) with ``folio.swap`` set, or None without memory or
-    when another swap-in holds the slot (the caller retries). The caller
+    when the slot is taken (a folio cached it meanwhile, or another swap-in
+    claimed it): the caller then goes through the swap cache. The caller
     releases the claim (swapcache_clear) once the PTE is set."""
     if swapcache_prepare(system, entry):
         return None
