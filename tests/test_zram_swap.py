@@ -15,7 +15,7 @@ from swaplab import PAGE_SIZE, SWP, SwapIoCtx, System
 from swaplab.drivers.zram.swap_ops import zram_swap_ops
 from swaplab.mm.page_io import swap_bdev_ops, swap_bio_per_page_ops, swap_read_submit
 from swaplab.mm.swap_state import read_swap_cache_async
-from swaplab.mm.swapfile import swapcache_clear, swapcache_prepare
+from swaplab.mm.swapfile import swap_dup_entries, swapcache_clear, swapcache_prepare
 from swaplab.mm.swapops import pte_present, swp_offset
 from zram_helpers import mm_stat, zram_device
 
@@ -255,3 +255,37 @@ def test_a_bypass_fault_on_a_slot_taken_meanwhile_goes_through_the_swap_cache():
         assert got == [pages[2].tobytes()] and s.vmstat["pswpin"] == 1
         # out of the cache again and its slot freed, as on the bypass
         assert s.vmstat["nr_swapcached"] == 0 and mm_stat(z)[0] == stored - PAGE_SIZE
+
+
+@pytest.mark.parametrize("mode", SWAPIN_MODES)
+def test_racing_faults_on_one_entry_read_the_page_once(mode):
+    """Two processes share a swapped page (as after fork: one entry, count 2)
+    and fault on it at once from two threads: the swap cache gives both the
+    same read, in either mode (a shared entry is never bypassed)."""
+    s, _, mm, pages = _zram_swap(mode, 16)
+    with s:
+        mm.pageout()
+        other = s.create_mm(16)
+        for v in range(16):
+            entry = mm.swap_entry_at(v)
+            if entry:
+                assert swap_dup_entries(s, entry) == 0
+                other.ptes[v] = mm.ptes[v]
+        barrier = threading.Barrier(2)
+        got: dict[int, list[bytes]] = {0: [], 1: []}
+
+        def touch(k: int, proc) -> None:
+            for v in range(16):
+                barrier.wait()
+                got[k].append(proc.read(v))
+
+        threads = [threading.Thread(target=touch, args=(k, p)) for k, p in enumerate((mm, other))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        want = [pages[v].tobytes() for v in range(16)]
+        assert got[0] == want and got[1] == want
+        nonzero = int(np.count_nonzero(pages.any(axis=1)))
+        assert s.vmstat["pswpin"] == nonzero  # each shared page read once
+        assert s.swap.active()[0].inuse_pages == 0  # both references dropped
