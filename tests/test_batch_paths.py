@@ -377,7 +377,7 @@ def test_populate_refuses_pages_outside_the_mm_or_of_the_wrong_size(system):
     with pytest.raises(OSError) as e:
         mm.populate(10, PAGES[:7])
     assert e.value.errno == errno.EFAULT
-    with pytest.raises(OSError) as e:
+    with pytest.raises(OSError, match=r"shaped \(2, 100\)") as e:
         mm.populate(0, np.zeros((2, 100), dtype=np.uint8))
     assert e.value.errno == errno.EINVAL
     assert mm.resident() == 0

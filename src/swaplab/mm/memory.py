@@ -261,8 +261,8 @@ class MmStruct:
         if not n:
             return
         if pages.shape[1:] != self.system.mem.data.shape[1:]:
-            raise kerror(errno.EINVAL, f"populate of {pages.shape} bytes; pages are "
-                         f"{self.system.mem.data.shape[1]} bytes")
+            raise kerror(errno.EINVAL, f"populate of an array shaped {pages.shape}; it "
+                         f"takes (n, {self.system.mem.data.shape[1]}) pages")
         self._check(lo)
         self._check(lo + n - 1)
         system = self.system
