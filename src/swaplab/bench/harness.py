@@ -118,15 +118,19 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
         verified = 0
         cold0 = last = cold_reads(system)
         areas = system.swap.active()
+
+        def backend_read_ns() -> int:
+            return sum(si.backend_ns[READ] for si in areas)
+
         t1 = time.perf_counter()
         clock = time.perf_counter_ns
         for k, v in enumerate(order):
             v = int(v)
-            b = sum(si.backend_ns[READ] for si in areas)
+            b = backend_read_ns()
             a = clock()
             folio = mm.fault(v)
             lat[k] = clock() - a
-            backend[k] = sum(si.backend_ns[READ] for si in areas) - b
+            backend[k] = backend_read_ns() - b
             now = cold_reads(system)
             cold[k] = now != last
             last = now

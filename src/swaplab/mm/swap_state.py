@@ -58,6 +58,26 @@ SWAP_RA_HITS_MAX = 0xFF
 BYPASS_BACKOFF_S = 0.0001
 
 
+def _swapin_folio_alloc(system: System, entry: int) -> Folio | None:
+    """A new locked, swap-backed order-0 folio for ``entry``, charged to the
+    cgroup that owns the slot; None without memory or room in that cgroup."""
+    try:
+        folio = alloc_folio(system, 0)
+    except OSError:
+        return None
+    si = system.swap.info_of(entry)
+    memcg = system.memcgs.get(si.swap_cgroup.item(swp_offset(entry)))
+    if memcg is not None and memcg.id:
+        try:
+            mem_cgroup_charge(folio, memcg)
+        except OSError:
+            folio.free()
+            return None
+    folio.lock()
+    folio.set(PG.swapbacked)
+    return folio
+
+
 def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
                           ) -> tuple[Folio | None, bool]:
     """Return ``(folio, started)`` for ``entry``.
@@ -73,20 +93,9 @@ def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
         folio = swap_cache_get_folio(system, entry)
         if folio is not None:
             return folio, False
-        try:
-            folio = alloc_folio(system, 0)
-        except OSError:
+        folio = _swapin_folio_alloc(system, entry)
+        if folio is None:
             return None, False
-        si = system.swap.info_of(entry)
-        memcg = system.memcgs.get(int(si.swap_cgroup[swp_offset(entry)]))
-        if memcg is not None and memcg.id:
-            try:
-                mem_cgroup_charge(folio, memcg)
-            except OSError:
-                folio.free()
-                return None, False
-        folio.lock()
-        folio.set(PG.swapbacked)
         ret = swap_cache_add_folio(folio, entry)
         if ret == 0:
             system.memcgs[int(system.mem.memcg[folio.pfn])].lruvec.add_folio(folio.pfn)
@@ -111,22 +120,10 @@ def swapin_sync_bypass(system: System, entry: int) -> Folio | None:
     releases the claim (swapcache_clear) once the PTE is set."""
     if swapcache_prepare(system, entry):
         return None
-    try:
-        folio = alloc_folio(system, 0)
-    except OSError:
+    folio = _swapin_folio_alloc(system, entry)
+    if folio is None:
         swapcache_clear(system, entry)
         return None
-    si = system.swap.info_of(entry)
-    memcg = system.memcgs.get(si.swap_cgroup.item(swp_offset(entry)))
-    if memcg is not None and memcg.id:
-        try:
-            mem_cgroup_charge(folio, memcg)
-        except OSError:
-            folio.free()
-            swapcache_clear(system, entry)
-            return None
-    folio.lock()
-    folio.set(PG.swapbacked)
     folio.swap = entry
     system.memcgs[int(system.mem.memcg[folio.pfn])].lruvec.add_folio(folio.pfn)
     ctx = SwapIoCtx()

@@ -608,11 +608,11 @@ def swap_cache_del_folio(folio: Folio) -> None:
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
         if nr == 1:
-            si.cache[off] = -1
+            si.cache[off] = SWAP_CACHE_NONE
             if not si.swap_map.item(off):
                 si._entries_free(off, 1)
         else:
-            si.cache[off : off + nr] = -1
+            si.cache[off : off + nr] = SWAP_CACHE_NONE
             si._free_if_unused(off, nr)
     folio.clear(PG.swapcache)
     folio.swap = 0

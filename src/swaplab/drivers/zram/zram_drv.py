@@ -359,18 +359,17 @@ class Zram:
             n = len(indices)
             if rows is None and len(pages) != n:
                 pages = pages[:n]
+        faulty = self.system.faults.armed
         done = err = 0
-        if not self.system.faults.armed:  # the common case: one call for the whole batch
+        if not faulty:  # the common case: one call for the whole batch
             done, err = self.meta.read_pages(pages, rows, indices, self._now())
-            if err == _native.ZRAM_NEEDS_CALLER:
-                done, err = self._read_pages_by_page(pages, _slots(indices, n),
-                                                     _rows(n) if rows is None else rows, done)
-        else:
-            done, err = self._read_pages_by_page(pages, _slots(indices, n),
-                                                 _rows(n) if rows is None else rows, 0)
+        if faulty or err == _native.ZRAM_NEEDS_CALLER:
+            indices = _slots(indices, n)
+            done, err = self._read_pages_by_page(pages, indices,
+                                                 _rows(n) if rows is None else rows, done)
         if err:
-            self.system.printk(logging.WARNING, "Decompression failed! "
-                               f"err={err}, page={int(_slots(indices, n)[done])}")
+            slot = indices + done if type(indices) is int else int(indices[done])
+            self.system.printk(logging.WARNING, f"Decompression failed! err={err}, page={slot}")
         return done, err
 
     def _read_pages_by_page(self, pages: np.ndarray, indices: np.ndarray, rows: np.ndarray,
