@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import run_in_threads, sample_pages
+from swaplab.drivers.zram.slots import ZRAM_SAME
 from swaplab.mm.zsmalloc import (
     ZS_INUSE_RATIO_0,
     ZS_INUSE_RATIO_100,
@@ -177,3 +179,49 @@ def test_random_alloc_free_matches_a_model(ops):
         assert pool.handle_of(z, idx) == h
     used = sum(int(pool.classes.pages[pool.zspage_info(z)[0]]) for z in pool.zspages())
     assert used == pool.total_pages
+
+
+def test_threads_share_one_pool(system):
+    """Two threads rewrite their halves of one zram device in long compiled
+    batches (zs_malloc and zs_free of the old objects in parallel, in classes
+    both use) while a third compacts the pool: every slot reads back its last
+    page, no handle is lost or shared, and pages_allocated falls to nothing
+    once the slots are freed."""
+    n = 4096
+    pages = sample_pages(n)
+    z = system.load_zram()[0]
+    z.attr["disksize"] = str(2 * n * 4096)
+    last = np.full(2 * n, -1, dtype=np.int64)
+    finished: list[int] = []
+
+    def writer(k: int) -> None:
+        rng = np.random.default_rng(k)
+        slots = np.arange(k * n, (k + 1) * n, dtype=np.int64)
+        for _ in range(6):
+            rows = rng.integers(0, n, n)
+            for lo in range(0, n, 1024):
+                m, err = z.write_pages(pages, slots[lo:lo + 1024], rows[lo:lo + 1024])
+                assert (m, err) == (1024, 0)
+            last[slots] = rows
+
+    def body(k: int) -> None:
+        if k == 2:
+            while len(finished) < 2:
+                z.attr["compact"] = "1"
+            return
+        try:
+            writer(k)
+        finally:
+            finished.append(k)
+
+    errors = run_in_threads(body, 3, timeout=300)
+    assert not errors, errors
+    back = np.empty((2 * n, 4096), dtype=np.uint8)
+    assert z.read_pages(back, np.arange(2 * n, dtype=np.int64)) == (2 * n, 0)
+    assert np.array_equal(back, pages[last])
+    stored = [int(z.handle[i]) for i in range(2 * n) if not z.flags[i] >> ZRAM_SAME & 1]
+    assert len(set(stored)) == len(stored)  # every object its own handle
+    assert z.mem_pool.stats()["objects"] == len(stored)
+    for i in range(2 * n):
+        z.slot_free_notify(i)
+    assert z.mem_pool.stats()["objects"] == 0 and z.mem_pool.total_pages == 0

@@ -12,6 +12,18 @@
  * built 0 -> 1 -> ... when the zspage is created, OBJ_INDEX_MASK ends it).
  * A huge class's zspage is one page holding one object and no header; its
  * handle is kept in the zspage, as the kernel keeps it in the page.
+ *
+ * Locks, taken in this order (the kernel's pool->lock, class->lock, and the
+ * page allocator's and slab's own):
+ *  - pool->lock, a rwlock: read by every object operation, written by
+ *    compaction (objects move) and by growth of the handle and zspage
+ *    tables (they move in memory);
+ *  - class->lock (of the merged class): its fullness lists, its zspages'
+ *    free chains, inuse and statistics;
+ *  - pool->handle_lock: the handle stack; pool->page_lock: zspage ids,
+ *    pages_allocated against max_pages and the page source.
+ * An object's bytes belong to its handle's holder, so reads and writes of
+ * them need only the pool lock for reading.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +35,7 @@
 #define HANDLE_FREE	UINT64_MAX
 #define ZS_NIL		UINT32_MAX
 #define ZS_NO_CLASS	UINT32_MAX
+#define ZS_GROW		(UINT32_MAX - 1)	/* alloc_zspage: the id table is full */
 
 struct zspage {
 	uint32_t cls;		/* ZS_NO_CLASS: the id is free */
@@ -35,6 +48,7 @@ struct zspage {
 };
 
 struct size_class {
+	pthread_mutex_t lock;
 	struct zs_class_info info;
 	int huge;
 	uint32_t fullness_list[NR_FULLNESS_GROUPS];	/* first zspage id, ZS_NIL */
@@ -43,6 +57,7 @@ struct size_class {
 
 struct zs_pool {
 	pthread_rwlock_t lock;
+	pthread_mutex_t handle_lock, page_lock;
 	uint8_t *mem;
 	uint64_t nr_frames, max_pages;
 	struct zs_page_source src;
@@ -57,7 +72,8 @@ struct zs_pool {
 	uint32_t *free_ids;
 	uint64_t nr_free_ids, cap_free_ids;
 	uint64_t *handles;
-	uint64_t nr_handles, cap_handles;
+	uint64_t nr_handles;	/* written under handle_lock, read atomically */
+	uint64_t cap_handles;
 	uint64_t *free_handles;
 	uint64_t nr_free_handles, cap_free_handles;
 	uint64_t pages_allocated;	/* read without the lock: atomic */
@@ -155,6 +171,9 @@ struct zs_pool *zs_create_pool(uint8_t *mem, uint64_t nr_frames, uint64_t max_pa
 		free(pool);
 		return NULL;
 	}
+	/* default attributes: these cannot fail on Linux */
+	pthread_mutex_init(&pool->handle_lock, NULL);
+	pthread_mutex_init(&pool->page_lock, NULL);
 	pool->mem = mem;
 	pool->nr_frames = nr_frames;
 	pool->max_pages = max_pages;
@@ -163,6 +182,7 @@ struct zs_pool *zs_create_pool(uint8_t *mem, uint64_t nr_frames, uint64_t max_pa
 	for (i = 0; i < ZS_SIZE_CLASSES; i++) {
 		struct size_class *c = &pool->classes[i];
 
+		pthread_mutex_init(&c->lock, NULL);
 		c->info = table[i];
 		c->huge = table[i].pages == 1 && table[i].objs == 1;
 		for (g = 0; g < NR_FULLNESS_GROUPS; g++)
@@ -259,40 +279,35 @@ static int grow(void **arr, uint64_t *cap, uint64_t need, size_t elem)
 	return 0;
 }
 
-/* A new zspage of class @c (ZS_NIL when out of pages or memory). */
+/*
+ * A new zspage of class @c, under its class lock: ZS_NIL when out of pages,
+ * ZS_GROW when the id table must grow first (which needs the pool lock for
+ * writing: the caller drops its locks, calls grow_tables, and retries).
+ */
 static uint32_t alloc_zspage(struct zs_pool *pool, struct size_class *c, unsigned int cls)
 {
 	uint32_t pfns[ZS_MAX_CHAIN], id, i, objs = c->info.objs, npages = c->info.pages;
 	struct zspage *z;
 
-	if (pool->pages_allocated + npages > pool->max_pages)
-		return ZS_NIL;
-	if (pool->nr_free_ids) {
-		id = pool->free_ids[pool->nr_free_ids - 1];
-	} else {
-		uint64_t cap = pool->cap_zspages;
-
-		if (grow((void **)&pool->zspages, &cap, (uint64_t)pool->nr_zspages + 1,
-			 sizeof(struct zspage)))
-			return ZS_NIL;
-		pool->cap_zspages = (uint32_t)cap;
-		if (grow((void **)&pool->free_ids, &pool->cap_free_ids,
-			 (uint64_t)pool->nr_zspages + 1, sizeof(uint32_t)))
-			return ZS_NIL;
-		id = pool->nr_zspages;
+	pthread_mutex_lock(&pool->page_lock);
+	if (zs_get_total_pages(pool) + npages > pool->max_pages)
+		goto nil;
+	if (!pool->nr_free_ids && pool->nr_zspages >= pool->cap_zspages) {
+		pthread_mutex_unlock(&pool->page_lock);
+		return ZS_GROW;
 	}
 	if (pool->src.alloc(pool->src.priv, npages, pfns))
-		return ZS_NIL;
+		goto nil;
 	for (i = 0; i < npages; i++) {
 		if (pfns[i] >= pool->nr_frames) {	/* a broken page source */
 			pool->src.free(pool->src.priv, npages, pfns);
-			return ZS_NIL;
+			goto nil;
 		}
 	}
-	if (pool->nr_free_ids)
-		pool->nr_free_ids--;
-	else
-		pool->nr_zspages++;
+	id = pool->nr_free_ids ? pool->free_ids[--pool->nr_free_ids] : pool->nr_zspages++;
+	__atomic_add_fetch(&pool->pages_allocated, npages, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&pool->page_lock);
+
 	z = &pool->zspages[id];
 	memset(z, 0, sizeof(*z));
 	z->cls = cls;
@@ -309,12 +324,15 @@ static uint32_t alloc_zspage(struct zs_pool *pool, struct size_class *c, unsigne
 		z->freeobj = 0;
 	}
 	insert_zspage(pool, c, id, ZS_INUSE_RATIO_0);
-	__atomic_add_fetch(&pool->pages_allocated, npages, __ATOMIC_RELAXED);
 	c->objs_allocated += objs;
 	c->zspages++;
 	return id;
+nil:
+	pthread_mutex_unlock(&pool->page_lock);
+	return ZS_NIL;
 }
 
+/* Under the class lock of @c (and the pool lock, for reading or writing). */
 static void free_zspage(struct zs_pool *pool, struct size_class *c, uint32_t id)
 {
 	struct zspage *z = &pool->zspages[id];
@@ -323,12 +341,40 @@ static void free_zspage(struct zs_pool *pool, struct size_class *c, uint32_t id)
 	remove_zspage(pool, c, id);
 	for (i = 0; i < npages; i++)
 		pool->page_zspage[z->pages[i]] = 0;
-	pool->src.free(pool->src.priv, npages, z->pages);
 	z->cls = ZS_NO_CLASS;
-	pool->free_ids[pool->nr_free_ids++] = id;
-	__atomic_sub_fetch(&pool->pages_allocated, npages, __ATOMIC_RELAXED);
 	c->objs_allocated -= c->info.objs;
 	c->zspages--;
+	pthread_mutex_lock(&pool->page_lock);
+	pool->src.free(pool->src.priv, npages, z->pages);
+	pool->free_ids[pool->nr_free_ids++] = id;
+	__atomic_sub_fetch(&pool->pages_allocated, npages, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&pool->page_lock);
+}
+
+/*
+ * Room for one more handle and one more zspage id, with the pool lock held
+ * for writing (the tables move).  Each stack is kept as large as what it
+ * can hold, so freeing never allocates.
+ */
+static int grow_tables(struct zs_pool *pool)
+{
+	uint64_t cap = pool->cap_zspages;
+	int err = 0;
+
+	pthread_rwlock_wrlock(&pool->lock);
+	if (grow((void **)&pool->handles, &pool->cap_handles, pool->nr_handles + 1,
+		 sizeof(uint64_t)) ||
+	    grow((void **)&pool->free_handles, &pool->cap_free_handles, pool->nr_handles + 1,
+		 sizeof(uint64_t)) ||
+	    grow((void **)&pool->zspages, &cap, (uint64_t)pool->nr_zspages + 1,
+		 sizeof(struct zspage)) ||
+	    cap > ZS_GROW - 1 ||
+	    grow((void **)&pool->free_ids, &pool->cap_free_ids, cap, sizeof(uint32_t)))
+		err = -ENOMEM;
+	else
+		pool->cap_zspages = (uint32_t)cap;	/* free_ids holds them all */
+	pthread_rwlock_unlock(&pool->lock);
+	return err;
 }
 
 /* The fullest zspage of @c with a free slot (ZS_NIL: none). */
@@ -390,7 +436,33 @@ static void obj_to_location(const struct zs_pool *pool, uint64_t obj, uint32_t *
 
 static int handle_valid(const struct zs_pool *pool, unsigned long handle)
 {
-	return handle > 0 && handle < pool->nr_handles && pool->handles[handle] != HANDLE_FREE;
+	return handle > 0 && handle < __atomic_load_n(&pool->nr_handles, __ATOMIC_ACQUIRE) &&
+	       pool->handles[handle] != HANDLE_FREE;
+}
+
+/* A free handle, 0 when the table must grow first; under the pool lock. */
+static uint64_t alloc_handle(struct zs_pool *pool)
+{
+	uint64_t handle = 0;
+
+	pthread_mutex_lock(&pool->handle_lock);
+	if (pool->nr_free_handles) {
+		handle = pool->free_handles[--pool->nr_free_handles];
+	} else if (pool->nr_handles < pool->cap_handles) {
+		handle = pool->nr_handles;
+		pool->handles[handle] = HANDLE_FREE;
+		__atomic_store_n(&pool->nr_handles, handle + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&pool->handle_lock);
+	return handle;
+}
+
+static void free_handle(struct zs_pool *pool, uint64_t handle)
+{
+	pthread_mutex_lock(&pool->handle_lock);
+	pool->handles[handle] = HANDLE_FREE;
+	pool->free_handles[pool->nr_free_handles++] = handle;
+	pthread_mutex_unlock(&pool->handle_lock);
 }
 
 /* --- the API -------------------------------------------------------------------- */
@@ -406,35 +478,33 @@ long zs_malloc(struct zs_pool *pool, size_t size)
 		return -EINVAL;
 	if (size > ZS_MAX_ALLOC_SIZE)
 		return -ENOSPC;
-	pthread_rwlock_wrlock(&pool->lock);
-	if (!pool->nr_free_handles &&
-	    (grow((void **)&pool->handles, &pool->cap_handles, pool->nr_handles + 1,
-		  sizeof(uint64_t)) ||
-	     grow((void **)&pool->free_handles, &pool->cap_free_handles, pool->nr_handles + 1,
-		  sizeof(uint64_t)))) {
-		pthread_rwlock_unlock(&pool->lock);
-		return -ENOMEM;
-	}
 	cls = zs_lookup_class_index(pool, size);
 	c = &pool->classes[cls];
-	id = find_get_zspage(c);
-	if (id == ZS_NIL)
-		id = alloc_zspage(pool, c, cls);
-	if (id == ZS_NIL) {
+	for (;;) {
+		pthread_rwlock_rdlock(&pool->lock);
+		handle = alloc_handle(pool);
+		if (handle) {
+			pthread_mutex_lock(&c->lock);
+			id = find_get_zspage(c);
+			if (id == ZS_NIL)
+				id = alloc_zspage(pool, c, cls);
+			if (id != ZS_NIL && id != ZS_GROW)
+				break;
+			pthread_mutex_unlock(&c->lock);
+			free_handle(pool, handle);
+			if (id == ZS_NIL) {
+				pthread_rwlock_unlock(&pool->lock);
+				return -ENOMEM;
+			}
+		}
 		pthread_rwlock_unlock(&pool->lock);
-		return -ENOMEM;
+		if (grow_tables(pool))
+			return -ENOMEM;
 	}
-	handle = pool->nr_free_handles ? pool->free_handles[--pool->nr_free_handles] :
-		 pool->nr_handles++;
 	pool->handles[handle] = obj_malloc(pool, c, id, handle);
+	pthread_mutex_unlock(&c->lock);
 	pthread_rwlock_unlock(&pool->lock);
 	return (long)handle;
-}
-
-static void free_handle(struct zs_pool *pool, uint64_t handle)
-{
-	pool->handles[handle] = HANDLE_FREE;
-	pool->free_handles[pool->nr_free_handles++] = handle;
 }
 
 int zs_free(struct zs_pool *pool, unsigned long handle)
@@ -442,7 +512,7 @@ int zs_free(struct zs_pool *pool, unsigned long handle)
 	struct size_class *c;
 	uint32_t id, idx;
 
-	pthread_rwlock_wrlock(&pool->lock);
+	pthread_rwlock_rdlock(&pool->lock);
 	if (!handle_valid(pool, handle)) {
 		pthread_rwlock_unlock(&pool->lock);
 		return -EINVAL;
@@ -450,9 +520,11 @@ int zs_free(struct zs_pool *pool, unsigned long handle)
 	obj_to_location(pool, pool->handles[handle], &id, &idx);
 	c = &pool->classes[pool->zspages[id].cls];
 	free_handle(pool, handle);
+	pthread_mutex_lock(&c->lock);
 	obj_free(pool, c, id, idx);
 	if (pool->zspages[id].inuse == 0)
 		free_zspage(pool, c, id);
+	pthread_mutex_unlock(&c->lock);
 	pthread_rwlock_unlock(&pool->lock);
 	return 0;
 }
@@ -543,12 +615,22 @@ void zs_obj_read_end(struct zs_pool *pool)
 
 /* --- compaction ----------------------------------------------------------------- */
 
-uint64_t zs_can_compact(struct zs_pool *pool, unsigned int cls)
+static uint64_t class_can_compact(const struct size_class *c)
 {
-	const struct size_class *c = &pool->classes[cls];
 	uint64_t wasted = c->objs_allocated - c->objs_used;
 
 	return wasted / c->info.objs * c->info.pages;
+}
+
+uint64_t zs_can_compact(struct zs_pool *pool, unsigned int cls)
+{
+	struct size_class *c = &pool->classes[cls];
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = class_can_compact(c);
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 /* isolate_src_zspage: the least-used zspage (groups 10% upward), off its list. */
@@ -634,7 +716,7 @@ static uint64_t compact_class(struct zs_pool *pool, struct size_class *c)
 	uint32_t src, dst = ZS_NIL;
 	uint64_t freed = 0;
 
-	while (zs_can_compact(pool, (unsigned int)(c - pool->classes))) {
+	while (class_can_compact(c)) {
 		if (dst == ZS_NIL) {
 			dst = isolate_dst(pool, c);
 			if (dst == ZS_NIL)
@@ -678,15 +760,17 @@ uint64_t zs_compact(struct zs_pool *pool)
 
 /* --- statistics and introspection ----------------------------------------------- */
 
+/* (zspage introspection reads other classes' zspages: the pool lock for writing) */
+
 void zs_class_stats(struct zs_pool *pool, unsigned int cls, struct zs_class_stat *st)
 {
-	const struct size_class *c = &pool->classes[cls];
+	struct size_class *c = &pool->classes[cls];
 
-	pthread_rwlock_rdlock(&pool->lock);
+	pthread_mutex_lock(&c->lock);
 	st->objs_allocated = c->objs_allocated;
 	st->objs_used = c->objs_used;
 	st->zspages = c->zspages;
-	pthread_rwlock_unlock(&pool->lock);
+	pthread_mutex_unlock(&c->lock);
 }
 
 int zs_obj_location(struct zs_pool *pool, unsigned long handle, uint32_t *zspage,
@@ -707,7 +791,7 @@ int zs_zspage_info(struct zs_pool *pool, uint32_t id, uint32_t *cls, uint32_t *i
 {
 	int ret = -EINVAL;
 
-	pthread_rwlock_rdlock(&pool->lock);
+	pthread_rwlock_wrlock(&pool->lock);
 	if (id < pool->nr_zspages && pool->zspages[id].cls != ZS_NO_CLASS) {
 		*cls = pool->zspages[id].cls;
 		*inuse = pool->zspages[id].inuse;
@@ -721,7 +805,7 @@ long zs_handle_of(struct zs_pool *pool, uint32_t id, uint32_t idx)
 {
 	long ret = -EINVAL;
 
-	pthread_rwlock_rdlock(&pool->lock);
+	pthread_rwlock_wrlock(&pool->lock);
 	if (id < pool->nr_zspages && pool->zspages[id].cls != ZS_NO_CLASS) {
 		const struct zspage *z = &pool->zspages[id];
 		const struct size_class *c = &pool->classes[z->cls];
@@ -744,7 +828,7 @@ uint32_t zs_nr_zspage_ids(struct zs_pool *pool)
 {
 	uint32_t n;
 
-	pthread_rwlock_rdlock(&pool->lock);
+	pthread_rwlock_wrlock(&pool->lock);
 	n = pool->nr_zspages;
 	pthread_rwlock_unlock(&pool->lock);
 	return n;
@@ -762,6 +846,10 @@ void zs_destroy_pool(struct zs_pool *pool)
 		if (z->cls != ZS_NO_CLASS)
 			pool->src.free(pool->src.priv, pool->classes[z->cls].info.pages, z->pages);
 	}
+	for (id = 0; id < ZS_SIZE_CLASSES; id++)
+		pthread_mutex_destroy(&pool->classes[id].lock);
+	pthread_mutex_destroy(&pool->page_lock);
+	pthread_mutex_destroy(&pool->handle_lock);
 	pthread_rwlock_destroy(&pool->lock);
 	free(pool->page_zspage);
 	free(pool->zspages);

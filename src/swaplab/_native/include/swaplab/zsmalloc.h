@@ -4,11 +4,14 @@
  * over page frames a page source hands out (the machine's frames, or a
  * private arena).  Facts it follows: kernel-facts §4.
  *
- * Locking: one reader/writer lock per pool.  Allocation, free and
- * compaction take it for writing; object reads and writes take it for
- * reading, so compaction never moves an object while someone copies it.
- * Every function here may block on that lock: callers from Python must have
- * released the GIL.  The page source's hooks run under the pool lock.
+ * Locking, as the kernel's: a reader/writer lock per pool, taken for
+ * reading by allocation, free and every object access, and for writing by
+ * compaction (so it never moves an object while someone copies it) and by
+ * the rare growth of the handle and zspage tables; a lock per size class
+ * for its zspages, so that allocations in different classes run in
+ * parallel.  Every function here may block: callers from Python must have
+ * released the GIL.  The page source's hooks are called one at a time,
+ * under a lock of their own.
  */
 #ifndef _SWAPLAB_ZSMALLOC_H
 #define _SWAPLAB_ZSMALLOC_H
