@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -11,6 +13,8 @@ import sys
 import pytest
 
 from swaplab.cli import main
+from swaplab.kernel.swapin import swap_areas
+from swaplab.kernel.zram import unavailable
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -156,7 +160,8 @@ def test_calibrate_on_the_host_kernel(tmp_path):
     assert rows["mm_stat orig_data_size"]["swaplab"] == 512 * 4096
     for f in (f for f in rows if f.startswith("mm_stat ")):  # the kernel's codecs: equal
         assert rows[f]["kernel"] == rows[f]["swaplab"], f
-    for f in ("write MiB/s", "read MiB/s", "4 KiB read p50_us"):
+    for f in ("write MiB/s", "read MiB/s", "4 KiB read p50_us", "first-touch swap-in p50_us",
+              "first-touch swap-in p99_us"):
         assert rows[f]["kernel"] > 0 and rows[f]["swaplab"] > 0
     assert json.loads((tmp_path / "cal.json").read_text())["rows"] == doc["rows"]
 
@@ -170,3 +175,48 @@ def test_capture_and_run_usage_errors(tmp_path):
     bad.write_text('[[process]]\nname = "a"\nsize = "8M"\npattern = "spiral"\n')
     r = run("run", str(bad))
     assert r.returncode == 2 and "process[0].pattern = 'spiral'" in r.stderr
+
+
+@pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
+def test_bench_kernel_row(tmp_path):
+    """--kernel adds the host kernel's zram as a row, every page verified, and
+    each design's latency as a multiple of it; the host is left as it was."""
+    swaps = set(swap_areas())
+    r = run("bench", "--kernel", "--pages", "256", "--repeat", "2", "--design",
+            "zram/swap_ops", "--corpus", "sample", "--out", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    assert set(swap_areas()) == swaps
+    doc = json.loads(r.stdout)
+    rows = {x["design"]: x for x in doc["results"]}
+    assert list(rows) == ["zram/swap_ops", "kernel/zram"]
+    assert doc["kernel"] == {"row": "kernel/zram", "algorithm": "lz4"}
+    k = rows["kernel/zram"]
+    assert k["verified"] == 512 and k["lat_p50_us"]["median"] > 0
+    ours = rows["zram/swap_ops"]
+    assert ours["p50_vs_kernel"] == pytest.approx(
+        ours["lat_p50_us"]["median"] / k["lat_p50_us"]["median"])
+    assert k["p50_vs_kernel"] == 1.0
+    r = run("bench", "--kernel", "--pages", "64", "--repeat", "1", "--design",
+            "zram/swap_ops", "--corpus", "sample", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "p50 × kernel" in r.stdout and "kernel/zram" in r.stdout
+
+
+def test_bench_without_the_kernel_row_says_why(tmp_path, monkeypatch):
+    """Where the host cannot serve (here: what unavailable() answers without
+    root; an unprivileged process cannot even reach this machine's Python),
+    the kernel row is skipped with the reason and the designs still run."""
+    from swaplab import cli
+
+    why = "driving the kernel's zram needs root"
+    monkeypatch.setattr(cli, "unavailable", lambda: why)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = cli.main(["bench", "--kernel", "--pages", "32", "--repeat", "1", "--design",
+                       "ram/swap_ops", "--corpus", "sample", "--out", str(tmp_path)])
+    assert rc == 0
+    text = " ".join(out.getvalue().split())
+    assert f"no kernel/zram row: {why}" in text
+    assert "ram/swap_ops" in text and "× kernel" not in text
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert doc["kernel"] == {"row": None, "why": why}

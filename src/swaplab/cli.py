@@ -23,9 +23,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__
 from .bench.calibrate import calibrate, compare
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS
-from .bench.harness import VerificationError, aggregate, run_once
+from .bench.harness import KERNEL_ROW, VerificationError, aggregate, kernel_vs, run_kernel, run_once
 from .bench.report import plot_cdf, plot_split, print_table, write_json
 from .drivers.zram import zramctl
+from .kernel.zram import unavailable
 from .system import System
 from .util import memparse
 from .workload.capture import capture
@@ -97,7 +98,10 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results, lats = [], {}
-    total = len(names) * args.repeat * args.pages
+    kernel_why = unavailable() if args.kernel else "not asked for (--kernel)"
+    if args.kernel and kernel_why is not None:
+        console.print(f"[yellow]no {KERNEL_ROW} row: {kernel_why}[/yellow]")
+    total = (len(names) + (kernel_why is None)) * args.repeat * args.pages
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True),
                   disable=args.json or (not sys.stderr.isatty() and not args.progress)) as prog:
@@ -110,11 +114,27 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
                                      lambda k: prog.advance(task, k)))
             lats[name] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
+        if kernel_why is None:
+            runs = []
+            try:
+                for rep in range(args.repeat):
+                    prog.update(task, description=f"{KERNEL_ROW} #{rep + 1}")
+                    runs.append(run_kernel(pages, args.seed + rep))
+                    prog.advance(task, args.pages)
+            except OSError as e:  # e.g. an algorithm this kernel's zram lacks
+                kernel_why = f"the host kernel's run failed: {e}"
+                console.print(f"[yellow]no {KERNEL_ROW} row: {kernel_why}[/yellow]")
+            else:
+                lats[KERNEL_ROW] = np.concatenate([r.latencies_ns for r in runs])
+                results.append(aggregate(runs))
+                kernel_vs(results)
     doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
            "corpus": {**corpus, "seed": args.seed, **describe(pages)},
            "method": "write N real pages, MADV_PAGEOUT all, first touch of each page in a "
                      "seeded random order, every page compared with what was written",
-           "results": results}
+           "results": results,
+           "kernel": ({"row": KERNEL_ROW, "algorithm": "lz4"} if kernel_why is None
+                      else {"row": None, "why": kernel_why})}
     json_path, png_path = out / "bench.json", out / "bench-latency-cdf.png"
     split_path = out / "bench-time-split.png"
     write_json(doc, json_path)
@@ -354,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "captured), sample (the 2,048 real pages swaplab ships), capture:PID, "
                         "pagefile:PATH, files, elf, text, stdlib, or a folder of files")
     b.add_argument("--out", default="out", help="folder for bench.json and the PNG (out)")
+    b.add_argument("--kernel", action="store_true",
+                   help=f"add the host kernel's zram as a row ({KERNEL_ROW}: root and "
+                        "/sys/class/zram-control; the same pages, order and clock)")
     b.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     b.add_argument("--progress", action="store_true", help="show progress even without a tty")
     b.set_defaults(func=cmd_bench)

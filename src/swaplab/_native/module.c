@@ -345,6 +345,7 @@ static PyMethodDef native_methods[] = {
 	{"decompress", py_decompress, METH_VARARGS, decompress_doc},
 	{"compress_batch", py_compress_batch, METH_VARARGS, compress_batch_doc},
 	{"decompress_batch", py_decompress_batch, METH_VARARGS, decompress_batch_doc},
+	{"first_touch", py_first_touch, METH_VARARGS, first_touch_doc},
 	{NULL, NULL, 0, NULL},
 };
 

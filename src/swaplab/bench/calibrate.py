@@ -28,6 +28,8 @@ from ..consts import PAGE_SIZE
 from ..errors import kerror
 from ..kernel.zram import KernelZram, unavailable
 from ..system import System
+from .designs import zram_swap_ops
+from .harness import run_kernel, run_once
 
 if TYPE_CHECKING:
     from ..drivers.zram.zram_drv import Zram
@@ -147,6 +149,7 @@ def calibrate(pages: np.ndarray, algo: str = "lz4", latency_pages: int = 2000,
         k["read_latency"], s["read_latency"] = _lat_summary(lat_k), _lat_summary(lat_s)
         k["mm_stat"] = kz.mm_stat()
         s["mm_stat"] = [int(x) for x in z.attr["mm_stat"].split()]
+    k["first_touch"], s["first_touch"] = first_touch_pair(pages, algo, seed)
     rows = []
     for i, name in enumerate(MM_STAT):
         kv, sv = k["mm_stat"][i], s["mm_stat"][i]
@@ -159,8 +162,23 @@ def calibrate(pages: np.ndarray, algo: str = "lz4", latency_pages: int = 2000,
         kv, sv = k["read_latency"][key], s["read_latency"][key]
         rows.append({"field": f"4 KiB read {key}", "kernel": kv, "swaplab": sv,
                      "ratio": sv / kv if kv else None})
+    for key in ("avg_us", "p50_us", "p99_us"):
+        kv, sv = k["first_touch"][key], s["first_touch"][key]
+        rows.append({"field": f"first-touch swap-in {key}", "kernel": kv, "swaplab": sv,
+                     "ratio": sv / kv if kv else None})
     return {"pages": n, "algorithm": algo, "rows": rows, "kernel": k, "swaplab": s,
             "latency": {"pages": len(order), "turn": LATENCY_TURN, "cpu": cpu}}
+
+
+def first_touch_pair(pages: np.ndarray, algo: str, seed: int
+                     ) -> tuple[dict[str, float], dict[str, float]]:
+    """The bench's first-touch experiment on ``pages`` (same order, ``seed``),
+    on the host kernel's zram swap and on swaplab's zram/swap_ops with the
+    same algorithm: (kernel, swaplab) latency summaries, every page verified
+    on both sides."""
+    kr = run_kernel(pages, seed, algo)
+    sr = run_once(zram_swap_ops(algo), pages, seed)
+    return _lat_summary(kr.latencies_ns), _lat_summary(sr.latencies_ns)
 
 
 # --- compare ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ swap core over a plain file-backed disk.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,11 +54,17 @@ def _file(system: System, tmp: Path, nbytes: int) -> Any:
     return system.add_filedisk(tmp / "swapdisk.img", nbytes)
 
 
-def _zram(system: System, tmp: Path, nbytes: int) -> Any:
+def _zram(system: System, tmp: Path, nbytes: int, algorithm: str = "lz4") -> Any:
     z = system.load_module("zram")[0]
-    z.attr["comp_algorithm"] = "lz4"
+    z.attr["comp_algorithm"] = algorithm
     z.attr["disksize"] = str(nbytes)
     return z.bdev
+
+
+def zram_swap_ops(algorithm: str) -> Design:
+    """zram/swap_ops with ``algorithm`` instead of lz4 (calibrate's first-touch row)."""
+    return Design("zram/swap_ops", f"zram ({algorithm}) through the series' swap_ops",
+                  functools.partial(_zram, algorithm=algorithm))
 
 
 def _zram_backed(system: System, tmp: Path, nbytes: int) -> Any:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
+from ..kernel.swapin import first_touch
 from ..mm.swap_iocb import READ
 from ..system import System
 from .designs import Design, cold_reads
@@ -154,6 +155,23 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
                          _counters(system), np.minimum(backend, lat))
 
 
+#: The design name of the host kernel's row.
+KERNEL_ROW = "kernel/zram"
+
+
+def run_kernel(pages: np.ndarray, seed: int, algorithm: str = "lz4") -> RunResult:
+    """The same experiment on the host kernel's zram (root and zram needed:
+    :func:`swaplab.kernel.swapin.first_touch`), as one repetition's result.
+    Its split is unknown (the kernel is not instrumented): the whole fault
+    counts as core time and :data:`KERNEL_ROW` is left out of the split."""
+    k = first_touch(pages, algorithm, seed)
+    n = len(pages)
+    return RunResult(KERNEL_ROW, k.latencies_ns, k.pageout_s, k.swapin_s, n, k.verified,
+                     k.vmstat["pswpin"], k.vmstat["pswpout"], k.vmstat, None, 0, k.mm_stat[2],
+                     k.mm_stat[0], k.mm_stat[1],
+                     {"zram": {"mm_stat": k.mm_stat, "algorithm": algorithm}})
+
+
 def _pool_figures(system: System) -> tuple[int, int, int]:
     """(pool bytes, bytes of data it holds, their compressed bytes) after page-out,
     over every backend with a pool."""
@@ -187,3 +205,15 @@ def aggregate(runs: list[RunResult]) -> dict[str, Any]:
     out["runs"] = [{k: v for k, v in s.items() if k not in ("vmstat", "counters")}
                    for s in sums]
     return out
+
+
+def kernel_vs(results: list[dict[str, Any]]) -> None:
+    """Give each aggregated result its avg and p50 as multiples of the
+    :data:`KERNEL_ROW` result's (``avg_vs_kernel``, ``p50_vs_kernel``: medians
+    over the repetitions); nothing when there is no kernel row."""
+    k = next((r for r in results if r["design"] == KERNEL_ROW), None)
+    if k is None:
+        return
+    for r in results:
+        for key, name in (("lat_avg_us", "avg_vs_kernel"), ("lat_p50_us", "p50_vs_kernel")):
+            r[name] = r[key]["median"] / k[key]["median"]

@@ -10,6 +10,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from .harness import KERNEL_ROW
+
 
 def _fmt(v: dict[str, float], digits: int = 1) -> str:
     """Median, and the spread (max - min) as a share of it."""
@@ -23,13 +25,18 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
     swap-in time split into the core's and the backend's. Median of each
     figure over the repetitions, ± half the min-max spread."""
     cap = "median ±half the min-max spread over the repeats"
-    lat = Table(title=f"{title}: first-touch swap-in latency", caption=cap)
-    for col in ("design", "avg µs", "p50 µs", "p99 µs", "p99.9 µs", "pages verified"):
+    vs = any("p50_vs_kernel" in r for r in results)
+    lat = Table(title=f"{title}: first-touch swap-in latency", caption=cap + (
+        "; × kernel: the design's median over the kernel row's" if vs else ""))
+    for col in ("design", "avg µs", "p50 µs", "p99 µs", "p99.9 µs", "pages verified",
+                *(("avg × kernel", "p50 × kernel") if vs else ())):
         lat.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
     for r in results:
         lat.add_row(r["design"], _fmt(r["lat_avg_us"]), _fmt(r["lat_p50_us"]),
                     _fmt(r["lat_p99_us"]), _fmt(r["lat_p999_us"]),
-                    f"{r['verified']}/{r['pages'] * r['repeats']}")
+                    f"{r['verified']}/{r['pages'] * r['repeats']}",
+                    *((f"{r['avg_vs_kernel']:.2f}x", f"{r['p50_vs_kernel']:.2f}x")
+                      if vs else ()))
     io = Table(title=f"{title}: throughput and memory", caption=cap)
     for col in ("design", "swap-out MiB/s", "swap-in MiB/s", "backing reads/fault",
                 "cold faults", "pool MiB", "compr. ratio"):
@@ -46,6 +53,8 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
                 "backend p50 µs"):
         split.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
     for r in results:
+        if r["design"] == KERNEL_ROW:  # not instrumented: no split
+            continue
         core, back = r["core_avg_us"]["median"], r["backend_avg_us"]["median"]
         split.add_row(r["design"], _fmt(r["core_avg_us"]), _fmt(r["backend_avg_us"]),
                       f"{back / (core + back):.0%}" if core + back else "-",
@@ -95,6 +104,7 @@ def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if r["design"] != KERNEL_ROW]  # no split known
     names = [r["design"] for r in results]
     core = [r["core_avg_us"]["median"] for r in results]
     back = [r["backend_avg_us"]["median"] for r in results]
