@@ -22,11 +22,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import __version__
 from .bench.calibrate import calibrate, compare
-from .bench.designs import DEFAULT_DESIGNS, DESIGNS
+from .bench.designs import DEFAULT_DESIGNS, DESIGNS, Design
 from .bench.harness import KERNEL_ROW, VerificationError, aggregate, kernel_vs, run_kernel, run_once
 from .bench.report import plot_cdf, plot_split, print_table, write_json
 from .drivers.zram import zramctl
 from .kernel.zram import unavailable
+from .lib.compress import available as available_algorithms
 from .system import System
 from .util import memparse
 from .workload.capture import capture
@@ -88,12 +89,35 @@ def _load_corpus(spec: str, n: int, seed: int) -> tuple[np.ndarray, dict[str, An
         raise
 
 
-def cmd_bench(args: argparse.Namespace, console: Console) -> int:
-    """Run the designs on the same real pages; print, save JSON and a CDF plot."""
+def _bench_plan(args: argparse.Namespace) -> tuple[list[Design], list[str]]:
+    """The designs to run (each compressing one once per ``--algo``) and the
+    algorithms; UsageError for an unknown or repeated design or algorithm."""
     names = args.design or list(DEFAULT_DESIGNS)
+    algos = args.algo or ["lz4"]
+    for what, given in (("--design", names), ("--algo", algos)):
+        dup = sorted({x for x in given if given.count(x) > 1})
+        if dup:
+            raise UsageError(f"{what} {dup[0]!r} given twice")
     for n in names:
         if n not in DESIGNS:
             raise UsageError(f"unknown design {n!r}; choose from {', '.join(DESIGNS)}")
+    have = available_algorithms()
+    for a in algos:
+        if a not in have:
+            raise UsageError(f"--algo {a!r}: not an algorithm this installation has; "
+                             f"choose from {', '.join(have)}")
+    designs: list[Design] = []
+    for n in names:
+        if DESIGNS[n].algorithm is None:  # compresses nothing: runs once
+            designs.append(DESIGNS[n])
+            continue
+        designs += [DESIGNS[n].with_algorithm(a, label=len(algos) > 1) for a in algos]
+    return designs, algos
+
+
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    """Run the designs on the same real pages; print, save JSON and a CDF plot."""
+    designs, algos = _bench_plan(args)
     pages, corpus = _load_corpus(args.corpus, args.pages, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -101,51 +125,56 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     kernel_why = unavailable() if args.kernel else "not asked for (--kernel)"
     if args.kernel and kernel_why is not None:
         console.print(f"[yellow]no {KERNEL_ROW} row: {kernel_why}[/yellow]")
-    total = (len(names) + (kernel_why is None)) * args.repeat * args.pages
+    kernel_rows = ({(f"{KERNEL_ROW} [{a}]" if len(algos) > 1 else KERNEL_ROW): a
+                    for a in algos} if kernel_why is None else {})
+    skipped: dict[str, str] = {}
+    total = (len(designs) + len(kernel_rows)) * args.repeat * args.pages
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=Console(stderr=True),
                   disable=args.json or (not sys.stderr.isatty() and not args.progress)) as prog:
         task = prog.add_task("faults", total=total)
-        for name in names:
+        for design in designs:
             runs = []
             for rep in range(args.repeat):
-                prog.update(task, description=f"{name} #{rep + 1}")
-                runs.append(run_once(DESIGNS[name], pages, args.seed + rep,
+                prog.update(task, description=f"{design.name} #{rep + 1}")
+                runs.append(run_once(design, pages, args.seed + rep,
                                      lambda k: prog.advance(task, k)))
-            lats[name] = np.concatenate([r.latencies_ns for r in runs])
+            lats[design.name] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
-        if kernel_why is None:
+        for row, algo in kernel_rows.items():
             runs = []
             try:
                 for rep in range(args.repeat):
-                    prog.update(task, description=f"{KERNEL_ROW} #{rep + 1}")
-                    runs.append(run_kernel(pages, args.seed + rep))
+                    prog.update(task, description=f"{row} #{rep + 1}")
+                    runs.append(run_kernel(pages, args.seed + rep, algo, row))
                     prog.advance(task, args.pages)
             except OSError as e:  # e.g. an algorithm this kernel's zram lacks
-                kernel_why = f"the host kernel's run failed: {e}"
-                console.print(f"[yellow]no {KERNEL_ROW} row: {kernel_why}[/yellow]")
-            else:
-                lats[KERNEL_ROW] = np.concatenate([r.latencies_ns for r in runs])
-                results.append(aggregate(runs))
-                kernel_vs(results)
-    doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
+                skipped[row] = f"the host kernel's run failed: {e}"
+                console.print(f"[yellow]no {row} row: {skipped[row]}[/yellow]")
+                continue
+            lats[row] = np.concatenate([r.latencies_ns for r in runs])
+            results.append(aggregate(runs))
+        kernel_vs(results)
+    m = machine()
+    doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": m,
            "corpus": {**corpus, "seed": args.seed, **describe(pages)},
+           "algorithms": algos,
            "method": "write N real pages, MADV_PAGEOUT all, first touch of each page in a "
                      "seeded random order, every page compared with what was written",
            "results": results,
-           "kernel": ({"row": KERNEL_ROW, "algorithm": "lz4"} if kernel_why is None
-                      else {"row": None, "why": kernel_why})}
+           "kernel": {"rows": [r for r in kernel_rows if r not in skipped],
+                      "why": kernel_why, "skipped": skipped}}
     json_path, png_path = out / "bench.json", out / "bench-latency-cdf.png"
     split_path = out / "bench-time-split.png"
     write_json(doc, json_path)
-    plot_cdf(lats, png_path, f"swap-in latency, {args.pages} pages x {args.repeat}")
-    plot_split(results, split_path, f"where swap-in time goes, {args.pages} pages x "
-               f"{args.repeat}")
+    what = (f"{args.pages} pages of {corpus['source']} x {args.repeat}, "
+            f"{', '.join(algos)}, {m['host']} ({m['cpus']} CPUs)")
+    plot_cdf(lats, png_path, f"swap-in latency: {what}")
+    plot_split(results, split_path, f"where swap-in time goes: {what}")
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
-        print_table(results, f"swaplab bench: {args.pages} pages x {args.repeat} repeats",
-                    console)
+        print_table(results, f"swaplab bench: {what}", console)
         console.print(f"wrote {json_path}, {png_path} and {split_path}")
     return EXIT_OK
 
@@ -374,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "captured), sample (the 2,048 real pages swaplab ships), capture:PID, "
                         "pagefile:PATH, files, elf, text, stdlib, or a folder of files")
     b.add_argument("--out", default="out", help="folder for bench.json and the PNG (out)")
+    b.add_argument("--algo", action="append", metavar="NAME",
+                   help="compression algorithm of the zram and zswap designs (repeatable: "
+                        "each such design runs once per algorithm); default lz4")
     b.add_argument("--kernel", action="store_true",
                    help=f"add the host kernel's zram as a row ({KERNEL_ROW}: root and "
                         "/sys/class/zram-control; the same pages, order and clock)")

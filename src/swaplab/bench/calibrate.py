@@ -28,7 +28,7 @@ from ..consts import PAGE_SIZE
 from ..errors import kerror
 from ..kernel.zram import KernelZram, unavailable
 from ..system import System
-from .designs import zram_swap_ops
+from .designs import DESIGNS
 from .harness import run_kernel, run_once
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def first_touch_pair(pages: np.ndarray, algo: str, seed: int
     pressure (zram writes failing with ENOMEM and retried), not the fault."""
     pages = pages[:FIRST_TOUCH_PAGES]
     kr = run_kernel(pages, seed, algo)
-    sr = run_once(zram_swap_ops(algo), pages, seed)
+    sr = run_once(DESIGNS["zram/swap_ops"].with_algorithm(algo), pages, seed)
     return _lat_summary(kr.latencies_ns), _lat_summary(sr.latencies_ns)
 
 

@@ -15,7 +15,7 @@ swap core over a plain file-backed disk.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,14 +28,30 @@ from ..system import System
 
 @dataclass(frozen=True)
 class Design:
-    """One way to swap: a name, what it stands for, and how to set it up."""
+    """One way to swap: a name, what it stands for, and how to set it up.
+
+    ``setup(system, tmp, nbytes, algorithm)`` and ``prepare(system,
+    algorithm)`` get :attr:`algorithm`: the compressor of a design that
+    compresses (zram, zswap), None for one that does not."""
 
     name: str
     summary: str
-    setup: Callable[[System, Path, int], Any]
+    setup: Callable[[System, Path, int, str | None], Any]
     swapon: dict[str, Any] = field(default_factory=dict)
-    prepare: Callable[[System], None] | None = None
+    prepare: Callable[[System, str | None], None] | None = None
     after_pageout: Callable[[System], None] | None = None
+    algorithm: str | None = None
+
+    def with_algorithm(self, algorithm: str, label: bool = False) -> Design:
+        """This design compressing with ``algorithm``; ``label`` adds it to
+        the name ("zram/swap_ops [zstd]"). A design that does not compress is
+        returned as it is."""
+        if self.algorithm is None:
+            return self
+        name = f"{self.name} [{algorithm}]" if label else self.name
+        return dataclasses.replace(self, name=name, algorithm=algorithm,
+                                   summary=self.summary.replace(f"({self.algorithm}",
+                                                                f"({algorithm}"))
 
 
 def cold_reads(system: System) -> int:
@@ -46,32 +62,26 @@ def cold_reads(system: System) -> int:
     return system.vmstat["pswpin"] if n is None else n
 
 
-def _ram(system: System, tmp: Path, nbytes: int) -> Any:
+def _ram(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     return system.add_ramdisk(nbytes)
 
 
-def _file(system: System, tmp: Path, nbytes: int) -> Any:
+def _file(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     return system.add_filedisk(tmp / "swapdisk.img", nbytes)
 
 
-def _zram(system: System, tmp: Path, nbytes: int, algorithm: str = "lz4") -> Any:
+def _zram(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     z = system.load_module("zram")[0]
-    z.attr["comp_algorithm"] = algorithm
+    z.attr["comp_algorithm"] = algorithm or "lz4"
     z.attr["disksize"] = str(nbytes)
     return z.bdev
 
 
-def zram_swap_ops(algorithm: str) -> Design:
-    """zram/swap_ops with ``algorithm`` instead of lz4 (calibrate's first-touch row)."""
-    return Design("zram/swap_ops", f"zram ({algorithm}) through the series' swap_ops",
-                  functools.partial(_zram, algorithm=algorithm))
-
-
-def _zram_backed(system: System, tmp: Path, nbytes: int) -> Any:
+def _zram_backed(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     z = system.load_module("zram")[0]
     disk = system.add_filedisk(tmp / "zram-backing.img", nbytes)
     z.attr["backing_dev"] = f"/dev/{disk.name}"
-    z.attr["comp_algorithm"] = "lz4"
+    z.attr["comp_algorithm"] = algorithm or "lz4"
     z.attr["disksize"] = str(nbytes)
     return z.bdev
 
@@ -83,11 +93,11 @@ def _writeback_idle(system: System) -> None:
         z.attr["writeback"] = "idle"
 
 
-def _zswap_on(system: System) -> None:
-    Zswap(system, "lz4", enabled=True)
+def _zswap_on(system: System, algorithm: str | None) -> None:
+    Zswap(system, algorithm or "lz4", enabled=True)
 
 
-def _swapfile(system: System, tmp: Path, nbytes: int) -> Any:
+def _swapfile(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     path = tmp / "swapfile"
     with open(path, "wb") as fh:
         os.posix_fallocate(fh.fileno(), 0, nbytes)
@@ -98,16 +108,17 @@ DESIGNS: dict[str, Design] = {
     d.name: d
     for d in (
         Design("zram/bio-per-page", "zram (lz4) on the bio-per-page ops: one bio per page",
-               _zram, {"ops": "bio-per-page"}),
+               _zram, {"ops": "bio-per-page"}, algorithm="lz4"),
         Design("zram/swap_ops", "zram (lz4) through the series' swap_ops (swap_activate)",
-               _zram),
-        Design("zram/bio-per-page+wb", "the same with a backing device holding every page "
-               "(idle writeback after page-out)", _zram_backed, {"ops": "bio-per-page"},
-               after_pageout=_writeback_idle),
-        Design("zram/swap_ops+wb", "swap_ops with the backing device: reads go through "
-               "the block path", _zram_backed, after_pageout=_writeback_idle),
+               _zram, algorithm="lz4"),
+        Design("zram/bio-per-page+wb", "the same (lz4) with a backing device holding every "
+               "page (idle writeback after page-out)", _zram_backed, {"ops": "bio-per-page"},
+               after_pageout=_writeback_idle, algorithm="lz4"),
+        Design("zram/swap_ops+wb", "swap_ops (lz4) with the backing device: reads go "
+               "through the block path", _zram_backed, after_pageout=_writeback_idle,
+               algorithm="lz4"),
         Design("zswap/filedisk", "zswap (lz4, kernel defaults) in the swap core over a "
-               "file-backed disk", _file, prepare=_zswap_on),
+               "file-backed disk", _file, prepare=_zswap_on, algorithm="lz4"),
         Design("ram/swap_ops", "RAM disk, default block swap_ops: one bio per batch", _ram),
         Design("ram/bio-per-page", "RAM disk on the bio-per-page ops: one bio per page", _ram,
                {"ops": "bio-per-page"}),

@@ -55,6 +55,8 @@ class RunResult:
     #: ns of each fault spent in the backend, from submit_read to swap_read_end
     #: (0 for a fault served without device I/O); the rest of it is the core's
     backend_ns: np.ndarray | None = None
+    #: the compressor of a design that compresses, else None
+    algorithm: str | None = None
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_ns / 1000.0
@@ -65,6 +67,7 @@ class RunResult:
         cold = self.cold if self.cold is not None else np.zeros(len(lat), bool)
         return {
             "design": self.design,
+            "algorithm": self.algorithm,
             "pages": self.pages,
             "verified": self.verified,
             "lat_avg_us": float(lat.mean()),
@@ -95,11 +98,11 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
     area_bytes = ((n + n // 8 + 1024) >> 9 << 9) << PAGE_SHIFT
     with tempfile.TemporaryDirectory(prefix="swaplab-bench-") as tmp, \
             System((n + 4096) << PAGE_SHIFT) as system:
-        target = design.setup(system, Path(tmp), area_bytes)
+        target = design.setup(system, Path(tmp), area_bytes, design.algorithm)
         system.mkswap(target, uuid=uuid.UUID(int=seed + 1))  # reproducible header page
         system.swapon(target, **design.swapon)
         if design.prepare is not None:
-            design.prepare(system)
+            design.prepare(system, design.algorithm)
         disks = [d for d in system.block.values() if d.holder is not None]
         mm = system.create_mm(n)
         mm.populate(0, pages)
@@ -152,24 +155,33 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
             writes = system.vmstat["nrswpout"]
         return RunResult(design.name, lat, swapout, swapin, n, verified, reads, writes,
                          system.vmstat.snapshot(), cold, last - cold0, pool, data, compr,
-                         _counters(system), np.minimum(backend, lat))
+                         _counters(system), np.minimum(backend, lat), design.algorithm)
 
 
 #: The design name of the host kernel's row.
 KERNEL_ROW = "kernel/zram"
 
 
-def run_kernel(pages: np.ndarray, seed: int, algorithm: str = "lz4") -> RunResult:
+def is_kernel_row(design: str) -> bool:
+    """Whether a result's design name is a host kernel row ("kernel/zram",
+    "kernel/zram [zstd]")."""
+    return design == KERNEL_ROW or design.startswith(KERNEL_ROW + " [")
+
+
+def run_kernel(pages: np.ndarray, seed: int, algorithm: str = "lz4",
+               name: str = KERNEL_ROW) -> RunResult:
     """The same experiment on the host kernel's zram (root and zram needed:
-    :func:`swaplab.kernel.swapin.first_touch`), as one repetition's result.
-    Its split is unknown (the kernel is not instrumented): the whole fault
-    counts as core time and :data:`KERNEL_ROW` is left out of the split."""
+    :func:`swaplab.kernel.swapin.first_touch`), as one repetition's result
+    named ``name``. Its split is unknown (the kernel is not instrumented):
+    the whole fault counts as core time and kernel rows are left out of the
+    split."""
     k = first_touch(pages, algorithm, seed)
     n = len(pages)
-    return RunResult(KERNEL_ROW, k.latencies_ns, k.pageout_s, k.swapin_s, n, k.verified,
+    return RunResult(name, k.latencies_ns, k.pageout_s, k.swapin_s, n, k.verified,
                      k.vmstat["pswpin"], k.vmstat["pswpout"], k.vmstat, None, 0, k.mm_stat[2],
                      k.mm_stat[0], k.mm_stat[1],
-                     {"zram": {"mm_stat": k.mm_stat, "algorithm": algorithm}})
+                     {"zram": {"mm_stat": k.mm_stat, "algorithm": algorithm}}, None,
+                     algorithm)
 
 
 def _pool_figures(system: System) -> tuple[int, int, int]:
@@ -190,7 +202,8 @@ def _counters(system: System) -> dict[str, Any]:
 def aggregate(runs: list[RunResult]) -> dict[str, Any]:
     """Median of each figure over the repetitions, with min and max as the spread."""
     sums = [r.summary() for r in runs]
-    out: dict[str, Any] = {"design": runs[0].design, "repeats": len(runs),
+    out: dict[str, Any] = {"design": runs[0].design, "algorithm": runs[0].algorithm,
+                           "repeats": len(runs),
                            "pages": runs[0].pages,
                            "verified": sum(s["verified"] for s in sums)}
     for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "core_avg_us",
@@ -208,12 +221,17 @@ def aggregate(runs: list[RunResult]) -> dict[str, Any]:
 
 
 def kernel_vs(results: list[dict[str, Any]]) -> None:
-    """Give each aggregated result its avg and p50 as multiples of the
-    :data:`KERNEL_ROW` result's (``avg_vs_kernel``, ``p50_vs_kernel``: medians
-    over the repetitions); nothing when there is no kernel row."""
-    k = next((r for r in results if r["design"] == KERNEL_ROW), None)
-    if k is None:
-        return
+    """Give each aggregated result its avg and p50 as multiples of the kernel
+    row's with the same algorithm (``avg_vs_kernel``, ``p50_vs_kernel``:
+    medians over the repetitions). A design that does not compress is set
+    against the kernel row when there is just one; a result without a
+    kernel row to compare with gets nothing."""
+    kernel = {r["algorithm"]: r for r in results if is_kernel_row(r["design"])}
     for r in results:
+        k = kernel.get(r["algorithm"])
+        if k is None and r["algorithm"] is None and len(kernel) == 1:
+            k = next(iter(kernel.values()))
+        if k is None:
+            continue
         for key, name in (("lat_avg_us", "avg_vs_kernel"), ("lat_p50_us", "p50_vs_kernel")):
             r[name] = r[key]["median"] / k[key]["median"]

@@ -10,7 +10,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from .harness import KERNEL_ROW
+from .harness import is_kernel_row
 
 
 def _fmt(v: dict[str, float], digits: int = 1) -> str:
@@ -18,6 +18,12 @@ def _fmt(v: dict[str, float], digits: int = 1) -> str:
     med = v["median"]
     spread = (v["max"] - v["min"]) / med * 100 if med else 0.0
     return f"{med:.{digits}f} ±{spread / 2:.0f}%"
+
+
+def _vs_kernel(r: dict[str, Any]) -> tuple[str, str]:
+    if "p50_vs_kernel" not in r:
+        return "-", "-"
+    return f"{r['avg_vs_kernel']:.2f}x", f"{r['p50_vs_kernel']:.2f}x"
 
 
 def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Table]:
@@ -35,8 +41,7 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
         lat.add_row(r["design"], _fmt(r["lat_avg_us"]), _fmt(r["lat_p50_us"]),
                     _fmt(r["lat_p99_us"]), _fmt(r["lat_p999_us"]),
                     f"{r['verified']}/{r['pages'] * r['repeats']}",
-                    *((f"{r['avg_vs_kernel']:.2f}x", f"{r['p50_vs_kernel']:.2f}x")
-                      if vs else ()))
+                    *(_vs_kernel(r) if vs else ()))
     io = Table(title=f"{title}: throughput and memory", caption=cap)
     for col in ("design", "swap-out MiB/s", "swap-in MiB/s", "backing reads/fault",
                 "cold faults", "pool MiB", "compr. ratio"):
@@ -53,7 +58,7 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
                 "backend p50 µs"):
         split.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
     for r in results:
-        if r["design"] == KERNEL_ROW:  # not instrumented: no split
+        if is_kernel_row(r["design"]):  # not instrumented: no split
             continue
         core, back = r["core_avg_us"]["median"], r["backend_avg_us"]["median"]
         split.add_row(r["design"], _fmt(r["core_avg_us"]), _fmt(r["backend_avg_us"]),
@@ -104,7 +109,7 @@ def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = [r for r in results if r["design"] != KERNEL_ROW]  # no split known
+    results = [r for r in results if not is_kernel_row(r["design"])]  # no split known
     names = [r["design"] for r in results]
     core = [r["core_avg_us"]["median"] for r in results]
     back = [r["backend_avg_us"]["median"] for r in results]
