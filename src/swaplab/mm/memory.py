@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..consts import HPAGE_PMD_NR
 from ..errors import kerror
 from .folio import PG, Folio
 from .memcontrol import MemcgEvent, mem_cgroup_charge
@@ -293,12 +294,26 @@ class MmStruct:
             return self.fault(vpn).data.tobytes()
 
     def pageout(self, lo: int = 0, hi: int | None = None) -> int:
-        """MADV_PAGEOUT over [lo, hi): reclaim every present page; return pages freed."""
+        """MADV_PAGEOUT over [lo, hi): reclaim every present page; return pages freed.
+
+        As madvise_cold_or_pageout_pte_range does, the range is walked one
+        page table (HPAGE_PMD_NR pages) at a time and each table's folios are
+        reclaimed before the next is looked at: a page written to a
+        synchronous device is freed before the next table's are written, so
+        the pool they go to grows while the process shrinks."""
         hi = self.nr_pages if hi is None else hi
+        freed = 0
         with self.ptl:
-            vpns = np.flatnonzero(ptes_present(self.ptes[lo:hi])) + lo
-            folios = [Folio(self.system.mem, pfn) for pfn in ptes_pfn(self.ptes[vpns]).tolist()]
-            return shrink_folio_list(self.system, folios)
+            start = lo
+            while start < hi:
+                end = min(hi, (start // HPAGE_PMD_NR + 1) * HPAGE_PMD_NR)
+                vpns = np.flatnonzero(ptes_present(self.ptes[start:end])) + start
+                if len(vpns):
+                    folios = [Folio(self.system.mem, pfn)
+                              for pfn in ptes_pfn(self.ptes[vpns]).tolist()]
+                    freed += shrink_folio_list(self.system, folios)
+                start = end
+        return freed
 
     # --- swapoff ------------------------------------------------------------------------
     def unuse(self, type_: int) -> int:
