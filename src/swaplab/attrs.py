@@ -53,7 +53,11 @@ class AttrDir:
     def _exists(self, name: str) -> bool:
         return name in self._table
 
+    def _live(self) -> None:
+        """Hook: raise (ENODEV) when the object is gone (default: never)."""
+
     def _lookup(self, name: str) -> tuple[Show | None, Store | None]:
+        self._live()
         if not self._exists(name):
             raise kerror(errno.ENOENT, f"{self.path(name)}: no such file")
         return self._table[name]

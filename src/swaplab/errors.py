@@ -21,3 +21,14 @@ def kerror(err: int, msg: str) -> OSError:
     return OSError(err, f"{msg} [{name}: {os.strerror(err)}]")
 
 
+
+
+def reason(e: OSError) -> str:
+    """The message of ``e`` without the ``[ENAME: text]`` suffix :func:`kerror`
+    adds: for wrapping one error's reason into another's message."""
+    msg = e.strerror or str(e)
+    name = errno.errorcode.get(e.errno or 0)
+    suffix = f" [{name}: {os.strerror(e.errno)}]" if name else None
+    while suffix and msg.endswith(suffix):
+        msg = msg[: -len(suffix)]
+    return msg

@@ -33,7 +33,7 @@ from .mm.swapops import MAX_SWAPFILES
 from .mm.vmstat import VmStat
 from .printk import Printk
 from .statistics import BackendStatistics
-from .util import memparse
+from .util import host_available_memory, memparse, size_str
 
 #: Loadable drivers by module name: "python.module:ControlClass". The class is
 #: called with the System and the module parameters (System.load_module).
@@ -74,6 +74,14 @@ class System:
         nbytes = memparse(memory)
         if nbytes < PAGE_SIZE:
             raise kerror(errno.EINVAL, f"memory size {memory!r} is smaller than a page")
+        if nbytes % PAGE_SIZE:
+            raise kerror(errno.EINVAL, f"memory size {memory!r} is not a whole number of "
+                         f"{PAGE_SIZE}-byte pages")
+        avail = host_available_memory()
+        if nbytes > avail:  # the frames are populated at once (ram_arena)
+            raise kerror(errno.ENOMEM, f"memory size {memory!r} ({size_str(nbytes)}) is more "
+                         f"than this host has available ({size_str(avail)})")
+        self.closed = False
         if swapin not in SWAPIN_MODES:
             raise kerror(errno.EINVAL, f"swapin {swapin!r}: one of {', '.join(SWAPIN_MODES)}")
         #: how a fault reads a count-1 entry of a SWP_SYNCHRONOUS_IO area (zram):
@@ -141,6 +149,7 @@ class System:
 
     def add_ramdisk(self, size: int | str, *, synchronous: bool = False) -> BlockDevice:
         """A new RAM disk ``ramN`` of ``size`` bytes."""
+        self.check_open()
         n = self._next_minor("ram")
         rd = RamDisk(f"ram{n}", memparse(size), n, synchronous=synchronous)
         return self.add_disk(rd.bdev, rd)
@@ -148,6 +157,7 @@ class System:
     def add_filedisk(self, path: str | os.PathLike[str], size: int | str | None = None, *,
                      direct: bool = True, rotational: bool = False) -> BlockDevice:
         """A new disk ``loopN`` over the real file ``path`` (created or grown to ``size``)."""
+        self.check_open()
         n = self._next_minor("loop")
         fd = FileDisk(f"loop{n}", path, None if size is None else memparse(size), n,
                       direct=direct, rotational=rotational)
@@ -165,6 +175,7 @@ class System:
         The area covers the whole device or file; page 0 is rewritten (its first
         1024 bytes zeroed), nothing else is touched. EBUSY on an active area.
         """
+        self.check_open()
         if swapfile.find_area(self, target) is not None:
             raise kerror(errno.EBUSY, f"mkswap: {target} is an active swap area")
         bdev, path = swapfile.resolve_target(self, target)
@@ -186,6 +197,7 @@ class System:
         """swapon(2). ``prio`` sets SWAP_FLAG_PREFER with that priority (0..32767);
         ``ops`` chooses the area's ops table (e.g. ``"bio-per-page"``; see
         :func:`swapfile.sys_swapon`)."""
+        self.check_open()
         if prio is not None:
             if not 0 <= prio <= swapfile.SWAP_FLAG_PRIO_MASK:
                 raise kerror(errno.EINVAL, f"swap priority {prio} outside 0..32767")
@@ -205,6 +217,11 @@ class System:
     def swap_unregister_block_ops(self, fops: object) -> None:
         swapfile.swap_unregister_block_ops(self, fops)
 
+    def check_open(self) -> None:
+        """ENODEV once :meth:`close` ran: a closed machine takes no more work."""
+        if self.closed:
+            raise kerror(errno.ENODEV, "the System is closed")
+
     def load_module(self, name: str, **params: Any) -> Any:
         """modprobe ``name`` with its parameters: the driver's control object.
 
@@ -216,6 +233,7 @@ class System:
         (swap_activate with private_data), "register" (a driver-wide
         registration) or "none" (the default block ops, bios into zram).
         """
+        self.check_open()
         where = MODULES.get(name)
         if where is None:
             raise kerror(errno.ENOENT, f"modprobe: module {name!r} not found "
@@ -255,6 +273,7 @@ class System:
 
     def create_cgroup(self, name: str) -> MemCgroup:
         """mkdir /sys/fs/cgroup/NAME (memory controller enabled)."""
+        self.check_open()
         if not name or "/" in name or name in (".", ".."):
             raise kerror(errno.EINVAL, f"cgroup name {name!r} is not a directory name")
         if any(cg.name == name for cg in self.memcgs.values()):
@@ -279,7 +298,12 @@ class System:
     def create_mm(self, nr_pages: int, *, memcg: MemCgroup | None = None,
                   vmas: list[int] | None = None) -> MmStruct:
         """A new address space of ``nr_pages`` anonymous virtual pages in
-        ``memcg`` (default root), split into VMAs of ``vmas`` pages."""
+        ``memcg`` (default root), split into VMAs of ``vmas`` pages. EINVAL
+        for fewer than one page, ENODEV on a closed System."""
+        self.check_open()
+        if nr_pages < 1:
+            raise kerror(errno.EINVAL, f"create_mm: an address space needs at least one "
+                         f"page, not {nr_pages}")
         mm_id = max(self.mms, default=-1) + 1
         mm = MmStruct(self, mm_id, nr_pages, memcg, vmas)
         self.mms[mm_id] = mm
@@ -318,7 +342,11 @@ class System:
 
     # --- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
-        """Swap off every area, release every process and close every disk."""
+        """Swap off every area, release every process and close every disk;
+        the System then refuses new work (ENODEV). Closing twice is a no-op."""
+        if self.closed:
+            return
+        self.closed = True
         for si in list(self.swap.active()):
             for mm in list(self.mms.values()):
                 mm.unuse(si.type)

@@ -44,7 +44,7 @@ import numpy as np
 
 from .. import _native
 from ..consts import PAGE_SIZE
-from ..errors import kerror
+from ..errors import kerror, reason
 
 #: Every algorithm the kernel's zram knows, in its order (zcomp.c's backends).
 KERNEL_ALGORITHMS = ("lzo-rle", "lzo", "lz4", "lz4hc", "zstd", "deflate", "842")
@@ -261,6 +261,10 @@ def _importable(mod: str) -> bool:
     return True
 
 
+#: What :func:`compressor` compresses once to check a library codec's parameters.
+_PROBE = bytes(range(256)) * 16
+
+
 def available() -> list[str]:
     """The algorithms this installation provides, in the kernel's order."""
     return [n for n in KERNEL_ALGORITHMS
@@ -282,8 +286,17 @@ def compressor(name: str, level: int | None = None, dict: bytes | None = None, *
         raise _einval(f"compression algorithm {name!r} {why}")
     if name in _NATIVE_IDS and not (dict and name == "lz4"):
         return NativeCompressor(name, level)
-    if name in ("lz4", "lz4hc"):
-        return _lz4_library(name, level, dict)
-    if name == "zstd":
-        return _zstd(level, dict)
-    return _deflate(level, winbits)
+    try:  # a library's parameters are checked by using them, once, here
+        if name in ("lz4", "lz4hc"):
+            c = _lz4_library(name, level, dict)
+        elif name == "zstd":
+            c = _zstd(level, dict)
+        else:
+            c = _deflate(level, winbits)
+        c.compress(_PROBE)
+    except (ValueError, OSError, RuntimeError) as e:
+        given = ", ".join(f"{k} {v}" for k, v in (("level", level), ("winbits", winbits))
+                          if v is not None) or "its defaults"
+        raise _einval(f"{name} does not take {given}: "
+                      f"{reason(e) if isinstance(e, OSError) else e}") from None
+    return c

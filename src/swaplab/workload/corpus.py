@@ -230,7 +230,8 @@ def captured_pages(source: str, n: int) -> np.ndarray:
             raise kerror(errno.EINVAL, f"corpus {source!r}: not capture:PID") from None
         return capture(pid).pages
     target = max(16 << 20, n * PAGE_SIZE * 5 // 4 + (12 << 20))
-    child = subprocess.Popen([sys.executable, "-m", "swaplab.workload.heapapp", str(target)],
+    child = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "swaplab.workload.heapapp",
+                              str(target)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         line = child.stdout.readline()

@@ -148,7 +148,7 @@ class Workload:
             if sp.type == "zram":
                 z = ctl[zi]
                 zi += 1
-                z.attr["comp_algorithm"] = sp.algorithm
+                z.attr["comp_algorithm"] = sp.algorithm or "lz4"
                 if sp.backing_dev:
                     disk = s.add_filedisk(os.path.join(self.tmp, f"{z.name}-backing.img"),
                                           sp.backing_dev)

@@ -70,11 +70,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from ..consts import PAGE_SIZE
 from ..errors import kerror
+from ..lib.compress import available
 from ..util import memparse
 
 
@@ -101,12 +103,27 @@ Size = Annotated[int, BeforeValidator(_size)]
 Limit = Annotated[int | None, BeforeValidator(_limit)]
 
 
+def _known_algorithm(name: str) -> str:
+    have = available()
+    if name not in have:
+        raise ValueError(f"{name!r} is not an algorithm swaplab has ({', '.join(have)})")
+    return name
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
 class SystemSpec(_Strict):
     memory: Size = Field(default=256 << 20, ge=4 << 20)
+
+    @field_validator("memory")
+    @classmethod
+    def _whole_pages(cls, v: int) -> int:
+        if v % PAGE_SIZE:
+            raise ValueError(f"{v} bytes is not a whole number of {PAGE_SIZE}-byte pages")
+        return v
+
     page_cluster: int = Field(default=3, ge=0, le=31)
     vma_ra_enabled: bool = True
     seed: int = 0
@@ -117,7 +134,8 @@ class SwapSpec(_Strict):
     type: Literal["zram", "ramdisk", "filedisk", "swapfile"]
     size: Size = Field(ge=64 * PAGE_SIZE)
     priority: int | None = Field(default=None, ge=0, le=32767)
-    algorithm: str = "lz4"
+    #: zram's comp_algorithm (lz4 when not given); other types compress nothing
+    algorithm: str | None = None
     path: str | None = None
     swap_ops: Literal["activate", "register", "bio-per-page"] = "activate"
     mem_limit: Size = 0
@@ -127,12 +145,22 @@ class SwapSpec(_Strict):
     def _check(self) -> SwapSpec:
         if self.type != "zram" and (self.backing_dev is not None or self.mem_limit):
             raise ValueError(f"backing_dev and mem_limit are zram settings, not {self.type}")
+        if self.type != "zram" and self.algorithm is not None:
+            raise ValueError(f"algorithm is a zram setting; a {self.type} does not compress "
+                             "(zswap's compressor is [zswap] compressor)")
+        _known_algorithm(self.algorithm or "lz4")
         return self
 
 
 class ZswapSpec(_Strict):
     enabled: bool = False
     compressor: str = "lz4"
+
+    @field_validator("compressor")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        return _known_algorithm(v)
+
     max_pool_percent: int = Field(default=20, ge=0, le=100)
     accept_threshold_percent: int = Field(default=90, ge=0, le=100)
     shrinker_enabled: bool = True
@@ -160,7 +188,8 @@ class ProcessSpec(_Strict):
 
     @property
     def nr_pages(self) -> int:
-        return self.size // PAGE_SIZE
+        """Pages the process maps: its size rounded up to pages, as mmap does."""
+        return -(-self.size // PAGE_SIZE)
 
     @model_validator(mode="after")
     def _check(self) -> ProcessSpec:
@@ -249,4 +278,6 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise kerror(e.errno or errno.EIO, f"{name}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise kerror(errno.EINVAL, f"{name}: not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise kerror(errno.EINVAL, f"{name}: not a TOML text file (not UTF-8)") from None
     return parse_scenario(data, name, str(Path(name).resolve().parent))

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from ...attrs import AttrDir
 from ...consts import PAGE_SHIFT, PAGE_SIZE
-from ...errors import kerror
+from ...errors import kerror, reason
+from ...lib.compress import compressor
 from ...util import (
     kstrtobool,
     kstrtoint,
@@ -243,6 +244,10 @@ def algorithm_params_store(z: Zram, buf: str) -> None:
         except OSError:
             raise kerror(errno.EINVAL, f"{z.name}: cannot read dictionary {dict_path!r}"
                          ) from None
+    try:  # what the algorithm would refuse when the device is set up: EINVAL now
+        compressor(z.comp_algs[prio], level, data, winbits=winbits)
+    except OSError as e:
+        raise kerror(errno.EINVAL, f"{z.name}: algorithm_params: {reason(e)}") from None
     p = ZcompParams()
     if level is not None:
         p.level = level
@@ -348,3 +353,6 @@ class ZramAttrs(AttrDir):
 
     def __init__(self, zram: Zram) -> None:
         super().__init__(zram, ATTRS, f"/sys/block/{zram.name}")
+
+    def _live(self) -> None:
+        self._obj.check_live()

@@ -137,6 +137,8 @@ class Zram:
         self.system = ctl.system
         self.id = dev_id
         self.name = f"zram{dev_id}"
+        #: hot_remove took the device away: every use is ENODEV
+        self.removed = False
         self.bdev = BlockDevice(
             self.name, ZRAM_FOPS, 0, major=ZRAM_MAJOR, minor=dev_id,
             features=BlkFeat.IO_STAT | BlkFeat.STABLE_WRITES | BlkFeat.SYNCHRONOUS,
@@ -264,6 +266,11 @@ class Zram:
         return self.write_pages(page.reshape(1, PAGE_SIZE), np.array([index], dtype=np.int64)
                                 )[1]
 
+    def check_live(self) -> None:
+        """ENODEV once hot_remove took the device away."""
+        if self.removed:
+            raise kerror(errno.ENODEV, f"{self.name} was removed (hot_remove)")
+
     def write_pages(self, pages: np.ndarray, indices: np.ndarray | int,
                     rows: np.ndarray | None = None) -> tuple[int, int]:
         """The batch form of zram_write_page: store page ``k`` (``pages[rows[k]]``,
@@ -282,6 +289,8 @@ class Zram:
         the batch first, in one library call. With fault points armed the
         pages go one at a time, each point consulted in the kernel's order.
         """
+        if self.removed:
+            self.check_live()
         n = (len(pages) if rows is None else len(rows)) if type(indices) is int else None
         indices = _slots(indices, n)
         rows = (_rows(len(indices)) if rows is None
@@ -350,6 +359,8 @@ class Zram:
         not serve (written back, or compressed by a library codec) is read
         here, page by page; with fault points armed every page is.
         """
+        if self.removed:
+            self.check_live()
         if rows is not None:
             rows = np.asarray(rows, dtype=np.int64)
         if type(indices) is int:  # a run of slots: one bio segment
@@ -414,6 +425,7 @@ class Zram:
 
     def read_page(self, page: np.ndarray, index: int) -> int:
         """zram_read_page: 0 or a negative errno (page contents undefined then)."""
+        self.check_live()
         self.slot_lock(index)
         if not self.test_flag(index, ZRAM_WB):
             ret = self.read_from_zspool(page, index)
@@ -626,6 +638,8 @@ class ZramControl:
 
     def __init__(self, system: System, num_devices: int = 1, *, swap_ops: str = "activate",
                  chain_size: int = 8) -> None:
+        if num_devices < 0:
+            raise kerror(errno.EINVAL, f"zram: num_devices {num_devices} is negative")
         if swap_ops not in ("activate", "register", "none"):
             raise kerror(errno.EINVAL, f"zram: swap_ops mode {swap_ops!r} is not "
                          "activate, register or none")
@@ -668,6 +682,7 @@ class ZramControl:
             zram.reset_device()
             self.system.del_disk(zram.bdev)
             del self.devices[dev_id]
+            zram.removed = True
 
     def unload(self) -> None:
         """rmmod: remove every device and drop the registration."""
