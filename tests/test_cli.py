@@ -267,3 +267,13 @@ def test_bench_kernel_rows_per_algorithm(tmp_path):
         # the kernel's pool holds what swaplab's does, page for page (+ the header)
         assert k["compr_ratio"]["median"] == pytest.approx(ours["compr_ratio"]["median"],
                                                            rel=0.02)
+
+
+def test_progress_without_a_terminal_prints_lines(tmp_path):
+    r = run("bench", "--pages", "64", "--repeat", "1", "--design", "ram/swap_ops",
+            "--corpus", "sample", "--progress", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "ram/swap_ops #1: 64/64" in r.stderr  # the task's last line, with its count
+    r = run("bench", "--pages", "64", "--repeat", "1", "--design", "ram/swap_ops",
+            "--corpus", "sample", "--out", str(tmp_path))
+    assert r.stderr == ""  # without --progress, nothing

@@ -12,9 +12,13 @@ the documented run in docs/RELIABILITY.md uses 1000).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
+import json
 import os
 import re
+import tempfile
 
 import numpy as np
 import pytest
@@ -144,7 +148,9 @@ ARGV = st.lists(st.one_of(
     st.sampled_from(["zramctl", "compare", "capture", "run", "calibrate", "bench", "--json",
                      "--pages", "--repeat", "--design", "--corpus", "-o", "--output", "-s",
                      "--raw", "--bytes", "-n", "--fill", "0", "-1", "64", "nope", "zram0",
-                     "NAME,ALGORITHM", "+ZERO-PAGES", "/nonexistent", "pagefile:/x"]),
+                     "NAME,ALGORITHM", "+ZERO-PAGES", "/nonexistent", "pagefile:/x", "--seed",
+                     "--algo", "-a", "lz4", "zstd", "842", "--out", "--kernel", "--progress",
+                     "--max-pages", "--no-freeze", "--output-all", "100T", "", "1E", "0x"]),
     st.text(max_size=12)), max_size=6)
 
 
@@ -158,8 +164,35 @@ def test_command_line(argv):
         except Exception as e:  # the parser's usage error
             assert type(e).__name__ == "UsageError", repr(e)
         return
-    code = main(argv)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
     assert code in (0, 1, 2)
+    assert "internal error" not in err.getvalue(), err.getvalue()
+
+
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+              st.text(max_size=8), st.sampled_from(["zram/swap_ops", "median", "results"])),
+    lambda ch: st.one_of(st.lists(ch, max_size=3), st.dictionaries(st.sampled_from(
+        ["results", "design", "vmstat", "lat_p50_us", "median", "min", "max", "runs",
+         "faults_per_s", "pool_mib"]), ch, max_size=4)),
+    max_leaves=10)
+
+
+@FUZZ
+@given(JSON, JSON)
+def test_compare_reports(a, b):
+    with tempfile.TemporaryDirectory() as tmp:
+        pa, pb = os.path.join(tmp, "a.json"), os.path.join(tmp, "b.json")
+        for path, doc in ((pa, a), (pb, b)):
+            with open(path, "w") as f:
+                json.dump(doc, f)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["compare", pa, pb])
+    assert code in (0, 2)
+    assert "internal error" not in err.getvalue(), err.getvalue()
 
 
 SCEN = st.recursive(

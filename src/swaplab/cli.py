@@ -18,18 +18,21 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from . import __version__
 from .bench.calibrate import calibrate, compare
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS, Design
 from .bench.harness import KERNEL_ROW, VerificationError, aggregate, kernel_vs, run_kernel, run_once
 from .bench.report import plot_cdf, plot_split, print_table, write_json
+from .consts import PAGE_SIZE
 from .drivers.zram import zramctl
+from .interrupt import deferred, safe_point
 from .kernel.zram import unavailable
 from .lib.compress import available as available_algorithms
+from .progress import LineProgress, progress
 from .system import System
-from .util import memparse
+from .util import host_available_memory, memparse, size_str
 from .workload.capture import capture
 from .workload.corpus import SOURCES, corpus_pages, describe, file_pages
 from .workload.corpus import describe as desc
@@ -38,6 +41,8 @@ from .workload.pagefile import write_pagefile
 from .workload.scenario import load_scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: 128 + SIGINT, as a shell reports a command ended by Ctrl-C
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -50,14 +55,47 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
-def _positive(text: str) -> int:
+def _whole(text: str) -> int:
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _positive(text: str) -> int:
+    v = _whole(text)
     if v <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
     return v
+
+
+def _count(text: str) -> int:
+    v = _whole(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return v
+
+
+def _seed(text: str) -> int:
+    v = _whole(text)
+    if not 0 <= v < 1 << 63:
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is 0 to 2**63-1")
+    return v
+
+
+def _needs_memory(option: str, nbytes: int) -> None:
+    """UsageError before any work when a run would need more memory than the
+    host has available."""
+    avail = host_available_memory()
+    if nbytes > avail:
+        raise UsageError(f"{option}: the run needs about {size_str(nbytes)} of memory, more "
+                         f"than this machine has available ({size_str(avail)})")
+
+
+def _check_out_file(option: str, path: str | None) -> None:
+    """UsageError up front when an output file's folder does not exist."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"{option} {path!r}: no folder {str(Path(path).parent)!r}")
 
 
 def machine() -> dict[str, Any]:
@@ -118,6 +156,8 @@ def _bench_plan(args: argparse.Namespace) -> tuple[list[Design], list[str]]:
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     """Run the designs on the same real pages; print, save JSON and a CDF plot."""
     designs, algos = _bench_plan(args)
+    # the corpus, the machine (pages + 4096) and its pool at most
+    _needs_memory(f"--pages {args.pages}", 3 * args.pages * PAGE_SIZE + (16 << 20))
     pages, corpus = _load_corpus(args.corpus, args.pages, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,16 +169,14 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
                     for a in algos} if kernel_why is None else {})
     skipped: dict[str, str] = {}
     total = (len(designs) + len(kernel_rows)) * args.repeat * args.pages
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=Console(stderr=True),
-                  disable=args.json or (not sys.stderr.isatty() and not args.progress)) as prog:
+    with _progress(args) as prog:
         task = prog.add_task("faults", total=total)
         for design in designs:
             runs = []
             for rep in range(args.repeat):
                 prog.update(task, description=f"{design.name} #{rep + 1}")
                 runs.append(run_once(design, pages, args.seed + rep,
-                                     lambda k: prog.advance(task, k)))
+                                     lambda k: (prog.advance(task, k), safe_point())))
             lats[design.name] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
         for row, algo in kernel_rows.items():
@@ -148,6 +186,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
                     prog.update(task, description=f"{row} #{rep + 1}")
                     runs.append(run_kernel(pages, args.seed + rep, algo, row))
                     prog.advance(task, args.pages)
+                    safe_point()
             except OSError as e:  # e.g. an algorithm this kernel's zram lacks
                 skipped[row] = f"the host kernel's run failed: {e}"
                 console.print(f"[yellow]no {row} row: {skipped[row]}[/yellow]")
@@ -183,10 +222,13 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
     """List zram devices as util-linux zramctl does (swaplab's, or the host's)."""
     if args.output_all:
         columns = zramctl.ALL_COLUMNS
-    elif args.output:
+    elif args.output is not None:
         spec = args.output
         extra = spec.startswith("+")
         cols = tuple(c.strip().upper() for c in spec.lstrip("+").split(",") if c.strip())
+        if not cols:
+            raise UsageError(f"zramctl: -o {spec!r} names no column; choose from "
+                             f"{', '.join(zramctl.ALL_COLUMNS)}")
         columns = (zramctl.DEFAULT_COLUMNS + cols) if extra else cols
     else:
         columns = zramctl.DEFAULT_COLUMNS
@@ -203,6 +245,11 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
                 size = memparse(args.size)
             except OSError as e:
                 raise UsageError(f"zramctl: {e.strerror}") from None
+            if args.fill * PAGE_SIZE > size:
+                raise UsageError(f"zramctl: --fill {args.fill} pages do not fit in "
+                                 f"{args.size}")
+            # the pages, and a machine to hold them compressed
+            _needs_memory(f"zramctl --fill {args.fill}", 2 * args.fill * PAGE_SIZE + (64 << 20))
             system = System(max(64 << 20, (args.fill + 1024) * 4096))
             z = system.load_module("zram")[0]
             try:
@@ -211,9 +258,6 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
             except OSError as e:
                 raise UsageError(f"zramctl: {e.strerror}") from None
             if args.fill:
-                if args.fill * 4096 > size:
-                    raise UsageError(f"zramctl: --fill {args.fill} pages do not fit in "
-                                     f"{args.size}")
                 z.bdev.pwrite(corpus_pages("sample", args.fill, args.seed).tobytes(), 0)
             views = zramctl.swaplab_views(system)
         table = zramctl.rows(views, columns, args.bytes)
@@ -243,26 +287,30 @@ def cmd_capture(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _progress(args: argparse.Namespace) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True),
-                    disable=args.json or (not sys.stderr.isatty() and not args.progress))
+def _progress(args: argparse.Namespace) -> Progress | LineProgress:
+    """Progress on stderr: a bar on a terminal, lines with --progress elsewhere."""
+    return progress(quiet=args.json, forced=args.progress)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     """Run a scenario file; every page is verified on every fault."""
+    if Path(args.scenario).is_dir():
+        raise UsageError(f"run: {args.scenario!r} is a folder, not a scenario file")
     if not Path(args.scenario).is_file():
         raise UsageError(f"run: scenario file {args.scenario!r} does not exist")
+    _check_out_file("run --out", args.out)
     try:
         sc = load_scenario(args.scenario)
     except OSError as e:
         raise UsageError(f"run: {e.strerror}") from None
+    _needs_memory("run: [system] memory", sc.system.memory)
     tasks: dict[str, Any] = {}
     with _progress(args) as prog, Workload(sc) as w:
         def step(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
                 tasks[phase] = prog.add_task(phase, total=total)
             prog.update(tasks[phase], completed=done)
+            safe_point()
         try:
             rep = w.run(step)
         except PageCorruption as e:
@@ -355,6 +403,9 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         rows = compare(a, b)
     except OSError as e:
         raise UsageError(f"compare: {e.strerror}") from None
+    except (TypeError, KeyError, AttributeError, ValueError) as e:
+        raise UsageError(f"compare: {args.a!r} and {args.b!r} are not both well-formed "
+                         f"swaplab reports ({type(e).__name__}: {e})") from None
     if args.json:
         print(json.dumps({"a": args.a, "b": args.b, "rows": rows}, indent=2))
     else:
@@ -365,6 +416,13 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     """The same pages through the host kernel's zram and swaplab's, side by side."""
+    have = available_algorithms()
+    if args.algorithm not in have:
+        raise UsageError(f"calibrate: -a {args.algorithm!r}: not an algorithm swaplab has; "
+                         f"choose from {', '.join(have)}")
+    _check_out_file("calibrate --out", args.out)
+    # the corpus, the kernel's device and swaplab's machine
+    _needs_memory(f"--pages {args.pages}", 3 * args.pages * PAGE_SIZE + (64 << 20))
     pages, corpus = _load_corpus(args.corpus, args.pages, args.seed)
     doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": machine(),
            "corpus": {**corpus, **describe(pages)},
@@ -397,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"also {', '.join(d for d in DESIGNS if d not in DEFAULT_DESIGNS)}")
     b.add_argument("--pages", type=_positive, default=8192, help="pages per run (8192)")
     b.add_argument("--repeat", type=_positive, default=3, help="repetitions per design (3)")
-    b.add_argument("--seed", type=int, default=1, help="seed for corpus and order (1)")
+    b.add_argument("--seed", type=_seed, default=1, help="seed for corpus and order (1)")
     b.add_argument("--corpus", default="pyheap", metavar="SPEC",
                    help="page contents: pyheap (default: a live Python process's heap, "
                         "captured), sample (the 2,048 real pages swaplab ships), capture:PID, "
@@ -419,9 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("-s", "--size", default="64M", help="disksize of the swaplab device (64M)")
     z.add_argument("-a", "--algorithm", default="lzo-rle",
                    help="compression algorithm (lzo-rle, the kernel's default)")
-    z.add_argument("--fill", type=int, default=0, metavar="N",
+    z.add_argument("--fill", type=_count, default=0, metavar="N",
                    help="write N real pages (the shipped sample corpus) into the device first")
-    z.add_argument("--seed", type=int, default=1, help="seed for --fill (1)")
+    z.add_argument("--seed", type=_seed, default=1, help="seed for --fill (1)")
     z.add_argument("-o", "--output", metavar="LIST",
                    help="columns, comma separated; '+LIST' adds to the defaults")
     z.add_argument("--output-all", action="store_true", help="every column")
@@ -458,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--pages", type=_positive, default=16384, help="pages (16384 = 64 MiB)")
     ca.add_argument("--corpus", default="pyheap", metavar="SPEC", help="as for bench")
     ca.add_argument("-a", "--algorithm", default="lz4", help="compression algorithm (lz4)")
-    ca.add_argument("--seed", type=int, default=1, help="seed (1)")
+    ca.add_argument("--seed", type=_seed, default=1, help="seed (1)")
     ca.add_argument("--out", metavar="FILE", help="also write the JSON here")
     ca.add_argument("--json", action="store_true", help="JSON output")
     ca.set_defaults(func=cmd_calibrate)
@@ -469,7 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 132))
     try:
         args = build_parser().parse_args(argv)
-        return args.func(args, console)
+        with deferred():  # Ctrl-C lands between faults, never inside one
+            return args.func(args, console)
     except UsageError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
@@ -478,6 +537,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAIL
     except OSError as e:
         print(f"swaplab: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:  # what the command set up was undone as this unwound
+        print("swaplab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # a bug: one line, the traceback on request
+        if os.environ.get("SWAPLAB_TRACEBACK"):
+            raise
+        print(f"swaplab: internal error: {type(e).__name__}: {e} (a bug: set "
+              "SWAPLAB_TRACEBACK=1 for the traceback and report it)", file=sys.stderr)
         return EXIT_FAIL
 
 

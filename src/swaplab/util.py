@@ -150,6 +150,24 @@ def ram_arena(nbytes: int) -> mmap.mmap:
     return m
 
 
+def host_available_memory() -> int:
+    """Bytes of memory the host can hand out now (/proc/meminfo MemAvailable)."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(errno.ENOSYS, "/proc/meminfo has no MemAvailable")
+
+
+def size_str(nbytes: int | float) -> str:
+    """``nbytes`` for people: "512 B", "3.0 MiB", "23.4 GiB"."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(nbytes) < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
+
+
 def run_threads(target: Callable[..., object], args: Iterable[tuple]) -> float:
     """Run ``target(*a)`` for each ``a`` in ``args`` on threads of its own, all
     at once; return the seconds from the first start to the last finish. The

@@ -10,6 +10,7 @@ the host cannot serve as an oracle, so tests can skip cleanly.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import mmap
 import os
@@ -53,7 +54,14 @@ class KernelZram:
         self.id = int((CONTROL / "hot_add").read_text())
         try:
             self._ensure_node()
-            self.set("comp_algorithm", self.algorithm)
+            try:
+                self.set("comp_algorithm", self.algorithm)
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise
+                offered = self.get("comp_algorithm").replace("[", "").replace("]", "").split()
+                raise OSError(errno.EINVAL, f"the host kernel's zram has no algorithm "
+                              f"{self.algorithm!r} (it offers: {', '.join(offered)})") from None
             self.set("disksize", str(self.disksize))
         except BaseException:
             self.close()
