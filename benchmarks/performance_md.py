@@ -123,7 +123,9 @@ def run_section(doc: dict) -> str:
         f"| swpout_zero / swpin_zero | {vm['swpout_zero']} / {vm['swpin_zero']} |",
         f"| pgsteal_direct (cgroup reclaim) / pgsteal_kswapd | {vm['pgsteal_direct']} / "
         f"{vm['pgsteal_kswapd']} |",
-    ] + [f"| {name} mm_stat | `{z['mm_stat']}` |" for name, z in doc.get("zram", {}).items()])
+    ] + [f"| {name} mm_stat | " + (", ".join(f"{k} {v}" for k, v in z["mm_stat"].items())
+                                   if isinstance(z["mm_stat"], dict) else f"`{z['mm_stat']}`")
+         + " |" for name, z in doc.get("zram", {}).items()])
 
 
 def throughput_section(doc: dict) -> str:

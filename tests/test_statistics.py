@@ -28,9 +28,12 @@ def test_zram_devices_report_their_counters():
         assert r.stored_pages == 40 and r.data_bytes == 40 * PAGE_SIZE == mm[0]
         assert r.compressed_bytes == mm[1] > 0 and r.pool_bytes == mm[2] > 0
         assert r.files["mm_stat"] == zs[0].attr["mm_stat"].strip()
+        assert list(r.fields["mm_stat"].values()) == mm  # the same columns, by name
+        assert r.fields["mm_stat"]["mem_used_total"] == mm[2]
+        assert r.fields["bd_stat"] == {"bd_count": 0, "bd_reads": 0, "bd_writes": 0}
         assert recs[1].stored_pages == 0 and recs[1].pool_bytes == 0
         (bare, _) = s.backend_statistics(files=False)  # the counters only
-        assert bare == dataclasses.replace(r, files={})
+        assert bare == dataclasses.replace(r, files={}, fields={})
         with pytest.raises(dataclasses.FrozenInstanceError):
             r.stored_pages = 0  # type: ignore[misc]
 

@@ -174,6 +174,7 @@ def test_run_verifies_every_fault_and_is_deterministic():
     for k in ("pgfault", "pgmajfault", "pswpin", "pswpout", "swpout_zero"):
         assert a["vmstat"][k] == b["vmstat"][k]
     assert a["zram"]["zram0"]["mm_stat"] == b["zram"]["zram0"]["mm_stat"]
+    assert set(a["zram"]["zram0"]["mm_stat"]) >= {"orig_data_size", "mem_used_total"}
     assert a["faults_per_s"] > 0 and a["swapped_pages_per_s"] > 0
     assert a["resident_pages"] <= 4096
 

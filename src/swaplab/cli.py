@@ -343,7 +343,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     vm = rep["vmstat"]
     console.print("vmstat: " + ", ".join(f"{k} {v}" for k, v in vm.items() if v))
     for name, z in rep.get("zram", {}).items():
-        console.print(f"{name} mm_stat: {z['mm_stat']}")
+        console.print(f"{name} mm_stat: " + ", ".join(f"{k} {v}" for k, v in
+                                                     z["mm_stat"].items()))
     for name, cg in rep["cgroups"].items():
         if name == "/":
             continue
@@ -381,18 +382,21 @@ def _read_report(path: str) -> dict[str, Any]:
     return doc
 
 
-def _ratio_table(title: str, cols: tuple[str, str, str], rows: list[dict[str, Any]],
+def _ratio_table(title: str, cols: tuple[str, ...], rows: list[dict[str, Any]],
                  key: str) -> Any:
     from rich.table import Table
 
-    t = Table(title=title)
-    for c in (key, *cols, "ratio"):
-        t.add_column(c, justify="left" if c == key else "right")
+    spread = any(r.get("within_spread") is not None for r in rows)
+    t = Table(title=title, caption="~: the two figures' min-max ranges over their repeats "
+              "overlap, so the change may be noise" if spread else None)
+    for c in (key, *cols, "ratio", *(("",) if spread else ())):
+        t.add_column(c, justify="left" if c in (key, "") else "right")
     for r in rows:
         vals = [r[c] for c in ("a", "b")] if "a" in r else [r["kernel"], r["swaplab"]]
         t.add_row(r.get("what", r.get("field")),
                   *(_show(v) for v in vals),
-                  "-" if r["ratio"] is None else f"{r['ratio']:.3f}x")
+                  "-" if r["ratio"] is None else f"{r['ratio']:.3f}x",
+                  *(("~" if r.get("within_spread") else "",) if spread else ()))
     return t
 
 
@@ -409,7 +413,7 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps({"a": args.a, "b": args.b, "rows": rows}, indent=2))
     else:
-        console.print(_ratio_table(f"{args.a} (A) vs {args.b} (B)", ("A", "B", ""), rows,
+        console.print(_ratio_table(f"{args.a} (A) vs {args.b} (B)", ("A", "B"), rows,
                                    "figure"))
     return EXIT_OK
 

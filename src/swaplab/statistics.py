@@ -36,3 +36,6 @@ class BackendStatistics:
     #: its own files, as the kernel shows them (mm_stat, bd_stat, io_stat;
     #: zswap's debugfs values)
     files: Mapping[str, str | int] = field(default_factory=dict)
+    #: the same files' columns by name ({"mm_stat": {"orig_data_size": ...}}):
+    #: for reports, where an unlabelled row of numbers says nothing
+    fields: Mapping[str, Mapping[str, int]] = field(default_factory=dict)

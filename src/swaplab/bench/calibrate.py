@@ -201,17 +201,29 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
+def _spread(v: Any) -> tuple[float, float] | None:
+    if isinstance(v, dict) and all(isinstance(v.get(k), int | float) for k in ("min", "max")):
+        return float(v["min"]), float(v["max"])
+    return None
+
+
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows ``{what, a, b, ratio}`` for two bench reports (matched by design) or two
-    run reports. EINVAL when the two are not the same kind of report."""
+    """Rows ``{what, a, b, ratio, within_spread}`` for two bench reports
+    (matched by design) or two run reports. ``within_spread`` is True when the
+    two figures' min-max ranges over their repeats overlap (the change may be
+    noise), False when they do not, None without repeats. EINVAL when the
+    two are not the same kind of report."""
     rows: list[dict[str, Any]] = []
 
     def row(what: str, x: Any, y: Any) -> None:
         xa, yb = _num(x), _num(y)
         if xa is None and yb is None:
             return
+        sx, sy = _spread(x), _spread(y)
         rows.append({"what": what, "a": xa, "b": yb,
-                     "ratio": yb / xa if xa not in (None, 0) and yb is not None else None})
+                     "ratio": yb / xa if xa not in (None, 0) and yb is not None else None,
+                     "within_spread": (sx[0] <= sy[1] and sy[0] <= sx[1])
+                     if sx and sy else None})
 
     if "results" in a and "results" in b:
         ra = {r["design"]: r for r in a["results"]}
@@ -226,6 +238,22 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     if "vmstat" in a and "vmstat" in b and "results" not in a and "results" not in b:
         for k in RUN_KEYS:
             row(k, a.get(k), b.get(k))
+        la, lb = a.get("swapin_fault_latency_us") or {}, b.get("swapin_fault_latency_us") or {}
+        for k in ("avg", "p50", "p99", "p999"):
+            row(f"swap-in latency {k} µs", la.get(k), lb.get(k))
+        za, zb = a.get("zram") or {}, b.get("zram") or {}
+        for dev in [d for d in za if d in zb]:
+            ma, mb = za[dev].get("mm_stat") or {}, zb[dev].get("mm_stat") or {}
+            for k in ("orig_data_size", "compr_data_size", "mem_used_total", "same_pages",
+                      "huge_pages"):
+                row(f"{dev} {k}", ma.get(k), mb.get(k))
+            ca, cb = _num(ma.get("compr_data_size")), _num(mb.get("compr_data_size"))
+            if ca and cb:
+                row(f"{dev} compression ratio", _num(ma.get("orig_data_size")) / ca,
+                    _num(mb.get("orig_data_size")) / cb)
+        wa, wb = a.get("zswap") or {}, b.get("zswap") or {}
+        for k in ("pool_total_size", "stored_pages", "written_back_pages"):
+            row(f"zswap {k}", wa.get(k), wb.get(k))
         for k in sorted(set(a["vmstat"]) | set(b["vmstat"])):
             if a["vmstat"].get(k) or b["vmstat"].get(k):
                 row(f"vmstat {k}", a["vmstat"].get(k, 0), b["vmstat"].get(k, 0))

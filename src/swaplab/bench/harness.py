@@ -194,8 +194,8 @@ def _pool_figures(system: System) -> tuple[int, int, int]:
 
 def _counters(system: System) -> dict[str, Any]:
     """The counters behind the figures: each backend's own files (zram's
-    mm_stat/bd_stat/io_stat as fields, zswap's debugfs values)."""
-    return {r.name: {k: v.split() if isinstance(v, str) else v for k, v in r.files.items()}
+    mm_stat/bd_stat/io_stat with their columns by name, zswap's debugfs values)."""
+    return {r.name: {**r.files, **{k: dict(v) for k, v in r.fields.items()}}
             for r in system.backend_statistics()}
 
 

@@ -455,8 +455,9 @@ class Workload:
         for rec in s.backend_statistics():
             if rec.kind == "zswap":
                 out["zswap"] = dict(rec.files)
-            else:
-                out.setdefault(rec.kind, {})[rec.name] = dict(rec.files)
+            else:  # each stat file's columns by name (the files' texts say nothing alone)
+                out.setdefault(rec.kind, {})[rec.name] = {k: dict(v) for k, v in
+                                                          rec.fields.items()}
         out.update(extra)
         lat = self.fault_latencies() / 1000.0
         if len(lat):

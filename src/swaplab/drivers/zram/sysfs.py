@@ -53,6 +53,21 @@ def comp_algorithm_show(z: Zram) -> str:
     return zcomp_available_show(z.comp_algs[0])
 
 
+#: The columns of the stat files, in order (Documentation/admin-guide/blockdev/zram.rst).
+STAT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "mm_stat": ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
+                "mem_used_max", "same_pages", "pages_compacted", "huge_pages",
+                "huge_pages_since"),
+    "io_stat": ("failed_reads", "failed_writes", "invalid_io", "notify_free"),
+    "bd_stat": ("bd_count", "bd_reads", "bd_writes"),
+}
+
+
+def stat_fields(name: str, text: str) -> dict[str, int]:
+    """A stat file's text as its labelled columns."""
+    return dict(zip(STAT_COLUMNS[name], (int(x) for x in text.split()), strict=True))
+
+
 def io_stat_show(z: Zram) -> str:
     s = z.stats
     return f"{s['failed_reads']:8d} {s['failed_writes']:8d} 0 {s['notify_free']:8d}\n"

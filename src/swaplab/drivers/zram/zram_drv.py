@@ -69,7 +69,7 @@ from .slots import (
     ZRAM_WB,
 )
 from .swap_ops import zram_swap_ops
-from .sysfs import ZramAttrs
+from .sysfs import ZramAttrs, stat_fields
 from .zcomp import ZRAM_MAX_COMPS, ZRAM_PRIMARY_COMP, Zcomp, ZcompParams
 
 if TYPE_CHECKING:
@@ -563,14 +563,15 @@ class Zram:
         """The device as a backend: its counters and (``files``) its sysfs stat files."""
         s = self.stats.snapshot()
         pool = self.mem_pool
+        texts = ({a: self.attr[a].strip() for a in ("mm_stat", "bd_stat", "io_stat")}
+                 if files else {})
         return BackendStatistics(
             name=self.name, kind="zram", stored_pages=s["pages_stored"],
             data_bytes=(s["pages_stored"] - s["bd_count"]) * PAGE_SIZE,
             compressed_bytes=s["compr_data_size"],
             pool_bytes=(pool.total_pages if pool is not None else 0) * PAGE_SIZE,
-            backing_pages=s["bd_count"], backing_reads=s["bd_reads"],
-            files={a: self.attr[a].strip() for a in ("mm_stat", "bd_stat", "io_stat")}
-            if files else {})
+            backing_pages=s["bd_count"], backing_reads=s["bd_reads"], files=texts,
+            fields={a: stat_fields(a, t) for a, t in texts.items()})
 
     def written_back(self, offsets: np.ndarray) -> int:
         """How many of the slots ``offsets`` are on the backing device."""
