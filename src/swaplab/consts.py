@@ -1,6 +1,6 @@
 """Kernel constants swaplab follows (x86_64, 4 KiB pages).
 
-Values are the kernel's; see shared/reference/kernel-facts.md §1-2.
+Values are the kernel's; see docs/kernel-facts.md §1-2.
 """
 
 PAGE_SHIFT = 12
