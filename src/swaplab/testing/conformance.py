@@ -3,11 +3,13 @@
     from swaplab.testing import run_swap_ops_conformance
 
     def make_backend(system, tmp):
-        disk = MyDisk("mydisk0", 64 << 20)      # a BlockDevice whose ops table's
-        return system.add_disk(disk.bdev, disk)  # swap_activate installs your SwapOps
+        # DictStore: the complete example backend of docs/backends.md (a
+        # BlockDevice whose ops table's swap_activate installs its SwapOps)
+        store = DictStore("dict0", 64 << 20)
+        return system.add_disk(store.bdev, store)
 
     def stored_pages(system):                    # optional: pages your backend holds
-        return len(system.driver(system.block["mydisk0"]).pages)
+        return len(system.driver(system.block["dict0"]).slots)
 
     run_swap_ops_conformance(make_backend, stored_pages=stored_pages)
 
