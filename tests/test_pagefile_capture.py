@@ -145,3 +145,96 @@ def test_capture_of_a_missing_process_fails_cleanly(capsys):
     assert ei.value.errno == errno.ESRCH
     assert main(["capture", str(pid), "-o", "/tmp/never.swpl"]) == 1
     assert "no process" in capsys.readouterr().err
+
+
+def test_sampled_capture_is_seeded_exact_and_spread(child):
+    if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
+        pytest.skip("no permission to read /proc/PID/mem")
+    a = capture(child.pid, sample=300, seed=4)
+    b = capture(child.pid, sample=300, seed=4)
+    c = capture(child.pid, sample=300, seed=5)
+    assert len(a) == 300 and np.array_equal(a.vaddrs, b.vaddrs)  # the seed decides
+    assert not np.array_equal(a.vaddrs, c.vaddrs)
+    assert (np.diff(a.vaddrs.astype(np.int64)) > 0).all()  # distinct, in address order
+    whole = capture(child.pid)
+    at = {int(v): k for k, v in enumerate(whole.vaddrs)}
+    for k, v in enumerate(a.vaddrs):  # each sampled page is the page at its address
+        assert np.array_equal(a.pages[k], whole.pages[at[int(v)]])
+    # spread over the process, not its first pages
+    assert a.vaddrs.max() > whole.vaddrs[len(whole) * 3 // 4]
+    assert a.meta["sample"] == 300 and a.meta["stopped_s"] >= 0
+    everything = capture(child.pid, sample=10**9)
+    assert len(everything) == len(whole)
+
+
+BIG = r"""
+import sys
+buf = bytearray(1 << 30)
+buf[::4096] = b"\x01" * (len(buf) // 4096)  # every page touched
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+MEASURE = r"""
+import sys
+from swaplab.workload.capture import capture
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith(key + ":"))
+try:  # the high-water mark from here on (ru_maxrss would count the parent before exec)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    pass
+before = status("VmRSS")
+pf = capture(int(sys.argv[1]), sample=int(sys.argv[2]), seed=1)
+print(len(pf), status("VmHWM") - before)
+"""
+
+
+def test_sampled_capture_memory_is_bounded_by_the_sample():
+    """On a process of 1 GiB, reading a sample of 8,192 pages (32 MiB) grows
+    the capturing process by at most twice that (the whole process would be
+    32 times as much)."""
+    p = subprocess.Popen([sys.executable, "-c", BIG], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    try:
+        assert p.stdout.readline().strip() == b"ready"
+        if not os.access(f"/proc/{p.pid}/mem", os.R_OK):
+            pytest.skip("no permission to read /proc/PID/mem")
+        r = subprocess.run([sys.executable, "-c", MEASURE, str(p.pid), "8192"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        n, growth = r.stdout.split()
+        assert int(n) == 8192
+        assert int(growth) <= 2 * 8192 * PAGE_SIZE, f"grew {int(growth) >> 20} MiB"
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_capture_command_samples(child, tmp_path, capsys):
+    if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
+        pytest.skip("no permission to read /proc/PID/mem")
+    out = tmp_path / "cap.swpl"
+    assert main(["capture", str(child.pid), "-o", str(out), "--pages", "200", "--seed",
+                 "3"]) == 0
+    pf = read_pagefile(out)
+    assert len(pf) == 200
+    assert np.array_equal(pf.vaddrs, capture(child.pid, sample=200, seed=3).vaddrs)
+    assert main(["capture", str(child.pid), "-o", str(out), "--pages", "5",
+                 "--max-pages", "5"]) == 2
+
+
+def test_pagefile_corpus_is_a_seeded_sample(tmp_path):
+    from swaplab.workload.corpus import corpus_pages
+    from swaplab.workload.pagefile import write_pagefile
+
+    pages = np.zeros((1000, PAGE_SIZE), dtype=np.uint8)
+    pages[:, :8] = np.arange(1000, dtype=np.uint64).view(np.uint8).reshape(1000, 8)
+    f = tmp_path / "p.swpl"
+    write_pagefile(f, pages, np.arange(1000, dtype=np.uint64) * PAGE_SIZE, {})
+    got = corpus_pages(f"pagefile:{f}", 100, seed=2)
+    tags = got[:, :8].copy().view(np.uint64).ravel()
+    assert len(set(tags.tolist())) == 100 and tags.max() > 500  # not the first 100
+    assert np.array_equal(got, corpus_pages(f"pagefile:{f}", 100, seed=2))

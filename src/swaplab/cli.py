@@ -275,7 +275,14 @@ def cmd_zramctl(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_capture(args: argparse.Namespace, console: Console) -> int:
     """Snapshot a live process's anonymous memory into a page file."""
-    pf = capture(args.pid, freeze=not args.no_freeze, max_pages=args.max_pages)
+    if args.pages and args.max_pages:
+        raise UsageError("capture: --pages (a sample) and --max-pages (the first N) exclude "
+                         "each other")
+    _check_out_file("capture -o", args.output)
+    if args.pages:
+        _needs_memory(f"capture --pages {args.pages}", 2 * args.pages * PAGE_SIZE)
+    pf = capture(args.pid, freeze=not args.no_freeze, max_pages=args.max_pages,
+                 sample=args.pages, seed=args.seed)
     nbytes = write_pagefile(args.output, pf.pages, pf.vaddrs, pf.meta)
     info = {"output": args.output, "file_bytes": nbytes, **pf.meta, **desc(pf.pages)}
     if args.json:
@@ -496,7 +503,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("capture", help="snapshot a live process's anonymous memory")
     c.add_argument("pid", type=_positive, help="process id")
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="page file to write")
-    c.add_argument("--max-pages", type=_positive, metavar="N", help="capture at most N pages")
+    c.add_argument("--max-pages", type=_positive, metavar="N",
+                   help="capture at most N pages, the first in address order")
+    c.add_argument("--pages", type=_positive, metavar="N",
+                   help="capture a seeded sample of N touched pages, reading only those "
+                        "(bounded memory; the process is stopped only for their read)")
+    c.add_argument("--seed", type=_seed, default=1, help="seed for --pages (1)")
     c.add_argument("--no-freeze", action="store_true",
                    help="do not stop the process while reading it")
     c.add_argument("--json", action="store_true", help="JSON output")

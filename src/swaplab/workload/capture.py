@@ -7,6 +7,11 @@ anonymous memory (no backing file, ``[heap]``, ``[stack]``, ``[anon:...]``),
 ``/proc/PID/mem`` for their contents. The process is stopped (SIGSTOP) while
 it is read, so the pages form one consistent snapshot, and continued
 afterwards. Pages that cannot be read (EIO: guard pages) are skipped.
+
+With ``sample=N`` only a seeded sample of N touched pages is read: the list
+of touched pages comes from pagemap while the process runs (8 bytes a page),
+then the process is stopped just for the read of the sample. Memory and the
+stop then grow with the sample, not with the process.
 """
 
 from __future__ import annotations
@@ -75,14 +80,28 @@ def _touched(pm_fd: int | None, m: Mapping) -> np.ndarray:
     return np.flatnonzero((ents & np.uint64(PM_PRESENT | PM_SWAP)) != 0)
 
 
-def capture(pid: int, *, freeze: bool = True, max_pages: int | None = None) -> PageFile:
+def capture(pid: int, *, freeze: bool = True, max_pages: int | None = None,
+            sample: int | None = None, seed: int = 0) -> PageFile:
     """Snapshot the touched anonymous pages of ``pid``.
 
     With ``freeze`` the process is stopped while it is read (and continued
-    even if reading fails). ``max_pages`` caps the capture (first pages first).
+    even if reading fails). ``max_pages`` caps the capture (first pages
+    first); ``sample`` reads a seeded sample of that many touched pages
+    instead (all of them when there are fewer), in address order, never
+    holding the rest (see the module text). ``meta["stopped_s"]`` is how long
+    the process was stopped.
     """
+    if sample is not None and sample < 0:
+        raise kerror(errno.EINVAL, f"capture: a sample of {sample} pages")
     maps = [m for m in read_maps(pid) if m.anonymous]
+    chosen = None
+    if sample is not None:
+        touched, pagemap = _touched_pages(pid, maps)
+        k = min(sample, len(touched))
+        pick = np.random.default_rng(seed).choice(len(touched), size=k, replace=False)
+        chosen = (touched[np.sort(pick)], pagemap)
     stopped = False
+    t0 = time.monotonic()
     if freeze and pid != os.getpid():
         try:
             os.kill(pid, signal.SIGSTOP)
@@ -91,10 +110,60 @@ def capture(pid: int, *, freeze: bool = True, max_pages: int | None = None) -> P
         except ProcessLookupError:
             raise kerror(errno.ESRCH, f"no process {pid}") from None
     try:
-        return _read(pid, maps, max_pages)
+        pf = _read(pid, maps, max_pages) if chosen is None else _read_sample(pid, maps, *chosen)
     finally:
         if stopped:
             os.kill(pid, signal.SIGCONT)
+    pf.meta["stopped_s"] = time.monotonic() - t0 if stopped else 0.0
+    if sample is not None:
+        pf.meta.update(sample=sample, seed=seed)
+    return pf
+
+
+def _touched_pages(pid: int, maps: list[Mapping]) -> tuple[np.ndarray, bool]:
+    """Page numbers (address >> PAGE_SHIFT) of the touched pages of ``maps``,
+    from pagemap (every page of the mappings when it cannot be read), and
+    whether pagemap was read."""
+    try:
+        pm_fd: int | None = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
+    except OSError:
+        pm_fd = None
+    try:
+        parts = []
+        for m in maps:
+            t = _touched(pm_fd, m).astype(np.int64, copy=False)
+            t += m.start // PAGE_SIZE  # in place: one array a mapping
+            parts.append(t)
+    finally:
+        if pm_fd is not None:
+            os.close(pm_fd)
+    if len(parts) == 1:
+        return parts[0], pm_fd is not None
+    touched = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return touched, pm_fd is not None
+
+
+def _read_sample(pid: int, maps: list[Mapping], pfns: np.ndarray, pagemap: bool) -> PageFile:
+    """The pages numbered ``pfns`` (virtual page numbers) of ``pid``."""
+    try:
+        mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    except PermissionError:
+        raise kerror(errno.EPERM, f"cannot read /proc/{pid}/mem (ptrace permission)") from None
+    try:
+        pages, vaddrs, skipped = _read_pages(mem_fd, 0, pfns)
+    finally:
+        os.close(mem_fd)
+    return PageFile(pages, vaddrs, _meta(pid, maps, pagemap, skipped))
+
+
+def _meta(pid: int, maps: list[Mapping], pagemap: bool, skipped: int) -> dict:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+    except OSError:
+        comm = "?"
+    return {"source": "capture", "pid": pid, "comm": comm, "time": time.time(),
+            "mappings": len(maps), "pagemap": pagemap, "unreadable": skipped}
 
 
 def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
@@ -139,45 +208,34 @@ def _read(pid: int, maps: list[Mapping], max_pages: int | None) -> PageFile:
             os.close(pm_fd)
     pages = np.concatenate(chunks) if chunks else np.zeros((0, PAGE_SIZE), dtype=np.uint8)
     vaddrs = np.concatenate(addrs) if addrs else np.zeros(0, dtype=np.uint64)
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            comm = f.read().strip()
-    except OSError:
-        comm = "?"
-    meta = {"source": "capture", "pid": pid, "comm": comm, "time": time.time(),
-            "mappings": len(maps), "pagemap": pm_fd is not None, "unreadable": skipped}
-    return PageFile(pages, vaddrs, meta)
+    return PageFile(pages, vaddrs, _meta(pid, maps, pm_fd is not None, skipped))
 
 
 def _read_pages(fd: int, base: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Read pages ``base + idx * PAGE_SIZE``, runs of consecutive pages at a time."""
+    """Read pages ``base + idx * PAGE_SIZE``, runs of consecutive pages at a
+    time, straight into the result (no copy of what was read)."""
     out = np.empty((len(idx), PAGE_SIZE), dtype=np.uint8)
     ok = np.zeros(len(idx), dtype=bool)
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    pos = 0
-    for run in np.split(idx, breaks):
-        for lo in range(0, len(run), 256):
-            part = run[lo : lo + 256]
-            addr = base + int(part[0]) * PAGE_SIZE
-            k = pos + lo
+    starts = np.concatenate(([0], breaks)).tolist()
+    ends = np.concatenate((breaks, [len(idx)])).tolist()
+    for s0, e0 in zip(starts, ends, strict=True):
+        for k in range(s0, e0, 256):
+            e = min(e0, k + 256)
+            addr = base + int(idx[k]) * PAGE_SIZE
             try:
-                buf = os.pread(fd, len(part) * PAGE_SIZE, addr)
+                got = os.preadv(fd, [out[k:e]], addr)
             except OSError:
-                buf = b""
-            full = len(buf) // PAGE_SIZE
-            if full:
-                out[k : k + full] = np.frombuffer(buf[: full * PAGE_SIZE], np.uint8).reshape(
-                    full, PAGE_SIZE)
-                ok[k : k + full] = True
-            for j in range(full, len(part)):  # the rest page by page
+                got = 0
+            full = got // PAGE_SIZE
+            ok[k : k + full] = True
+            for j in range(k + full, e):  # the rest page by page
                 try:
-                    b = os.pread(fd, PAGE_SIZE, base + int(part[j]) * PAGE_SIZE)
+                    if os.preadv(fd, [out[j]], base + int(idx[j]) * PAGE_SIZE) == PAGE_SIZE:
+                        ok[j] = True
                 except OSError:
                     continue
-                if len(b) == PAGE_SIZE:
-                    out[k + j] = np.frombuffer(b, np.uint8)
-                    ok[k + j] = True
-        pos += len(run)
     va = (base + idx.astype(np.uint64) * PAGE_SIZE).astype(np.uint64)
+    if ok.all():
+        return out, va, 0
     return out[ok], va[ok], int(np.count_nonzero(~ok))
-

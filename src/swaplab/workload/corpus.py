@@ -188,12 +188,12 @@ def corpus_pages(source: str, n: int, seed: int = 0, *, zero: float = 0.0,
     if source == "sample":
         pages = _cycle(sample_corpus(), n, seed)
     elif source == "pyheap" or source.startswith("capture:"):
-        pages = _cycle(captured_pages(source, n), n, seed)
+        pages = _cycle(captured_pages(source, n, seed), n, seed)
     elif source.startswith("pagefile:"):
         pf = read_pagefile(source.split(":", 1)[1])
         if not len(pf):
             raise kerror(errno.EINVAL, f"{source}: holds no pages")
-        pages = pf.pages[np.arange(n) % len(pf)]
+        pages = _cycle(pf.pages, n, seed)  # a seeded sample, not the first n
     elif source in SOURCES:
         roots, want = SOURCES[source]
         pages = file_pages(n, seed, roots, want)
@@ -217,9 +217,11 @@ def _cycle(pages: np.ndarray, n: int, seed: int) -> np.ndarray:
     return pages[order[np.arange(n) % len(pages)]]
 
 
-def captured_pages(source: str, n: int) -> np.ndarray:
-    """The touched anonymous pages of a live process: ``capture:PID``, or ``pyheap``
-    (a heapapp child grown to hold about 1.25 * ``n`` pages, captured, then ended)."""
+def captured_pages(source: str, n: int, seed: int = 0) -> np.ndarray:
+    """A seeded sample of ``n`` touched anonymous pages of a live process
+    (all of them when it has fewer): ``capture:PID``, or ``pyheap`` (a heapapp
+    child grown to hold about 1.25 * ``n`` pages, captured, then ended). Only
+    the sample is read: memory and the process's stop grow with ``n``."""
     import subprocess
     import sys
 
@@ -228,7 +230,7 @@ def captured_pages(source: str, n: int) -> np.ndarray:
             pid = int(source.split(":", 1)[1])
         except ValueError:
             raise kerror(errno.EINVAL, f"corpus {source!r}: not capture:PID") from None
-        return capture(pid).pages
+        return capture(pid, sample=n, seed=seed).pages
     target = max(16 << 20, n * PAGE_SIZE * 5 // 4 + (12 << 20))
     child = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "swaplab.workload.heapapp",
                               str(target)],
@@ -237,7 +239,7 @@ def captured_pages(source: str, n: int) -> np.ndarray:
         line = child.stdout.readline()
         if not line.startswith(b"ready"):
             raise kerror(errno.EIO, f"heapapp did not start: {line!r}")
-        return capture(child.pid).pages
+        return capture(child.pid, sample=n, seed=seed).pages
     finally:
         child.kill()
         child.wait()
