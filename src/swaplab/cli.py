@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from . import __version__
+from .bench import advise
 from .bench.calibrate import calibrate, compare
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS, Design
 from .bench.harness import KERNEL_ROW, VerificationError, aggregate, kernel_vs, run_kernel, run_once
@@ -33,11 +34,11 @@ from .lib.compress import available as available_algorithms
 from .progress import LineProgress, progress
 from .system import System
 from .util import host_available_memory, memparse, size_str
-from .workload.capture import capture
+from .workload.capture import capture, touched_count
 from .workload.corpus import SOURCES, corpus_pages, describe, file_pages
 from .workload.corpus import describe as desc
 from .workload.engine import PageCorruption, Workload
-from .workload.pagefile import write_pagefile
+from .workload.pagefile import read_pagefile, write_pagefile
 from .workload.scenario import load_scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -456,6 +457,70 @@ def cmd_calibrate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_advise(args: argparse.Namespace, console: Console) -> int:
+    """Every zram setting (and zswap) on the source's pages; figures and advice."""
+    from rich.table import Table
+
+    _needs_memory(f"--pages {args.pages}", 3 * args.pages * PAGE_SIZE + (64 << 20))
+    out = Path(args.out)
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"advise --out {args.out!r}: no folder {str(out.parent)!r}")
+    ram = memparse(args.ram) if args.ram else os.sysconf("SC_PAGE_SIZE") * os.sysconf(
+        "SC_PHYS_PAGES")
+    pages, corpus = _load_corpus(args.source, args.pages, args.seed)
+    full = len(pages)
+    if args.source.startswith("capture:"):
+        full = max(full, touched_count(int(args.source.split(":", 1)[1])))
+    elif args.source.startswith("pagefile:"):
+        full = max(full, len(read_pagefile(args.source.split(":", 1)[1])))
+    with _progress(args) as prog:
+        task = prog.add_task("settings", total=len(advise.settings()))
+
+        def step(name: str) -> None:
+            prog.update(task, description=name)
+            safe_point()
+
+        rows = advise.run_advice(pages, args.seed, full, lambda n: (step(n), None)[1])
+        prog.update(task, completed=len(rows))
+    rec = advise.recommend(rows, ram)
+    m = machine()
+    doc = {"command": "swaplab " + " ".join(sys.argv[1:]), "machine": m,
+           "corpus": {**corpus, "seed": args.seed, **describe(pages), "full_pages": full},
+           "ram": ram, "rows": rows, "recommendation": rec}
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(doc, out / "advise.json")
+    title = (f"{len(pages)} pages of {corpus['source']} (standing for {full}), "
+             f"{m['host']} ({m['cpus']} CPUs)")
+    advise.plot(rows, out / "advise.png", f"memory saved vs swap-in latency: {title}")
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK
+    t = Table(title=f"swaplab advise: {title}", caption="pool: zsmalloc's pages for these "
+              "pages (mem_used_total); comp/decomp: the codec alone, one CPU; p50/p99: "
+              "first-touch swap-in; full: the pool scaled to the whole source")
+    for c in ("setting", "ratio", "pool MiB", "same", "huge", "comp MiB/s", "decomp MiB/s",
+              "p50 µs", "p99 µs", "full MiB"):
+        t.add_column(c, justify="left" if c == "setting" else "right", no_wrap=True)
+    for r in rows:
+        t.add_row(r["setting"], f"{r['compr_ratio']:.2f}", f"{r['pool_bytes'] / 2**20:.1f}",
+                  f"{r['same_share']:.1%}", f"{r['huge_share']:.1%}",
+                  f"{r['compress_mib_s']:.0f}", f"{r['decompress_mib_s']:.0f}",
+                  f"{r['swapin_p50_us']:.1f}", f"{r['swapin_p99_us']:.1f}",
+                  f"{r['full_pool_bytes'] / 2**20:.0f}")
+    console.print(t)
+    console.print(f"[bold]recommended[/]: comp_algorithm={rec['comp_algorithm']}"
+                  + (f", algorithm_params='{rec['algorithm_params']}'"
+                     if rec["algorithm_params"] else "")
+                  + f", disksize={rec['disksize'] >> 20}M, mem_limit={rec['mem_limit'] >> 20}M"
+                  + (f", recomp_algorithm='{rec['recomp_algorithm']}'"
+                     if rec["recomp_algorithm"] else "")
+                  + (f", writeback={rec['writeback']}" if rec["writeback"] else ""))
+    for w in rec["why"]:
+        console.print(f"  - {w}")
+    console.print(f"wrote {out / 'advise.json'} and {out / 'advise.png'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="swaplab", description="The Linux swap I/O stack, run and measured.")
     p.add_argument("--version", action="version", version=f"swaplab {__version__}")
@@ -520,6 +585,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the JSON report")
     r.add_argument("--progress", action="store_true", help="show progress even without a tty")
     r.set_defaults(func=cmd_run)
+
+    ad = sub.add_parser("advise", help="which zram settings for this memory: every "
+                                       "algorithm on its pages, and a recommendation")
+    ad.add_argument("source", metavar="SOURCE",
+                    help="capture:PID, pagefile:PATH, sample, files, elf, text, stdlib, pyheap "
+                         "or a folder")
+    ad.add_argument("--pages", type=_positive, default=16384,
+                    help="pages sampled from the source (16384 = 64 MiB)")
+    ad.add_argument("--seed", type=_seed, default=1, help="seed for the sample and order (1)")
+    ad.add_argument("--ram", metavar="SIZE",
+                    help="RAM of the machine to size disksize for (default: this one's)")
+    ad.add_argument("--out", default="out", help="folder for advise.json and advise.png (out)")
+    ad.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    ad.add_argument("--progress", action="store_true", help="show progress even without a tty")
+    ad.set_defaults(func=cmd_advise)
 
     cp = sub.add_parser("compare", help="two reports (bench or run JSON) side by side")
     cp.add_argument("a", help="report A (JSON)")

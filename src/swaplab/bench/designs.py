@@ -16,6 +16,7 @@ swap core over a plain file-backed disk.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,11 +71,34 @@ def _file(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     return system.add_filedisk(tmp / "swapdisk.img", nbytes)
 
 
-def _zram(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
+def _zram(system: System, tmp: Path, nbytes: int, algorithm: str | None,
+          params: str | None = None) -> Any:
     z = system.load_module("zram")[0]
     z.attr["comp_algorithm"] = algorithm or "lz4"
+    if params:
+        z.attr["algorithm_params"] = params
     z.attr["disksize"] = str(nbytes)
     return z.bdev
+
+
+def zram_setting(algorithm: str, params: str | None = None) -> Design:
+    """zram/swap_ops with ``algorithm`` and its algorithm_params (e.g.
+    "level=9"): one setting of ``swaplab advise``."""
+    label = f"zram {algorithm}" + (f" {params}" if params else "")
+    return Design(label, f"zram ({algorithm}{', ' + params if params else ''}) through "
+                  "swap_ops", functools.partial(_zram, params=params), algorithm=algorithm)
+
+
+def _zswap_whole(system: System, algorithm: str | None) -> None:
+    z = Zswap(system, algorithm or "lz4", enabled=True)
+    z.max_pool_percent = 100  # every page in the pool: what it takes, not what fits
+
+
+def zswap_setting(algorithm: str) -> Design:
+    """zswap with ``algorithm``, its pool allowed the whole machine, over a
+    file-backed disk: ``swaplab advise``'s zswap row."""
+    return Design(f"zswap {algorithm}", f"zswap ({algorithm}) in the swap core", _file,
+                  prepare=_zswap_whole, algorithm=algorithm)
 
 
 def _zram_backed(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:

@@ -120,6 +120,13 @@ def capture(pid: int, *, freeze: bool = True, max_pages: int | None = None,
     return pf
 
 
+def touched_count(pid: int) -> int:
+    """How many anonymous pages ``pid`` has touched (present or swapped), from
+    pagemap, without reading any: the size a sample of it stands for."""
+    touched, _ = _touched_pages(pid, [m for m in read_maps(pid) if m.anonymous])
+    return len(touched)
+
+
 def _touched_pages(pid: int, maps: list[Mapping]) -> tuple[np.ndarray, bool]:
     """Page numbers (address >> PAGE_SHIFT) of the touched pages of ``maps``,
     from pagemap (every page of the mappings when it cannot be read), and
