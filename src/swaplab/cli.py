@@ -24,7 +24,16 @@ from . import __version__
 from .bench import advise
 from .bench.calibrate import calibrate, compare
 from .bench.designs import DEFAULT_DESIGNS, DESIGNS, Design
-from .bench.harness import KERNEL_ROW, VerificationError, aggregate, kernel_vs, run_kernel, run_once
+from .bench.harness import (
+    KERNEL_ROW,
+    VerificationError,
+    aggregate,
+    design_cell,
+    kernel_vs,
+    run_kernel,
+    run_once,
+)
+from .bench.parallel import run_cells
 from .bench.report import plot_cdf, plot_split, print_table, write_json
 from .consts import PAGE_SIZE
 from .drivers.zram import zramctl
@@ -172,12 +181,23 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     total = (len(designs) + len(kernel_rows)) * args.repeat * args.pages
     with _progress(args) as prog:
         task = prog.add_task("faults", total=total)
-        for design in designs:
-            runs = []
-            for rep in range(args.repeat):
-                prog.update(task, description=f"{design.name} #{rep + 1}")
-                runs.append(run_once(design, pages, args.seed + rep,
-                                     lambda k: (prog.advance(task, k), safe_point())))
+        if args.jobs > 1 or args.ray:  # each (design, repetition) a cell of a sweep
+            cells = [(d, args.seed + rep) for d in designs for rep in range(args.repeat)]
+            done = run_cells(design_cell, cells, pages, jobs=args.jobs, ray_address=args.ray,
+                             progress=lambda c: (prog.advance(task, args.pages),
+                                                 safe_point()))
+            by_design = [done[i * args.repeat:(i + 1) * args.repeat]
+                         for i in range(len(designs))]
+        else:
+            by_design = []
+            for design in designs:
+                runs = []
+                for rep in range(args.repeat):
+                    prog.update(task, description=f"{design.name} #{rep + 1}")
+                    runs.append(run_once(design, pages, args.seed + rep,
+                                         lambda k: (prog.advance(task, k), safe_point())))
+                by_design.append(runs)
+        for design, runs in zip(designs, by_design, strict=True):
             lats[design.name] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
         for row, algo in kernel_rows.items():
@@ -478,9 +498,11 @@ def cmd_advise(args: argparse.Namespace, console: Console) -> int:
 
         def step(name: str) -> None:
             prog.update(task, description=name)
+            prog.advance(task, 1)
             safe_point()
 
-        rows = advise.run_advice(pages, args.seed, full, lambda n: (step(n), None)[1])
+        rows = advise.run_advice(pages, args.seed, full, lambda n: (step(n), None)[1],
+                                 jobs=args.jobs, ray_address=args.ray)
         prog.update(task, completed=len(rows))
     rec = advise.recommend(rows, ram)
     m = machine()
@@ -521,6 +543,16 @@ def cmd_advise(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _sweep_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                   help="run the cells on N local processes (1: one after another; cells "
+                        "that share CPUs time each other's noise)")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="run each cell as a Ray task on the cluster at ADDRESS ('auto', "
+                        "'ray://head:10001'; 'local' starts one here); pip install "
+                        "'swaplab[ray]'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="swaplab", description="The Linux swap I/O stack, run and measured.")
     p.add_argument("--version", action="version", version=f"swaplab {__version__}")
@@ -545,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "/sys/class/zram-control; the same pages, order and clock)")
     b.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     b.add_argument("--progress", action="store_true", help="show progress even without a tty")
+    _sweep_options(b)
     b.set_defaults(func=cmd_bench)
 
     z = sub.add_parser("zramctl", help="list zram devices with util-linux zramctl's columns")
@@ -599,6 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--out", default="out", help="folder for advise.json and advise.png (out)")
     ad.add_argument("--json", action="store_true", help="print the JSON instead of the table")
     ad.add_argument("--progress", action="store_true", help="show progress even without a tty")
+    _sweep_options(ad)
     ad.set_defaults(func=cmd_advise)
 
     cp = sub.add_parser("compare", help="two reports (bench or run JSON) side by side")

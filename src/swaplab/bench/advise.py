@@ -30,6 +30,7 @@ from ..consts import PAGE_SIZE
 from ..lib.compress import available, compressor
 from .designs import Design, zram_setting, zswap_setting
 from .harness import run_once
+from .parallel import run_cells
 
 #: zram settings tried, in the kernel's order of algorithms: (algorithm,
 #: algorithm_params). zstd at its kernel default (3), one faster, one denser.
@@ -122,15 +123,21 @@ def measure(s: Setting, pages: np.ndarray, seed: int, full_pages: int) -> dict[s
     }
 
 
+def _cell(cell: tuple[int, int, int], pages: np.ndarray) -> dict[str, Any]:
+    """One setting as a sweep cell: (index into :func:`settings`, seed, full pages)."""
+    index, seed, full_pages = cell
+    return measure(settings()[index], pages, seed, full_pages)
+
+
 def run_advice(pages: np.ndarray, seed: int, full_pages: int,
-               progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Every setting on the same pages, in order."""
-    rows = []
-    for s in settings():
-        if progress is not None:
-            progress(s.name)
-        rows.append(measure(s, pages, seed, full_pages))
-    return rows
+               progress: Callable[[str], None] | None = None, *, jobs: int = 1,
+               ray_address: str | None = None) -> list[dict[str, Any]]:
+    """Every setting on the same pages, rows in the settings' order: here, on
+    ``jobs`` processes or on Ray (:func:`swaplab.bench.parallel.run_cells`)."""
+    names = [s.name for s in settings()]
+    cells = [(i, seed, full_pages) for i in range(len(names))]
+    return run_cells(_cell, cells, pages, jobs=jobs, ray_address=ray_address,
+                     progress=None if progress is None else lambda c: progress(names[c[0]]))
 
 
 def recommend(rows: list[dict[str, Any]], ram_bytes: int) -> dict[str, Any]:

@@ -158,6 +158,13 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
                          _counters(system), np.minimum(backend, lat), design.algorithm)
 
 
+def design_cell(cell: tuple[Design, int], pages: np.ndarray) -> RunResult:
+    """One repetition of one design as a sweep cell ``(design, seed)``
+    (:func:`swaplab.bench.parallel.run_cells`)."""
+    design, seed = cell
+    return run_once(design, pages, seed)
+
+
 #: The design name of the host kernel's row.
 KERNEL_ROW = "kernel/zram"
 
