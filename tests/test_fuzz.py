@@ -145,7 +145,8 @@ def test_cgroup_files(name, text):
 
 
 ARGV = st.lists(st.one_of(
-    st.sampled_from(["zramctl", "compare", "capture", "run", "calibrate", "bench", "--json",
+    st.sampled_from(["zramctl", "compare", "capture", "run", "calibrate", "bench", "advise",
+                     "--json", "--jobs", "--ray", "--ram",
                      "--pages", "--repeat", "--design", "--corpus", "-o", "--output", "-s",
                      "--raw", "--bytes", "-n", "--fill", "0", "-1", "64", "nope", "zram0",
                      "NAME,ALGORITHM", "+ZERO-PAGES", "/nonexistent", "pagefile:/x", "--seed",
@@ -157,7 +158,7 @@ ARGV = st.lists(st.one_of(
 @FUZZ
 @given(ARGV)
 def test_command_line(argv):
-    if argv and argv[0] in ("bench", "calibrate", "capture", "run"):
+    if argv and argv[0] in ("bench", "calibrate", "capture", "run", "advise"):
         # these run for real on valid input: check the parser alone
         try:
             build_parser().parse_args(argv)

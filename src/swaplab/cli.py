@@ -357,8 +357,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
         return EXIT_OK
+    m = doc["machine"]
     console.print(f"[bold]{args.scenario}[/]: {rep['accesses']} accesses, "
-                  f"{rep['pages_verified']} page checks, all verified")
+                  f"{rep['pages_verified']} page checks, all verified (on {m['host']}: "
+                  f"{m['cpus']} CPUs, kernel {m['kernel']})")
     console.print(f"populate {rep['populate_s']:.1f} s, run {rep['run_s']:.1f} s, "
                   f"verify {rep['verify_s']:.1f} s; run phase: "
                   f"{rep.get('faults_per_s', 0):.0f} faults/s, "
