@@ -99,10 +99,12 @@ class KernelSwap(KernelZram):
     def close(self) -> None:
         """Swap off (every page still on the device comes back), then reset and
         remove the device."""
-        if self.swapped_on:
-            _check(_libc.swapoff(self.dev.encode()), f"swapoff {self.dev}")
-            self.swapped_on = False
-        super().close()
+        try:
+            if self.swapped_on:
+                _check(_libc.swapoff(self.dev.encode()), f"swapoff {self.dev}")
+                self.swapped_on = False
+        finally:  # reset and remove even when swapoff failed (removal then says EBUSY)
+            super().close()
 
 
 @dataclass
