@@ -14,6 +14,7 @@ exception goes on.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import mmap
@@ -155,7 +156,8 @@ def first_touch(pages: np.ndarray, algorithm: str = "lz4", seed: int = 1,
         region = mmap.mmap(-1, n * PAGE_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         view = None
         try:
-            region.madvise(mmap.MADV_NOHUGEPAGE)  # 4 KiB pages, as swaplab's designs fault them
+            with contextlib.suppress(OSError):  # EINVAL on a kernel without THP: 4 KiB anyway
+                region.madvise(mmap.MADV_NOHUGEPAGE)  # 4 KiB pages, as swaplab's designs use
             view = np.frombuffer(region, dtype=np.uint8).reshape(n, PAGE_SIZE)
             view[:] = pages
             addr = view.ctypes.data
