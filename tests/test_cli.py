@@ -289,6 +289,9 @@ def test_bench_runs_each_compressing_design_per_algorithm(tmp_path):
     assert r.returncode == 0, r.stderr
     head = " ".join(r.stdout.split())
     assert "32 pages of sample x 1, lzo-rle" in head and "CPUs" in head
+    r = run("bench", "--pages", "32", "--repeat", "1", "--corpus", "sample", "--design",
+            "zram/swap_ops", "--algo", "lz4", "--algo", "lzo-rle", "--out", str(tmp_path))
+    assert "zram/swap_ops [lz4]" in r.stdout and "zram/swap_ops [lzo-rle]" in r.stdout
 
 
 @pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from . import __version__
@@ -174,7 +175,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     results, lats = [], {}
     kernel_why = unavailable() if args.kernel else "not asked for (--kernel)"
     if args.kernel and kernel_why is not None:
-        console.print(f"[yellow]no {KERNEL_ROW} row: {kernel_why}[/yellow]")
+        console.print(f"[yellow]no {KERNEL_ROW} row: {escape(kernel_why)}[/yellow]")
     kernel_rows = ({(f"{KERNEL_ROW} [{a}]" if len(algos) > 1 else KERNEL_ROW): a
                     for a in algos} if kernel_why is None else {})
     skipped: dict[str, str] = {}
@@ -210,7 +211,7 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
                     safe_point()
             except OSError as e:  # e.g. an algorithm this kernel's zram lacks
                 skipped[row] = f"the host kernel's run failed: {e}"
-                console.print(f"[yellow]no {row} row: {skipped[row]}[/yellow]")
+                console.print(f"[yellow]no {escape(row)} row: {escape(skipped[row])}[/yellow]")
                 continue
             lats[row] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
@@ -423,7 +424,7 @@ def _ratio_table(title: str, cols: tuple[str, ...], rows: list[dict[str, Any]],
         t.add_column(c, justify="left" if c in (key, "") else "right")
     for r in rows:
         vals = [r[c] for c in ("a", "b")] if "a" in r else [r["kernel"], r["swaplab"]]
-        t.add_row(r.get("what", r.get("field")),
+        t.add_row(escape(r.get("what", r.get("field"))),
                   *(_show(v) for v in vals),
                   "-" if r["ratio"] is None else f"{r['ratio']:.3f}x",
                   *(("~" if r.get("within_spread") else "",) if spread else ()))

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .harness import is_kernel_row
@@ -38,7 +39,7 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
                 *(("avg × kernel", "p50 × kernel") if vs else ())):
         lat.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
     for r in results:
-        lat.add_row(r["design"], _fmt(r["lat_avg_us"]), _fmt(r["lat_p50_us"]),
+        lat.add_row(escape(r["design"]), _fmt(r["lat_avg_us"]), _fmt(r["lat_p50_us"]),
                     _fmt(r["lat_p99_us"]), _fmt(r["lat_p999_us"]),
                     f"{r['verified']}/{r['pages'] * r['repeats']}",
                     *(_vs_kernel(r) if vs else ()))
@@ -47,7 +48,7 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
                 "cold faults", "pool MiB", "compr. ratio"):
         io.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
     for r in results:
-        io.add_row(r["design"], _fmt(r["swapout_mib_s"]), _fmt(r["swapin_mib_s"]),
+        io.add_row(escape(r["design"]), _fmt(r["swapout_mib_s"]), _fmt(r["swapin_mib_s"]),
                    f"{r['backing_reads_per_fault']['median']:.3f}",
                    f"{r['cold_fault_ratio']['median']:.1%}",
                    f"{r['pool_mib']['median']:.1f}",
@@ -61,7 +62,7 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
         if is_kernel_row(r["design"]):  # not instrumented: no split
             continue
         core, back = r["core_avg_us"]["median"], r["backend_avg_us"]["median"]
-        split.add_row(r["design"], _fmt(r["core_avg_us"]), _fmt(r["backend_avg_us"]),
+        split.add_row(escape(r["design"]), _fmt(r["core_avg_us"]), _fmt(r["backend_avg_us"]),
                       f"{back / (core + back):.0%}" if core + back else "-",
                       _fmt(r["core_p50_us"]), _fmt(r["backend_p50_us"]))
     return lat, io, split
