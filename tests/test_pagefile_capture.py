@@ -150,20 +150,24 @@ def test_capture_of_a_missing_process_fails_cleanly(capsys):
 def test_sampled_capture_is_seeded_exact_and_spread(child):
     if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
         pytest.skip("no permission to read /proc/PID/mem")
-    a = capture(child.pid, sample=300, seed=4)
-    b = capture(child.pid, sample=300, seed=4)
-    c = capture(child.pid, sample=300, seed=5)
+    os.kill(child.pid, signal.SIGSTOP)  # the same touched pages for every capture below
+    try:
+        a = capture(child.pid, sample=300, seed=4, freeze=False)
+        b = capture(child.pid, sample=300, seed=4, freeze=False)
+        c = capture(child.pid, sample=300, seed=5, freeze=False)
+        whole = capture(child.pid, freeze=False)
+        everything = capture(child.pid, sample=10**9, freeze=False)
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
     assert len(a) == 300 and np.array_equal(a.vaddrs, b.vaddrs)  # the seed decides
     assert not np.array_equal(a.vaddrs, c.vaddrs)
     assert (np.diff(a.vaddrs.astype(np.int64)) > 0).all()  # distinct, in address order
-    whole = capture(child.pid)
     at = {int(v): k for k, v in enumerate(whole.vaddrs)}
     for k, v in enumerate(a.vaddrs):  # each sampled page is the page at its address
         assert np.array_equal(a.pages[k], whole.pages[at[int(v)]])
     # spread over the process, not its first pages
     assert a.vaddrs.max() > whole.vaddrs[len(whole) * 3 // 4]
     assert a.meta["sample"] == 300 and a.meta["stopped_s"] >= 0
-    everything = capture(child.pid, sample=10**9)
     assert len(everything) == len(whole)
 
 
@@ -217,11 +221,16 @@ def test_capture_command_samples(child, tmp_path, capsys):
     if not os.access(f"/proc/{child.pid}/mem", os.R_OK):
         pytest.skip("no permission to read /proc/PID/mem")
     out = tmp_path / "cap.swpl"
-    assert main(["capture", str(child.pid), "-o", str(out), "--pages", "200", "--seed",
-                 "3"]) == 0
+    os.kill(child.pid, signal.SIGSTOP)  # the same touched pages for both captures
+    try:
+        assert main(["capture", str(child.pid), "-o", str(out), "--pages", "200", "--seed",
+                     "3", "--no-freeze"]) == 0
+        again = capture(child.pid, sample=200, seed=3, freeze=False)
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
     pf = read_pagefile(out)
     assert len(pf) == 200
-    assert np.array_equal(pf.vaddrs, capture(child.pid, sample=200, seed=3).vaddrs)
+    assert np.array_equal(pf.vaddrs, again.vaddrs)
     assert main(["capture", str(child.pid), "-o", str(out), "--pages", "5",
                  "--max-pages", "5"]) == 2
 
