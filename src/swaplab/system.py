@@ -342,14 +342,13 @@ class System:
 
     # --- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
-        """Swap off every area, release every process and close every disk;
+        """Release every process, swap off every area and close every disk;
         the System then refuses new work (ENODEV). Closing twice is a no-op."""
         if self.closed:
             return
         self.closed = True
-        for si in list(self.swap.active()):
-            for mm in list(self.mms.values()):
-                mm.unuse(si.type)
+        # processes exit first: exit_mmap drops their swap entries without
+        # reading them back, so swapoff then finds the areas empty
         for mm in list(self.mms.values()):
             self.exit_mm(mm)
         for si in list(self.swap.active()):
