@@ -14,6 +14,7 @@ Ray is an optional extra: ``pip install 'swaplab[ray]'``.
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -70,7 +71,7 @@ def _on_ray(fn: Callable[[Any, Any], Any], cells: Sequence[Any], shared: Any, ad
     try:
         import ray
     except ImportError:
-        raise kerror(65, "--ray needs Ray: pip install 'swaplab[ray]'") from None  # ENOPKG
+        raise kerror(errno.ENOPKG, "--ray needs Ray: pip install 'swaplab[ray]'") from None
     started = not ray.is_initialized()
     if started:
         ray.init(address=None if address == "local" else address, include_dashboard=False,
