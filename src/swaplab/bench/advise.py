@@ -19,6 +19,7 @@ it.
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..consts import PAGE_SIZE
+from ..errors import kerror
 from ..lib.compress import available, compressor
 from .designs import Design, zram_setting, zswap_setting
 from .harness import run_once
@@ -91,7 +93,7 @@ def codec_speed(algorithm: str, params: str | None, pages: np.ndarray) -> tuple[
     done = c.decompress_batch(objs, back)
     td = time.perf_counter() - t
     if done != len(pages) or not np.array_equal(back, pages):
-        raise OSError(5, f"{algorithm}: pages did not decompress to what was compressed")
+        raise kerror(errno.EIO, f"{algorithm}: pages did not decompress to what was compressed")
     return mib / tc, mib / td
 
 
