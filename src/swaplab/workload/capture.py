@@ -16,10 +16,12 @@ stop then grow with the sample, not with the process.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,30 +96,45 @@ def capture(pid: int, *, freeze: bool = True, max_pages: int | None = None,
     if sample is not None and sample < 0:
         raise kerror(errno.EINVAL, f"capture: a sample of {sample} pages")
     maps = [m for m in read_maps(pid) if m.anonymous]
-    chosen = None
-    if sample is not None:
+    if sample is not None:  # listed while the process runs; stopped for the read only
         touched, pagemap = _touched_pages(pid, maps)
-        k = min(sample, len(touched))
-        pick = np.random.default_rng(seed).choice(len(touched), size=k, replace=False)
-        chosen = (touched[np.sort(pick)], pagemap)
-    stopped = False
-    t0 = time.monotonic()
-    if freeze and pid != os.getpid():
-        try:
-            os.kill(pid, signal.SIGSTOP)
-            stopped = True
-            _wait_stopped(pid)
-        except ProcessLookupError:
-            raise kerror(errno.ESRCH, f"no process {pid}") from None
-    try:
-        pf = _read(pid, maps, max_pages) if chosen is None else _read_sample(pid, maps, *chosen)
-    finally:
-        if stopped:
-            os.kill(pid, signal.SIGCONT)
-    pf.meta["stopped_s"] = time.monotonic() - t0 if stopped else 0.0
+        pick = np.random.default_rng(seed).choice(len(touched), size=min(sample, len(touched)),
+                                                  replace=False)
+        touched = touched[np.sort(pick)]
+    with _stopped(pid, freeze) as stop:
+        if sample is None:  # the list and the pages: one snapshot
+            touched, pagemap = _touched_pages(pid, maps)
+            touched = touched[:max_pages]
+        pf = _read_listed(pid, maps, touched, pagemap)
+    pf.meta["stopped_s"] = stop.seconds
     if sample is not None:
         pf.meta.update(sample=sample, seed=seed)
     return pf
+
+
+class _Stop:
+    seconds = 0.0
+
+
+@contextlib.contextmanager
+def _stopped(pid: int, freeze: bool) -> Iterator[_Stop]:
+    """SIGSTOP ``pid`` (unless ``freeze`` is off or it is us) until the block
+    ends, SIGCONT even on error; the time it was stopped is ``seconds``."""
+    stop = _Stop()
+    if not freeze or pid == os.getpid():
+        yield stop
+        return
+    t0 = time.monotonic()
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        raise kerror(errno.ESRCH, f"no process {pid}") from None
+    try:
+        _wait_stopped(pid)
+        yield stop
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        stop.seconds = time.monotonic() - t0
 
 
 def touched_count(pid: int) -> int:
@@ -150,8 +167,8 @@ def _touched_pages(pid: int, maps: list[Mapping]) -> tuple[np.ndarray, bool]:
     return touched, pm_fd is not None
 
 
-def _read_sample(pid: int, maps: list[Mapping], pfns: np.ndarray, pagemap: bool) -> PageFile:
-    """The pages numbered ``pfns`` (virtual page numbers) of ``pid``."""
+def _read_listed(pid: int, maps: list[Mapping], pfns: np.ndarray, pagemap: bool) -> PageFile:
+    """The pages numbered ``pfns`` (virtual page numbers, ascending) of ``pid``."""
     try:
         mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
     except PermissionError:
@@ -181,41 +198,6 @@ def _wait_stopped(pid: int, timeout: float = 5.0) -> None:
         if state in ("T", "t"):
             return
         time.sleep(0.001)
-
-
-def _read(pid: int, maps: list[Mapping], max_pages: int | None) -> PageFile:
-    try:
-        mem_fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-    except PermissionError:
-        raise kerror(errno.EPERM, f"cannot read /proc/{pid}/mem (ptrace permission)") from None
-    try:
-        pm_fd: int | None = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
-    except OSError:
-        pm_fd = None
-    chunks: list[np.ndarray] = []
-    addrs: list[np.ndarray] = []
-    total = 0
-    skipped = 0
-    try:
-        for m in maps:
-            idx = _touched(pm_fd, m)
-            if max_pages is not None:
-                idx = idx[: max(0, max_pages - total)]
-            if not len(idx):
-                continue
-            got, va, bad = _read_pages(mem_fd, m.start, idx)
-            skipped += bad
-            if len(got):
-                chunks.append(got)
-                addrs.append(va)
-                total += len(got)
-    finally:
-        os.close(mem_fd)
-        if pm_fd is not None:
-            os.close(pm_fd)
-    pages = np.concatenate(chunks) if chunks else np.zeros((0, PAGE_SIZE), dtype=np.uint8)
-    vaddrs = np.concatenate(addrs) if addrs else np.zeros(0, dtype=np.uint64)
-    return PageFile(pages, vaddrs, _meta(pid, maps, pm_fd is not None, skipped))
 
 
 def _read_pages(fd: int, base: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
