@@ -29,7 +29,7 @@ import numpy as np
 
 from ..consts import PAGE_SIZE
 from ..errors import kerror
-from ..lib.compress import available, compressor
+from ..lib.compress import available, compressor, split
 from .designs import Design, zram_setting, zswap_setting
 from .harness import run_once
 from .parallel import run_cells
@@ -84,10 +84,7 @@ def codec_speed(algorithm: str, params: str | None, pages: np.ndarray) -> tuple[
     t = time.perf_counter()
     buf, lens = c.compress_batch(pages)
     tc = time.perf_counter() - t
-    ends = np.cumsum(lens, dtype=np.int64)
-    starts = ends - lens
-    mv = memoryview(buf)
-    objs = [mv[s:e] for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    objs = split(buf, lens)
     back = np.empty_like(pages)
     t = time.perf_counter()
     done = c.decompress_batch(objs, back)

@@ -26,7 +26,7 @@ import numpy as np
 from ..block.blkdev import BlockDevice
 from ..consts import PAGE_SIZE
 from ..errors import kerror
-from ..kernel.zram import KernelZram, unavailable
+from ..kernel.zram import MM_STAT, KernelZram, unavailable
 from ..system import System
 from .designs import DESIGNS
 from .harness import run_kernel, run_once
@@ -34,8 +34,6 @@ from .harness import run_kernel, run_once
 if TYPE_CHECKING:
     from ..drivers.zram.zram_drv import Zram
 
-MM_STAT = ("orig_data_size", "compr_data_size", "mem_used_total", "mem_limit",
-           "mem_used_max", "same_pages", "pages_compacted", "huge_pages", "huge_pages_since")
 CHUNK = 1 << 20
 #: Pages each side reads in its turn when the single-page latencies are taken.
 LATENCY_TURN = 50

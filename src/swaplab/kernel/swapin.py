@@ -30,15 +30,13 @@ import numpy as np
 from .. import _native
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..mm.swap_header import build_swap_header
+from ..workload.capture import PM_SWAP
 from .zram import KernelZram
 
 SWAP_FLAG_PREFER = 0x8000
 SWAP_FLAG_PRIO_MASK = 0x7FFF
 #: madvise(2) advice the mmap module has no constant for
 MADV_PAGEOUT = 21
-#: /proc/PID/pagemap bits
-PM_SWAP = 1 << 62
-PM_PRESENT = 1 << 63
 #: MADV_PAGEOUT passes before pages still resident count as a failure
 PAGEOUT_TRIES = 5
 

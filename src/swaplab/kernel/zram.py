@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from ..consts import PAGE_SIZE
+from ..drivers.zram.sysfs import STAT_COLUMNS
 from ..util import run_threads
 
 CONTROL = Path("/sys/class/zram-control")
+#: mm_stat's columns, the same in the kernel's file and swaplab's
+MM_STAT = STAT_COLUMNS["mm_stat"]
 CHUNK = 1 << 20
 
 
