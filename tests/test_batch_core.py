@@ -78,3 +78,75 @@ def test_the_array_form_is_exercised():
     assert a == b
     assert a["vm"]["swpout_zero"] > 0 and a["vm"]["pswpout"] > 0 and a["bios"] > 0
     assert PAGE_SIZE == 4096
+
+
+# --- reclaim: shrink_folios' array steps against its folio-by-folio steps -------------
+
+#: (all zero, locked by someone, already in the swap cache, a second process
+#: shares nothing: the page belongs to the cgroup with a swap.max) per page
+PAGE = st.tuples(st.booleans(), st.sampled_from([False] * 5 + [True]),
+                 st.sampled_from([False] * 3 + [True]), st.booleans())
+
+
+def _reclaim(spec: list[tuple[bool, bool, bool, bool]], swap_max: int, each: bool) -> dict:
+    from swaplab.mm.vmscan import _shrink_each, shrink_folios
+
+    s = System("32M")
+    rd = s.add_ramdisk("8M")
+    s.mkswap(rd)
+    si = s.swapon(rd)
+    cg = s.create_cgroup("limited")
+    cg.attr["memory.swap.max"] = str(swap_max * PAGE_SIZE)
+    mms = {False: s.create_mm(len(spec)), True: s.create_mm(len(spec), memcg=cg)}
+    rng = np.random.default_rng(len(spec))
+    pfns, want = [], []
+    for k, (zero, locked, cached, limited) in enumerate(spec):
+        mm = mms[limited]
+        page = np.zeros(PAGE_SIZE, np.uint8) if zero else rng.integers(1, 255, PAGE_SIZE,
+                                                                        dtype=np.uint8)
+        mm.write(k, page)
+        f = mm.folio_at(k)
+        if cached:  # a clean copy on swap already, as after a read-only swap-in
+            f.lock()
+            assert folio_alloc_swap(f) == 0
+            f.unlock()
+        if locked:
+            f.lock()
+        pfns.append(f.pfn)
+        want.append((limited, k, page))
+    pfns = np.array(pfns, dtype=np.int64)
+    seen = []
+    for mm in mms.values():
+        mm.on_swap_out = lambda mm, v, e: seen.extend(zip(v.tolist(), e.tolist(),
+                                                          strict=True))
+    freed, kept = (_shrink_each if each else shrink_folios)(s, pfns)
+    out = {"freed": freed, "kept": kept.tolist(), "vm": s.vmstat.snapshot(),
+           "ptes": [mm.ptes.tolist() for mm in mms.values()],
+           "flags": s.mem.flags[pfns].tolist(), "swap_map": si.swap_map.tolist(),
+           "cache": si.cache.tolist(), "zero": si.zeromap.tolist(),
+           "inuse": si.inuse_pages, "free": s.swap.nr_swap_pages,
+           "cg": (cg.swap_usage, dict(cg.swap_events)), "seen": sorted(seen),
+           "bios": rd.stat()["write_ios"]}
+    for k, f in enumerate(pfns.tolist()):  # release the test's locks, then read all back
+        if spec[k][1]:
+            Folio(s.mem, f).unlock()
+    out["read"] = all(np.array_equal(np.frombuffer(mms[lim].read(v), np.uint8), page)
+                      for lim, v, page in want)
+    s.close()
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(PAGE, min_size=1, max_size=80), st.integers(0, 40))
+def test_reclaim_of_a_list_equals_its_folio_by_folio_steps(spec, swap_max):
+    a, b = _reclaim(spec, swap_max, each=True), _reclaim(spec, swap_max, each=False)
+    assert a == b
+    assert a["read"]
+
+
+def test_reclaim_array_form_is_exercised():
+    spec = [(k % 5 == 0, k % 11 == 0, k % 7 == 0, k % 2 == 0) for k in range(80)]
+    a, b = _reclaim(spec, 12, each=True), _reclaim(spec, 12, each=False)
+    assert a == b
+    assert a["freed"] > 0 and a["kept"] and a["cg"][1]["fail"] > 0
+    assert a["vm"]["pswpout"] > 0 and a["vm"]["swpout_zero"] > 0 and a["read"]

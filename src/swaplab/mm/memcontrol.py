@@ -176,6 +176,18 @@ class MemCgroup:
             self.swap_peak = max(self.swap_peak, self.swap_usage)
             return True
 
+    def charge_swap_upto(self, nr: int) -> int:
+        """Charge as many of ``nr`` slots as memory.swap.max allows; return how
+        many (a batch's run of :meth:`try_charge_swap` calls up to the first
+        refusal, which the caller's next single call counts)."""
+        with self.lock:
+            n = min(nr, self.swap_max - self.swap_usage) if self.id else nr
+            if n <= 0:
+                return 0
+            self.swap_usage += n
+            self.swap_peak = max(self.swap_peak, self.swap_usage)
+            return n
+
     def uncharge_swap(self, nr: int) -> None:
         with self.lock:
             self.swap_usage -= nr

@@ -120,7 +120,8 @@ class MmStruct:
             self.vmas.append(Vma(lo, lo + n))
             lo += n
         self._vma_starts = [v.start for v in self.vmas]
-        #: called as ``on_swap_out(vpn, entry)`` when reclaim unmaps a page
+        #: called as ``on_swap_out(mm, vpns, entries)`` (arrays) when reclaim
+        #: unmaps pages of this mm
         self.on_swap_out = None
 
     def __repr__(self) -> str:
@@ -144,10 +145,11 @@ class MmStruct:
         pte = int(self.ptes[vpn])
         return 0 if pte_present(pte) else pte_to_swp_entry(pte)
 
-    def swapped_out(self, vpn: int, entry: int) -> None:
-        """Reclaim replaced ``vpn``'s PTE by ``entry`` (called under ptl)."""
+    def swapped_out(self, vpns: np.ndarray, entries: np.ndarray) -> None:
+        """Reclaim replaced the PTEs at ``vpns`` (distinct) by ``entries``
+        (called under ptl)."""
         if self.on_swap_out is not None:
-            self.on_swap_out(self, vpn, entry)
+            self.on_swap_out(self, vpns, entries)
 
     def folio_at(self, vpn: int) -> Folio | None:
         """The folio mapped at ``vpn``, or None if not present."""

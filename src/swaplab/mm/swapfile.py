@@ -49,11 +49,20 @@ from .folio import PG, Folio
 from .page_io import CORE_OPS, swap_bdev_ops, swap_fs_ops
 from .swap_header import parse_swap_header
 from .swap_iocb import SwapOps
-from .swapops import SWP_TYPE_SHIFT, swp_entry, swp_offset, swp_type
+from .swapops import (
+    SWP_TYPE_SHIFT,
+    swp_entries,
+    swp_entry,
+    swp_offset,
+    swp_offsets,
+    swp_type,
+    swp_types,
+)
 from .vmstat import MthpStat, VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
+    from .page_alloc import PhysMem
 
 
 class SWP(IntFlag):
@@ -480,6 +489,128 @@ def folio_alloc_swap(folio: Folio) -> int:
     folio.set(PG.swapcache)
     system.vmstat.mod(VmEvent.nr_swapcached, n)
     return 0
+
+
+def folios_alloc_swap(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
+    """:func:`folio_alloc_swap` for locked order-0 folios at ``pfns``, in
+    order; a bool array of those that got a slot (and entered the swap cache).
+
+    The result is what a loop of folio_alloc_swap calls gives. The common
+    case, a run of folios of one cgroup continuing at the per-CPU cluster
+    hint, takes its slots in one step: the free slots from the hint on, in
+    order, as consecutive calls would (each continues after the last slot
+    taken), up to the cluster's end or the cgroup's swap.max. A folio the
+    run cannot serve takes folio_alloc_swap's own path, which moves the hint.
+    """
+    ok = np.zeros(len(pfns), dtype=bool)
+    k = 0
+    while k < len(pfns):
+        got = _alloc_run(mem, pfns[k:])
+        if got:
+            ok[k : k + got] = True
+            k += got
+        else:
+            ok[k] = folio_alloc_swap(Folio(mem, int(pfns[k]))) == 0
+            k += 1
+    return ok
+
+
+def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
+    """Slots for the longest leading run of ``pfns`` the per-CPU hint serves
+    (see :func:`folios_alloc_swap`); how many got one (0: none did)."""
+    system = mem.system
+    st = system.swap
+    pc = st.percpu_cluster[0]
+    if pc is None:
+        return 0
+    si, hint = pc
+    if not (si.flags & SWP.WRITEOK and si in st.avail and hint < si.max):
+        return 0
+    c = hint // SWAPFILE_CLUSTER
+    if si.cluster_order[c] != 0 or si.cluster_flags[c] == CLUSTER_FLAG_FREE:
+        return 0
+    ids = mem.memcg[pfns]
+    run = int(np.argmax(ids != ids[0])) or len(pfns)
+    memcg = system.memcgs[int(ids[0])]
+    run = memcg.charge_swap_upto(run)
+    if not run:
+        return 0
+    end = (c + 1) * SWAPFILE_CLUSTER
+    with si.cluster_locks[c]:
+        offs = np.flatnonzero((si.swap_map[hint:end] == 0) & (si.cache[hint:end] < 0))
+        offs = offs[:run] + hint
+        n = len(offs)
+        if n:
+            si.cache[offs] = pfns[:n]
+            with si.lock:
+                si.cluster_count[c] += n
+                si._relocate(c)
+                nxt = int(offs[-1]) + 1
+                si.next_offset[0] = 0 if nxt % SWAPFILE_CLUSTER == 0 else nxt
+    if n < run:
+        memcg.uncharge_swap(run - n)
+    if not n:
+        return 0
+    si.swap_cgroup[offs] = memcg.id
+    st.percpu_cluster[0] = None if nxt % SWAPFILE_CLUSTER == 0 else (si, nxt)
+    with st.lock:
+        st.nr_swap_pages -= n
+        si.inuse_pages += n
+        if si.inuse_pages >= si.pages:
+            st._del_avail(si)
+    taken = pfns[:n]
+    mem.swap[taken] = swp_entries(si.type, offs)
+    with mem.flag_lock:
+        mem.flags[taken] |= np.uint32(PG.swapcache)
+    system.vmstat.mod(VmEvent.nr_swapcached, n)
+    return n
+
+
+def _by_cluster(system: System, entries: np.ndarray
+                ) -> list[tuple[SwapInfo, int, np.ndarray, np.ndarray]]:
+    """Group order-0 ``entries`` by area and cluster: (area, cluster, the
+    offsets, their positions in ``entries``), in order of first appearance."""
+    types = swp_types(entries)
+    offs = swp_offsets(entries)
+    key = types * (1 << 40) + offs // SWAPFILE_CLUSTER
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    out = []
+    for g in np.argsort(first, kind="stable").tolist():
+        pos = np.flatnonzero(inv == g)
+        si = system.swap.info_of(int(entries[pos[0]]))
+        out.append((si, int(offs[pos[0]]) // SWAPFILE_CLUSTER, offs[pos], pos))
+    return out
+
+
+def swap_dup_slots(system: System, entries: np.ndarray) -> np.ndarray:
+    """:func:`swap_dup_entries` for distinct order-0 ``entries`` (uint64): one
+    more reference on each; a bool array of those that took it (a slot not
+    allocated, bad, or at the maximum count refuses, as the single call's
+    -ENOENT / -ENOMEM)."""
+    ok = np.zeros(len(entries), dtype=bool)
+    for si, c, offs, pos in _by_cluster(system, entries):
+        with si.cluster_locks[c]:
+            m = si.swap_map[offs]
+            good = (m != SWAP_MAP_BAD) & (m < SWAP_MAP_MAX) & ((m != 0) | (si.cache[offs] >= 0))
+            si.swap_map[offs[good]] += np.uint16(1)
+        ok[pos[good]] = True
+    return ok
+
+
+def swap_cache_del_folios(mem: PhysMem, pfns: np.ndarray) -> None:
+    """:func:`swap_cache_del_folio` for order-0 swap-cache folios at ``pfns``:
+    they leave the cache; slots nobody references are freed, in order."""
+    entries = mem.swap[pfns]
+    system = mem.system
+    for si, c, offs, _ in _by_cluster(system, entries):
+        with si.cluster_locks[c]:
+            si.cache[offs] = SWAP_CACHE_NONE
+            for off in offs[si.swap_map[offs] == 0].tolist():
+                si._entries_free(off, 1)
+    with mem.flag_lock:
+        mem.flags[pfns] &= ~np.uint32(PG.swapcache)
+    mem.swap[pfns] = 0
+    system.vmstat.mod(VmEvent.nr_swapcached, -len(pfns))
 
 
 def _range_of(system: System, entry: int, nr: int) -> tuple[SwapInfo, int, int]:

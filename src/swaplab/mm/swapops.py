@@ -48,6 +48,12 @@ def swp_offsets(entries: np.ndarray) -> np.ndarray:
     return (entries & np.uint64(SWP_OFFSET_MASK)).astype(np.int64)
 
 
+def swp_entries(type_: int, offsets: np.ndarray) -> np.ndarray:
+    """:func:`swp_entry` of one type and every offset of an int array (uint64 result)."""
+    return (np.uint64(type_ << SWP_TYPE_SHIFT)
+            | (offsets.astype(np.uint64) & np.uint64(SWP_OFFSET_MASK)))
+
+
 # --- PTEs --------------------------------------------------------------------------------
 
 PTE_PRESENT = 1
@@ -80,6 +86,11 @@ def pte_to_swp_entry(pte: int) -> int:
 def mk_ptes(pfns: np.ndarray) -> np.ndarray:
     """:func:`mk_pte` of every frame of an int array (uint64 result)."""
     return (pfns.astype(np.uint64) << np.uint64(1)) | np.uint64(PTE_PRESENT)
+
+
+def swp_entries_to_ptes(entries: np.ndarray) -> np.ndarray:
+    """:func:`swp_entry_to_pte` of every entry of a uint64 array (uint64 result)."""
+    return entries.astype(np.uint64) << np.uint64(1)
 
 
 def ptes_present(ptes: np.ndarray) -> np.ndarray:

@@ -40,13 +40,21 @@ from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
 from .memcontrol import MemcgEvent
 from .page_io import swap_write_submit, swap_writeout
 from .swap_iocb import SwapIoCtx
-from .swapfile import folio_alloc_swap, swap_cache_del_folio, swap_dup_entries
-from .swapops import swp_entry_to_pte
+from .swapfile import (
+    folio_alloc_swap,
+    folios_alloc_swap,
+    swap_cache_del_folio,
+    swap_cache_del_folios,
+    swap_dup_entries,
+    swap_dup_slots,
+)
+from .swapops import swp_entries_to_ptes, swp_entry_to_pte
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
     from .memcontrol import MemCgroup
+    from .page_alloc import PhysMem
 
 SWAP_CLUSTER_MAX = 32
 DEF_PRIORITY = 12
@@ -66,11 +74,162 @@ class ScanControl:
     done: Callable[[], bool] | None = None
 
 
+def try_to_unmap_folios(system: System, pfns: np.ndarray) -> np.ndarray:
+    """:func:`try_to_unmap` for order-0 swap-cache folios at ``pfns``: a bool
+    array of those now unmapped. Each owner's page-table lock is tried once
+    for all of its folios; their swap references, PTEs, reverse map and the
+    owner's swap-out hook are updated as arrays."""
+    mem = system.mem
+    owners = mem.mapping[pfns]
+    ok = owners < 0
+    for owner in np.unique(owners[~ok]).tolist():
+        mm = system.mms[owner]
+        if not mm.ptl.acquire(blocking=False):
+            continue
+        try:
+            sel = np.flatnonzero(owners == owner)
+            entries = mem.swap[pfns[sel]]
+            got = swap_dup_slots(system, entries)
+            sel, entries = sel[got], entries[got]
+            mine = pfns[sel]
+            vpns = mem.index[mine]
+            mm.ptes[vpns] = swp_entries_to_ptes(entries)
+            mem.mapping[mine] = -1
+            mm.swapped_out(vpns, entries)
+            ok[sel] = True
+        finally:
+            mm.ptl.release()
+    return ok
+
+
+def _free_clean_folios(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
+    """:func:`_free_clean` for locked order-0 folios at ``pfns``: those clean,
+    off writeback, unmapped and unreferenced leave the swap cache and are
+    freed; the others are unlocked. A bool array of the freed."""
+    with mem.flag_lock:
+        fl = mem.flags[pfns]
+    busy = ((fl & np.uint32(PG.dirty | PG.writeback)) != 0) | (mem.mapping[pfns] >= 0) \
+        | (mem.refs[pfns] != 0)
+    _unlock_folios(mem, pfns[busy])
+    go = pfns[~busy]
+    cached = go[(fl[~busy] & np.uint32(PG.swapcache)) != 0]
+    if len(cached):
+        swap_cache_del_folios(mem, cached)
+    if len(go):
+        mem.free_frames(go)  # a free frame's flags are clear: PG_locked goes too
+        with mem.flag_lock:
+            mem.wake_flags()
+    return ~busy
+
+
+def _trylock_folios(mem: PhysMem, pfns: np.ndarray, busy: int = 0) -> np.ndarray:
+    """folio_trylock of each folio at ``pfns``, refusing also those with a
+    flag of ``busy`` set; a bool array of the locked."""
+    with mem.flag_lock:
+        fl = mem.flags[pfns]
+        got = (fl & np.uint32(PG.locked | busy)) == 0
+        mem.flags[pfns[got]] = fl[got] | np.uint32(PG.locked)
+    return got
+
+
+def _unlock_folios(mem: PhysMem, pfns: np.ndarray) -> None:
+    if len(pfns):
+        with mem.flag_lock:
+            mem.flags[pfns] &= ~np.uint32(PG.locked)
+            mem.wake_flags()
+
+
+def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
+    """Reclaim the folios at ``pfns`` (int64); return (freed, the pfns still
+    allocated). Steps per folio, in the kernel's order: trylock (a locked
+    folio or one under writeback stays), a swap slot (allocation failure:
+    stays), unmap (owner busy: stays), then a dirty folio is written —
+    all of them in one :class:`SwapIoCtx`, so the writes form batches of up
+    to SWAP_CLUSTER_MAX, flushed once at the end — and a clean one is freed;
+    a written folio is freed once its write has completed.
+
+    Order-0 folios go through these steps as array operations over the
+    list; a list holding a large folio takes them folio by folio
+    (tests/test_batch_core.py: both give the same machine)."""
+    mem = system.mem
+    pfns = np.asarray(pfns, dtype=np.int64)
+    if mem.order[pfns].any():
+        return _shrink_each(system, pfns)
+    keep = ~_trylock_folios(mem, pfns, PG.writeback)
+    cand = np.flatnonzero(~keep)
+    need = (mem.flags[pfns[cand]] & np.uint32(PG.swapcache)) == 0
+    if need.any():
+        got = folios_alloc_swap(mem, pfns[cand[need]])
+        failed = cand[need][~got]
+        _unlock_folios(mem, pfns[failed])
+        keep[failed] = True
+        cand = cand[~keep[cand]]
+    unmapped = try_to_unmap_folios(system, pfns[cand])
+    _unlock_folios(mem, pfns[cand[~unmapped]])
+    keep[cand[~unmapped]] = True
+    cand = cand[unmapped]
+    with mem.flag_lock:
+        fl = mem.flags[pfns[cand]]
+        dirty = (fl & np.uint32(PG.dirty)) != 0
+        mem.flags[pfns[cand[dirty]]] = fl[dirty] & ~np.uint32(PG.dirty)
+    clean = cand[~dirty]
+    freed_clean = _free_clean_folios(mem, pfns[clean])
+    keep[clean[~freed_clean]] = True
+    written = pfns[cand[dirty]]
+    ctx = SwapIoCtx()
+    swap_writeout([Folio(mem, p) for p in written.tolist()], ctx)
+    swap_write_submit(ctx)
+    locked = _trylock_folios(mem, written)
+    freed_written = _free_clean_folios(mem, written[locked])
+    kept = np.concatenate([pfns[keep], written[~locked], written[locked][~freed_written]])
+    return int(np.count_nonzero(freed_clean) + np.count_nonzero(freed_written)), kept
+
+
+def _shrink_each(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
+    """:func:`shrink_folios` folio by folio (a list with large folios)."""
+    ctx = SwapIoCtx()
+    written: list[Folio] = []
+    kept: list[int] = []
+    freed = 0
+    for pfn in pfns.tolist():
+        folio = Folio(system.mem, pfn)
+        if not folio.trylock():
+            kept.append(pfn)
+            continue
+        if folio.test(PG.writeback):
+            folio.unlock()
+            kept.append(pfn)
+            continue
+        if not folio.test(PG.swapcache) and folio_alloc_swap(folio):
+            folio.unlock()
+            kept.append(pfn)
+            continue
+        if not try_to_unmap(system, folio):
+            folio.unlock()
+            kept.append(pfn)
+            continue
+        if folio.test_and_clear(PG.dirty):
+            written.append(folio)  # pageout: written below, in this order
+        elif _free_clean(folio):
+            freed += 1
+        else:
+            kept.append(pfn)
+    swap_writeout(written, ctx)
+    swap_write_submit(ctx)
+    for folio in written:
+        if folio.trylock() and _free_clean(folio):
+            freed += 1
+        else:
+            kept.append(folio.pfn)
+    return freed, np.array(kept, dtype=np.int64)
+
+
 def try_to_unmap(system: System, folio: Folio) -> bool:
     """Replace the folio's PTE with its swap entry (taking a swap reference).
 
     False when the owner's page-table lock is busy or the reference cannot be
-    taken; the folio then stays mapped.
+    taken; the folio then stays mapped. (One folio of any order: its one PTE
+    maps the head. :func:`try_to_unmap_folios` is the array form.)
     """
     mem = system.mem
     owner = int(mem.mapping[folio.pfn])
@@ -85,14 +244,15 @@ def try_to_unmap(system: System, folio: Folio) -> bool:
             return False
         mm.ptes[vpn] = swp_entry_to_pte(folio.swap)
         mem.mapping[folio.pfn] = -1
-        mm.swapped_out(vpn, folio.swap)
+        mm.swapped_out(np.array([vpn]), np.array([folio.swap], dtype=np.uint64))
     finally:
         mm.ptl.release()
     return True
 
 
 def _free_clean(folio: Folio) -> bool:
-    """__remove_mapping + free: drop a clean, unmapped swap-cache folio (locked)."""
+    """__remove_mapping + free: drop a clean, unmapped swap-cache folio (locked;
+    any order: :func:`_free_clean_folios` is the array form)."""
     mem = folio.mem
     if (folio.test(PG.dirty) or folio.test(PG.writeback) or mem.mapping[folio.pfn] >= 0
             or mem.refs[folio.pfn]):
@@ -105,49 +265,14 @@ def _free_clean(folio: Folio) -> bool:
     return True
 
 
-def _shrink_folio_list(system: System, folios: list[Folio]) -> tuple[int, list[Folio]]:
-    """Reclaim ``folios``; return (freed, kept) where kept are still allocated."""
-    ctx = SwapIoCtx()
-    written: list[Folio] = []
-    kept: list[Folio] = []
-    freed = 0
-    for folio in folios:
-        if not folio.trylock():
-            kept.append(folio)
-            continue
-        if folio.test(PG.writeback):
-            folio.unlock()
-            kept.append(folio)
-            continue
-        if not folio.test(PG.swapcache) and folio_alloc_swap(folio):
-            folio.unlock()
-            kept.append(folio)
-            continue
-        if not try_to_unmap(system, folio):
-            folio.unlock()
-            kept.append(folio)
-            continue
-        if folio.test_and_clear(PG.dirty):
-            written.append(folio)  # pageout: written below, in this order
-        elif _free_clean(folio):
-            freed += 1
-        else:
-            kept.append(folio)
-    swap_writeout(written, ctx)
-    swap_write_submit(ctx)
-    for folio in written:
-        if folio.trylock() and _free_clean(folio):
-            freed += 1
-        else:
-            kept.append(folio)
-    return freed, kept
-
-
 def shrink_folio_list(system: System, folios: list[Folio]) -> int:
-    """Reclaim ``folios`` (anonymous, order 0); return how many were freed.
+    """Reclaim ``folios`` (anonymous); return how many were freed.
 
     Folios that stay keep whatever LRU state they had."""
-    return _shrink_folio_list(system, folios)[0]
+    if not folios:
+        return 0
+    return shrink_folios(system, np.fromiter((f.pfn for f in folios), dtype=np.int64,
+                                             count=len(folios)))[0]
 
 
 def inactive_is_low(lv: Lruvec) -> bool:
@@ -190,10 +315,8 @@ def shrink_inactive_list(system: System, lv: Lruvec, nr_to_scan: int, sc: ScanCo
     keep = young & ~referenced
     lv.add(pfns[activate], active=True)
     lv.add(pfns[keep], active=False)
-    cand = pfns[~young]
-    freed, kept = _shrink_folio_list(system, [Folio(mem, int(p)) for p in cand])
-    if kept:
-        kp = np.fromiter((f.pfn for f in kept), dtype=np.int64, count=len(kept))
+    freed, kp = shrink_folios(system, pfns[~young])
+    if len(kp):
         # a folio whose write failed is dirty again: activate it, as pageout's
         # AOP_WRITEPAGE_ACTIVATE does; the rest go back to the inactive list
         kp = kp[(mem.flags[kp] & np.uint32(PG.lru)) == 0]

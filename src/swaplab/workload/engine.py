@@ -202,13 +202,14 @@ class Workload:
         zs.params["shrinker_enabled"] = "Y" if z.shrinker_enabled else "N"
         zs.params["enabled"] = "Y"
 
-    def _make_swap_out_hook(self, proc: Process) -> Callable[[MmStruct, int, int], None]:
+    def _make_swap_out_hook(self, proc: Process
+                            ) -> Callable[[MmStruct, np.ndarray, np.ndarray], None]:
         clock = self.clock
 
-        def hook(mm: MmStruct, vpn: int, entry: int) -> None:
-            proc.swapouts[vpn] += 1
-            proc.last_out_entry[vpn] = entry
-            proc.last_out_ns[vpn] = clock.now_ns()
+        def hook(mm: MmStruct, vpns: np.ndarray, entries: np.ndarray) -> None:
+            proc.swapouts[vpns] += 1  # distinct pages: no repeated index
+            proc.last_out_entry[vpns] = entries
+            proc.last_out_ns[vpns] = clock.now_ns()
 
         return hook
 
