@@ -70,3 +70,16 @@ def test_ratios_name_each_reference() -> None:
     # best against best, then the median of the rounds paired one by one
     assert r["swap_ops / kernel"] == (0.5, 0.25, ">= 1.0x write, >= 0.8x read", 0.5, 0.225)
     assert "blockdev / kernel" not in r  # no blockdev figure, no ratio
+
+
+@pytest.mark.parametrize("skip", [None, "faults", "pageout"])
+def test_fault_profile_pages_out_faults_in_and_checks_every_page(monkeypatch, capsys,
+                                                                  skip) -> None:
+    import fault_profile
+
+    argv = ["fault_profile.py", "--pages", "256"] + (["--skip", skip] if skip else [])
+    monkeypatch.setattr(sys, "argv", argv)
+    fault_profile.main()  # exits naming the page when one reads back differently
+    out = capsys.readouterr().out
+    assert ("pageout" in out) == (skip != "pageout")
+    assert ("latency p50" in out) == (skip is None)

@@ -104,17 +104,19 @@ class Folio:
         return f"Folio(pfn={self.pfn}, order={self.order}, flags={PG.names(self.flags)})"
 
     # --- geometry and contents ----------------------------------------------------------
+    # ``.item()``: a numpy scalar index costs several times as much, on
+    # every step of every fault
     @property
     def order(self) -> int:
-        return int(self.mem.order[self.pfn])
+        return self.mem.order.item(self.pfn)
 
     @property
     def nr_pages(self) -> int:
-        return 1 << int(self.mem.order[self.pfn])
+        return 1 << self.mem.order.item(self.pfn)
 
     @property
     def size(self) -> int:
-        return PAGE_SIZE << int(self.mem.order[self.pfn])
+        return PAGE_SIZE << self.mem.order.item(self.pfn)
 
     @property
     def pages(self) -> np.ndarray:
@@ -130,7 +132,7 @@ class Folio:
     @property
     def swap(self) -> int:
         """``folio->swap``: the first swap entry (0 when none)."""
-        return int(self.mem.swap[self.pfn])
+        return self.mem.swap.item(self.pfn)
 
     @swap.setter
     def swap(self, entry: int) -> None:
@@ -139,7 +141,7 @@ class Folio:
     @property
     def memcg(self) -> int:
         """Id of the memory cgroup charged for this folio (0: none)."""
-        return int(self.mem.memcg[self.pfn])
+        return self.mem.memcg.item(self.pfn)
 
     # --- flags --------------------------------------------------------------------------
     # One frame's flags are read with ``.item()`` and written back as a Python

@@ -151,7 +151,7 @@ class MemCgroup:
     def usage(self) -> int:
         """Pages charged to this cgroup (memory.current / PAGE_SIZE): its frames
         plus its zswap compressed bytes (charged as kernel memory), rounded up."""
-        return int(self.system.mem.memcg_pages[self.id]) + -(-self.zswap_bytes // PAGE_SIZE)
+        return self.system.mem.memcg_pages[self.id] + -(-self.zswap_bytes // PAGE_SIZE)
 
     def stat(self, item: MemcgEvent | str) -> int:
         if isinstance(item, str):

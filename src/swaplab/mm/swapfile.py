@@ -573,6 +573,11 @@ def _by_cluster(system: System, entries: np.ndarray
     types = swp_types(entries)
     offs = swp_offsets(entries)
     key = types * (1 << 40) + offs // SWAPFILE_CLUSTER
+    if not len(key):
+        return []
+    if key.min() == key.max():  # the common case: one cluster of one area
+        si = system.swap.info_of(int(entries[0]))
+        return [(si, int(offs[0]) // SWAPFILE_CLUSTER, offs, np.arange(len(offs)))]
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     out = []
     for g in np.argsort(first, kind="stable").tolist():
