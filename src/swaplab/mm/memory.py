@@ -367,13 +367,18 @@ class MmStruct:
     def zap(self, lo: int, hi: int) -> int:
         """zap_pte_range over [lo, hi) (munmap, MADV_DONTNEED): free every frame,
         drop every swap reference (freed slots notify their device); return the
-        number of PTEs cleared."""
+        number of PTEs cleared. A frame mapped here whose reverse map names
+        another process (a page two processes share, as after fork: the model
+        keeps one owner, not a mapcount) is left to that process to free."""
         system = self.system
         mem = system.mem
         with self.ptl:
             vpns = np.flatnonzero(self.ptes[lo:hi]) + lo
             ptes = self.ptes[vpns]
             present = ptes_present(ptes)
+            shared = np.zeros(len(vpns), dtype=bool)
+            shared[present] = mem.mapping[ptes_pfn(ptes[present]).astype(np.int64)] != self.id
+            present &= ~shared
             pfns = ptes_pfn(ptes[present]).astype(np.int64)
             # The common case in bulk: an order-0 folio that nobody has locked,
             # that is not under writeback or in the swap cache and that nobody
@@ -389,7 +394,7 @@ class MmStruct:
             if len(quick_pfns):
                 with mem.flag_lock:  # as folio_unlock would: wake who waits on them
                     mem.wake_flags()
-            done = np.zeros(len(vpns), dtype=bool)
+            done = shared.copy()  # another process's frame: only the PTE goes
             done[np.flatnonzero(present)[quick]] = True
             self.ptes[vpns[done]] = 0
             for v in vpns[~done]:
