@@ -184,3 +184,61 @@ def test_batch_walks_refuse_what_lies_outside_and_change_nothing():
     assert np.array_equal(mem.flags, flags)
     with pytest.raises(OSError, match="int64"):
         mem.map.end_io(np.array([f.pfn], dtype=np.int32), PG.uptodate, 0)
+
+
+# --- the buddy allocator (mm/page_alloc.c) ---------------------------------------------
+
+def _check_buddy_lists(mem: PhysMem, held: dict[int, int]) -> None:
+    """The free lists are exact: blocks aligned, inside the zone, disjoint from
+    each other and from what is held, adding up to nr_free, and merged as far
+    as they go (no free block's buddy is a free block of the same order)."""
+    free = mem.free_area
+    covered = np.zeros(mem.nr_frames, dtype=np.int32)
+    for order, heads in enumerate(free):
+        for pfn in heads:
+            assert pfn % (1 << order) == 0 and pfn + (1 << order) <= mem.nr_frames
+            covered[pfn : pfn + (1 << order)] += 1
+            if order < MAX_PAGE_ORDER:
+                assert (pfn ^ (1 << order)) not in heads
+    for pfn, order in held.items():
+        covered[pfn : pfn + (1 << order)] += 1
+    assert covered.max() == 1 and int((covered == 1).sum()) == mem.nr_frames
+    assert sum(len(h) << o for o, h in enumerate(free)) == mem.nr_free
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3000), st.lists(st.tuples(st.booleans(), st.integers(0, 10)),
+                                      max_size=120))
+def test_buddy_lists_stay_exact_through_any_allocs_and_frees(nr_frames, steps):
+    mem = PhysMem(nr_frames)
+    start = [sorted(h) for h in mem.free_area]
+    held: dict[int, int] = {}
+    for alloc, order in steps:
+        if alloc or not held:
+            pfn = mem.alloc_pages(order)
+            if pfn < 0:  # only when no free block of that order or more exists
+                assert not any(mem.free_area[order:])
+                continue
+            assert pfn % (1 << order) == 0 and pfn not in held
+            held[pfn] = order
+        else:
+            pfn = sorted(held)[order % len(held)]
+            mem.free_pages(pfn, held.pop(pfn))
+        _check_buddy_lists(mem, held)
+    for pfn, order in held.items():
+        mem.free_pages(pfn, order)
+    assert [sorted(h) for h in mem.free_area] == start and mem.nr_free == nr_frames
+
+
+def test_freeing_a_free_block_or_a_frame_outside_is_refused_by_name():
+    mem = PhysMem(64)
+    pfn = mem.alloc_pages(0)
+    mem.free_pages(pfn)
+    with pytest.raises(OSError, match=f"pfn {pfn} order 0 is not an allocated block") as e:
+        mem.free_pages(pfn)
+    assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError, match=r"pfn 64 .* zone of 64 frames"):
+        mem.zone.free(64, 0)
+    with pytest.raises(OSError, match="pfn 3 is not an allocated frame"):
+        mem.free_frames(np.array([3]))
+    assert mem.nr_free == 64 and mem.free_area[6] == {0}

@@ -48,6 +48,7 @@ int int64_buffer_get(PyObject *o, Py_buffer *v, int writable);
 int zsmalloc_add_types(PyObject *m);
 int zram_add_types(PyObject *m);
 int mem_map_add_types(PyObject *m);
+int page_alloc_add_types(PyObject *m);
 
 /* The host kernel's first-touch timing loop (py_touch.c). */
 PyObject *py_first_touch(PyObject *self, PyObject *args);

@@ -9,9 +9,12 @@ Rules:
   ``swap``, ``memcg``, rmap ``mapping``/``index``); a folio's state lives at its
   head pfn. No Python object exists per page. ``map`` hands the first four
   to the compiled core for the swap batch paths.
-- Free frames are kept per order in ``free_area`` like the kernel's buddy
-  allocator: allocation splits the smallest free block that fits, freeing
-  merges a block with its buddy (``pfn ^ (1 << order)``) while it is free.
+- Free frames are kept by the kernel's buddy allocator, compiled
+  (``_native/mm/page_alloc.c``, ``PhysMem.zone``): one free list per order,
+  allocation takes the first block of the smallest order that fits and frees
+  the upper halves of what it splits, freeing merges a block with its buddy
+  (``pfn ^ (1 << order)``) while that is free. This module keeps the policy
+  around it: the frames' state, the cgroup page counts and the zone lock.
 """
 
 from __future__ import annotations
@@ -65,8 +68,8 @@ class PhysMem:
         self.refs = np.zeros(nr_frames, dtype=np.int32)
         #: Set by the owning System (the folio -> swap device lookup needs it).
         self.system = None
-        self.free_area: list[set[int]] = [set() for _ in range(MAX_PAGE_ORDER + 1)]
-        self.nr_free = 0
+        #: the buddy allocator's free lists (mm/page_alloc.c); called under zone_lock
+        self.zone = _native.BuddyZone(nr_frames)
         self.zone_lock = threading.Lock()
         #: Guards read-modify-write of ``flags``; waiters on PG_locked and
         #: PG_writeback sleep on ``flag_wait``, a condition over this same lock
@@ -76,14 +79,17 @@ class PhysMem:
         #: threads sleeping on ``flag_wait`` (changed under ``flag_lock``): a
         #: flag change wakes only when someone sleeps (notify_all costs ~1.5 us)
         self.flag_sleepers = 0
-        pfn = 0
-        while pfn < nr_frames:
-            order = MAX_PAGE_ORDER
-            while order and (pfn & ((1 << order) - 1) or pfn + (1 << order) > nr_frames):
-                order -= 1
-            self.free_area[order].add(pfn)
-            self.nr_free += 1 << order
-            pfn += 1 << order
+
+    @property
+    def nr_free(self) -> int:
+        """Free frames."""
+        return self.zone.nr_free
+
+    @property
+    def free_area(self) -> list[set[int]]:
+        """The head pfns of the free blocks of each order (a snapshot)."""
+        with self.zone_lock:
+            return [set(self.zone.blocks(o)) for o in range(MAX_PAGE_ORDER + 1)]
 
     def alloc_pages(self, order: int = 0) -> int:
         """Allocate ``2**order`` contiguous, aligned frames; return the head pfn or -1.
@@ -95,18 +101,9 @@ class PhysMem:
         if not 0 <= order <= MAX_PAGE_ORDER:
             raise ValueError(f"page order {order} outside 0..{MAX_PAGE_ORDER}")
         with self.zone_lock:
-            cur = order
-            while cur <= MAX_PAGE_ORDER and not self.free_area[cur]:
-                cur += 1
-            if cur > MAX_PAGE_ORDER:
+            pfn = self.zone.alloc(order)
+            if pfn < 0:
                 return -1
-            pfn = min(self.free_area[cur]) if cur > order else self.free_area[cur].pop()
-            if cur > order:
-                self.free_area[cur].discard(pfn)
-            while cur > order:
-                cur -= 1
-                self.free_area[cur].add(pfn + (1 << cur))
-            self.nr_free -= 1 << order
             self.memcg_pages[0] += 1 << order
         if order:  # the rest of a free frame's state is clean already (free_pages)
             self.order[pfn : pfn + (1 << order)] = order
@@ -114,48 +111,21 @@ class PhysMem:
 
     def alloc_pages_bulk(self, n: int) -> list[int] | None:
         """``n`` order-0 frames at once (alloc_pages_bulk), or None (and nothing
-        taken) when fewer are free. Free single frames go first, then runs
-        cut from the smallest free blocks (their tails go back as aligned
-        blocks), so a bulk request splits each block once. The frames' state
-        is clean — every free frame's is (:meth:`free_pages` cleans what it
-        frees) — so nothing is written per frame here."""
+        taken) when fewer are free. The frames' state is clean — every free
+        frame's is (:meth:`free_pages` cleans what it frees) — so nothing is
+        written per frame here."""
+        out = np.empty(n, dtype=np.int64)
         with self.zone_lock:
-            if self.nr_free < n:
+            if self.zone.alloc_bulk(out) < 0:
                 return None
-            area = self.free_area
-            single = area[0]
-            if len(single) >= n:
-                got = [single.pop() for _ in range(n)]
-            else:
-                got = list(single)
-                single.clear()
-                need = n - len(got)
-                while need:
-                    cur = 1
-                    while not area[cur]:
-                        cur += 1
-                    blk = area[cur]
-                    pfn = min(blk) if len(blk) > 1 else next(iter(blk))
-                    blk.discard(pfn)
-                    take = min(need, 1 << cur)
-                    got.extend(range(pfn, pfn + take))
-                    need -= take
-                    # the tail, as the largest aligned blocks: from pfn + take up to
-                    # the block's end, each piece is aligned to its lowest set bit
-                    # and fits (the end is aligned to the whole block)
-                    r, end = pfn + take, pfn + (1 << cur)
-                    while r < end:
-                        low = r & -r
-                        area[low.bit_length() - 1].add(r)
-                        r += low
-            self.nr_free -= n
             self.memcg_pages[0] += n
-        return got
+        return out.tolist()
 
     def free_frames(self, pfns: list[int] | np.ndarray) -> None:
         """Free order-0 frames (the inverse of :meth:`alloc_pages_bulk`): what
         :meth:`free_pages` does to each, the frames' state cleaned and the
-        counts moved in array steps, then each frame merged with its buddies."""
+        counts moved in array steps, then the frames given to the buddy
+        allocator in one call."""
         pfns = np.asarray(pfns, dtype=np.int64)
         if not len(pfns):
             return
@@ -168,16 +138,18 @@ class PhysMem:
         self.order[pfns] = 0
         self.swap[pfns] = 0
         self.memcg[pfns] = 0
-        ids, counts = np.unique(memcgs, return_counts=True)
+        if not memcgs.any():
+            counts = [(0, len(pfns))]
+        else:
+            ids, n = np.unique(memcgs, return_counts=True)
+            counts = zip(ids.tolist(), n.tolist(), strict=True)
         with self.zone_lock:
             if on_lru.any():  # freed while on an LRU list: the list entries go stale
                 active = (flags[on_lru] & np.uint32(ACTIVE_BIT)) != 0
                 np.subtract.at(self.lru_count, (memcgs[on_lru], active.astype(np.int64)), 1)
-            for memcg, n in zip(ids.tolist(), counts.tolist(), strict=True):
+            for memcg, n in counts:
                 self.memcg_pages[memcg] -= n
-            self.nr_free += len(pfns)
-            for pfn in pfns.tolist():
-                self._merge_free(pfn, 0)
+            self.zone.free_frames(pfns)
 
     def wait_flags(self, timeout: float | None = None) -> None:
         """Sleep on ``flag_wait`` until a flag change wakes us, or ``timeout``
@@ -205,12 +177,12 @@ class PhysMem:
         """Return a block to the allocator, merging it with free buddies."""
         if pfn & ((1 << order) - 1):
             raise ValueError(f"pfn {pfn} is not aligned to order {order}")
-        fl = int(self.flags[pfn])
+        fl = self.flags.item(pfn)
         if fl & LRU_BIT:  # freed while on an LRU list: the list entry goes stale
             with self.zone_lock:
                 self.lru_count[self.memcg[pfn], 1 if fl & ACTIVE_BIT else 0] -= 1 << order
         end = pfn + (1 << order)
-        memcg = int(self.memcg[pfn])
+        memcg = self.memcg.item(pfn)
         # a free frame's state is clean (alloc_pages_bulk relies on it)
         self.flags[pfn:end] = 0
         self.mapping[pfn:end] = -1
@@ -219,19 +191,4 @@ class PhysMem:
         self.memcg[pfn:end] = 0
         with self.zone_lock:
             self.memcg_pages[memcg] -= 1 << order
-            self.nr_free += 1 << order
-            self._merge_free(pfn, order)
-
-    def _merge_free(self, pfn: int, order: int) -> None:
-        """Put the free block at ``pfn`` on the free lists, merged with its
-        buddy (``pfn ^ (1 << order)``) while that is free (caller holds
-        ``zone_lock``)."""
-        area = self.free_area
-        while order < MAX_PAGE_ORDER:
-            buddy = pfn ^ (1 << order)
-            if buddy not in area[order]:
-                break
-            area[order].discard(buddy)
-            pfn &= ~(1 << order)
-            order += 1
-        area[order].add(pfn)
+            self.zone.free(pfn, order)
