@@ -329,3 +329,29 @@ def test_progress_without_a_terminal_prints_lines(tmp_path):
     r = run("bench", "--pages", "64", "--repeat", "1", "--design", "ram/swap_ops",
             "--corpus", "sample", "--out", str(tmp_path))
     assert r.stderr == ""  # without --progress, nothing
+
+
+def test_bench_runs_the_designs_in_turn(tmp_path, monkeypatch):
+    """Without --jobs each repetition runs every design once before the next
+    repetition starts, so a slow spell of the machine falls on all designs
+    alike (each run is the real one; the order is recorded around it)."""
+    from swaplab import cli
+
+    order = []
+    real = cli.run_once
+
+    def recorded(design, pages, seed, progress=None):
+        order.append((design.name, seed))
+        return real(design, pages, seed, progress)
+
+    monkeypatch.setattr(cli, "run_once", recorded)
+    with contextlib.redirect_stdout(io.StringIO()):
+        rc = cli.main(["bench", "--pages", "32", "--repeat", "2", "--design", "ram/swap_ops",
+                       "--design", "zram/swap_ops", "--corpus", "sample", "--seed", "5",
+                       "--out", str(tmp_path)])
+    assert rc == 0
+    assert order == [("ram/swap_ops", 5), ("zram/swap_ops", 5), ("ram/swap_ops", 6),
+                     ("zram/swap_ops", 6)]
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert [(r["design"], r["repeats"], r["verified"]) for r in doc["results"]] == [
+        ("ram/swap_ops", 2, 64), ("zram/swap_ops", 2, 64)]

@@ -164,6 +164,26 @@ def _bench_plan(args: argparse.Namespace) -> tuple[list[Design], list[str]]:
     return designs, algos
 
 
+def _kernel_round(runs: dict[str, list], rows: dict[str, str], skipped: dict[str, str],
+                  pages: np.ndarray, seed: int, prog: Any, task: Any, n: int,
+                  console: Console) -> None:
+    """One repetition of each host kernel row not skipped yet; a row whose
+    run fails (e.g. an algorithm this kernel's zram lacks) is skipped from
+    then on, and says why."""
+    for row, algo in rows.items():
+        if row in skipped:
+            continue
+        prog.update(task, description=f"{row} #{len(runs[row]) + 1}")
+        try:
+            runs[row].append(run_kernel(pages, seed, algo, row))
+        except OSError as e:
+            skipped[row] = f"the host kernel's run failed: {e}"
+            console.print(f"[yellow]no {escape(row)} row: {escape(skipped[row])}[/yellow]")
+            continue
+        prog.advance(task, n)
+        safe_point()
+
+
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     """Run the designs on the same real pages; print, save JSON and a CDF plot."""
     designs, algos = _bench_plan(args)
@@ -182,6 +202,12 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     total = (len(designs) + len(kernel_rows)) * args.repeat * args.pages
     with _progress(args) as prog:
         task = prog.add_task("faults", total=total)
+        kernel_runs: dict[str, list] = {row: [] for row in kernel_rows}
+
+        def kernel_round(rep: int) -> None:
+            _kernel_round(kernel_runs, kernel_rows, skipped, pages, args.seed + rep, prog,
+                          task, args.pages, console)
+
         if args.jobs > 1 or args.ray:  # each (design, repetition) a cell of a sweep
             cells = [(d, args.seed + rep) for d in designs for rep in range(args.repeat)]
             done = run_cells(design_cell, cells, pages, jobs=args.jobs, ray_address=args.ray,
@@ -189,29 +215,23 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
                                                  safe_point()))
             by_design = [done[i * args.repeat:(i + 1) * args.repeat]
                          for i in range(len(designs))]
-        else:
-            by_design = []
-            for design in designs:
-                runs = []
-                for rep in range(args.repeat):
+            for rep in range(args.repeat):  # the kernel's rows after the sweep
+                kernel_round(rep)
+        else:  # round-robin: a repetition of every design and kernel row in turn,
+            # so a slow spell of the machine falls on all of them alike
+            by_design = [[] for _ in designs]
+            for rep in range(args.repeat):
+                for i, design in enumerate(designs):
                     prog.update(task, description=f"{design.name} #{rep + 1}")
-                    runs.append(run_once(design, pages, args.seed + rep,
-                                         lambda k: (prog.advance(task, k), safe_point())))
-                by_design.append(runs)
+                    by_design[i].append(run_once(design, pages, args.seed + rep,
+                                                 lambda k: (prog.advance(task, k),
+                                                            safe_point())))
+                kernel_round(rep)
         for design, runs in zip(designs, by_design, strict=True):
             lats[design.name] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
-        for row, algo in kernel_rows.items():
-            runs = []
-            try:
-                for rep in range(args.repeat):
-                    prog.update(task, description=f"{row} #{rep + 1}")
-                    runs.append(run_kernel(pages, args.seed + rep, algo, row))
-                    prog.advance(task, args.pages)
-                    safe_point()
-            except OSError as e:  # e.g. an algorithm this kernel's zram lacks
-                skipped[row] = f"the host kernel's run failed: {e}"
-                console.print(f"[yellow]no {escape(row)} row: {escape(skipped[row])}[/yellow]")
+        for row, runs in kernel_runs.items():
+            if row in skipped or not runs:
                 continue
             lats[row] = np.concatenate([r.latencies_ns for r in runs])
             results.append(aggregate(runs))
