@@ -355,3 +355,18 @@ def test_bench_runs_the_designs_in_turn(tmp_path, monkeypatch):
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert [(r["design"], r["repeats"], r["verified"]) for r in doc["results"]] == [
         ("ram/swap_ops", 2, 64), ("zram/swap_ops", 2, 64)]
+
+
+def test_bench_json_keeps_notes_off_stdout(tmp_path, monkeypatch, capsys):
+    """With --json stdout is the document alone: a skipped kernel row is
+    reported on stderr."""
+    from swaplab import cli
+
+    why = "driving the kernel's zram needs root"
+    monkeypatch.setattr(cli, "unavailable", lambda: why)
+    rc = cli.main(["bench", "--kernel", "--json", "--pages", "32", "--repeat", "1",
+                   "--design", "ram/swap_ops", "--corpus", "sample", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert json.loads(out)["kernel"]["why"] == why
+    assert f"no kernel/zram row: {why}" in " ".join(err.split())

@@ -24,10 +24,12 @@ needs_host_zram = pytest.mark.skipif(unavailable() is not None,
 @contextlib.contextmanager
 def no_leftovers():
     swaps, devs = set(swap_areas()), set(os.listdir("/sys/block"))
+    cpus = os.sched_getaffinity(0)
     yield
     left = (set(swap_areas()) - swaps) | {d for d in set(os.listdir("/sys/block")) - devs
                                           if d.startswith("zram")}
     assert not left, f"left behind: {left}"
+    assert os.sched_getaffinity(0) == cpus  # the run's pinning to one CPU is undone
 
 
 def test_timing_loop_touches_each_page_in_order():
@@ -48,8 +50,15 @@ def test_timing_loop_touches_each_page_in_order():
 def test_first_touch_on_the_host_kernel():
     pages = sample_pages(1024)
     seen = []
+    pinned = []
+
+    def stage(s: str) -> None:  # the run fills, pages out and touches on one CPU
+        seen.append(s)
+        pinned.append(len(os.sched_getaffinity(0)))
+
     with no_leftovers():
-        run = first_touch(pages, "lz4", seed=3, stage=seen.append)
+        run = first_touch(pages, "lz4", seed=3, stage=stage)
+    assert pinned == [1, 1, 1, 1]
     assert seen == ["swapon", "filled", "paged out", "touched"]
     assert run.verified == len(pages) and len(run.latencies_ns) == len(pages)
     assert (run.latencies_ns > 0).all()

@@ -680,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(Console().width, 132))
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "json", False):  # stdout is the JSON document; notes go to stderr
+            console = Console(width=console.width, stderr=True)
         with deferred():  # Ctrl-C lands between faults, never inside one
             return args.func(args, console)
     except UsageError as e:

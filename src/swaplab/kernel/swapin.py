@@ -21,7 +21,7 @@ import mmap
 import os
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,6 +134,20 @@ def _swapped(addr: int, n: int) -> int:
     return int(np.count_nonzero((pm & np.uint64(PM_SWAP)) != 0))
 
 
+@contextlib.contextmanager
+def _on_one_cpu() -> Iterator[None]:
+    """Run the calling thread on one CPU (the lowest it may use), then give
+    back its CPUs. Pages a thread faults in wait in that CPU's LRU batch
+    until it is drained; MADV_PAGEOUT drains the batch of the CPU it runs
+    on, so filling and paging out on different CPUs leaves pages behind."""
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
 def first_touch(pages: np.ndarray, algorithm: str = "lz4", seed: int = 1,
                 stage: Callable[[str], None] | None = None) -> KernelRun:
     """The bench's experiment on the host kernel's zram; see the module text.
@@ -149,7 +163,7 @@ def first_touch(pages: np.ndarray, algorithm: str = "lz4", seed: int = 1,
     lat = np.empty(n, dtype=np.int64)
     report = stage or (lambda _: None)
     disksize = (n + n // 8 + 1024) << PAGE_SHIFT
-    with KernelSwap(algorithm, disksize) as ks:
+    with KernelSwap(algorithm, disksize) as ks, _on_one_cpu():
         report("swapon")
         region = mmap.mmap(-1, n * PAGE_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         view = None
