@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ..system import System
     from .folio import Folio
     from .lru import Lruvec
+    from .page_alloc import PhysMem
 
 #: try_charge's reclaim attempts before giving up (MAX_RECLAIM_RETRIES).
 MAX_RECLAIM_RETRIES = 16
@@ -242,11 +243,29 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
     reclaim cannot make room; the folio is then still charged to the root and
     the caller frees it.
     """
-    from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges through memcontrol
-
-    nr = folio.nr_pages
     if memcg.id == 0:
         return  # frames start charged to the root
+    _make_room(memcg, folio.nr_pages)
+    folio.mem.move_charge(folio.pfn, folio.nr_pages, memcg.id)
+
+
+def mem_cgroup_charge_frames(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> None:
+    """:func:`mem_cgroup_charge` for new order-0 frames at ``pfns`` (charged to
+    the root) together: room is made for all of them (reclaiming at least
+    SWAP_CLUSTER_MAX at a time, as for one), then they move in one step.
+    ENOMEM as there; the frames then stay the root's and the caller frees them."""
+    if memcg.id == 0 or not len(pfns):
+        return
+    _make_room(memcg, len(pfns))
+    mem.move_charge_frames(pfns, memcg.id)
+
+
+def _make_room(memcg: MemCgroup, nr: int) -> None:
+    """try_charge's loop: while ``nr`` more pages would pass memory.max, count
+    a max event and reclaim from the cgroup; ENOMEM (and an oom event) after
+    MAX_RECLAIM_RETRIES passes."""
+    from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges through memcontrol
+
     retries = MAX_RECLAIM_RETRIES
     while memcg.usage + nr > memcg.max:
         memcg.events["max"] += 1
@@ -257,7 +276,6 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
                          "(the kernel would OOM-kill here)")
         retries -= 1
         try_to_free_mem_cgroup_pages(memcg, max(nr, 32))
-    folio.mem.move_charge(folio.pfn, nr, memcg.id)
 
 
 # --- the interface files ---------------------------------------------------------------

@@ -37,7 +37,7 @@ import numpy as np
 from ..consts import HPAGE_PMD_NR
 from ..errors import kerror
 from .folio import PG, Folio
-from .memcontrol import MemcgEvent, mem_cgroup_charge
+from .memcontrol import MemcgEvent, mem_cgroup_charge, mem_cgroup_charge_frames
 from .page_io import swap_read_submit
 from .swap_iocb import SwapIoCtx
 from .swap_state import (
@@ -67,7 +67,7 @@ from .swapops import (
     swp_offset,
     swp_types,
 )
-from .vmscan import alloc_folio, shrink_folio_list
+from .vmscan import SWAP_CLUSTER_MAX, alloc_folio, balance_pgdat, shrink_folio_list
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
@@ -255,11 +255,15 @@ class MmStruct:
 
     def populate(self, lo: int, pages: np.ndarray) -> None:
         """Store ``pages`` (``(n, PAGE_SIZE)`` uint8) at ``[lo, lo + n)``: what
-        :meth:`write` does to each page, and for a range of never-touched
-        pages in the root cgroup with memory above the low watermark after
-        it (no page would wake kswapd) in array steps, as MAP_POPULATE
-        faults a range in: the frames in bulk, their contents, flags, PTEs,
-        reverse map, LRU and pgfault counts. Otherwise page by page."""
+        :meth:`write` does to each page. A range of never-touched pages is
+        filled as MAP_POPULATE faults it in, SWAP_CLUSTER_MAX pages at a time
+        in array steps: kswapd woken when the chunk would take free memory
+        below the low watermark (as each fault's allocation would), the
+        frames in bulk, room made in the cgroup for the chunk (reclaiming at
+        least SWAP_CLUSTER_MAX, as a fault at memory.max does) and the chunk
+        charged at once, then contents, flags, PTEs, reverse map, LRU and
+        pgfault counts. A chunk whose frames are not free takes the faults
+        one by one (direct reclaim); so does a range with a page touched."""
         n = len(pages)
         if not n:
             return
@@ -271,24 +275,43 @@ class MmStruct:
         system = self.system
         mem = system.mem
         with self.ptl:
-            pfns = None
-            if (self.memcg.id == 0 and not self.ptes[lo : lo + n].any()
-                    and mem.nr_free - n >= system.watermark["low"]):
-                pfns = mem.alloc_pages_bulk(n)
-            if pfns is None:
+            if self.ptes[lo : lo + n].any():
                 for k in range(n):
                     self.write(lo + k, pages[k])
                 return
-            pfns = np.asarray(pfns, dtype=np.int64)
-            mem.data[pfns] = pages
-            with mem.flag_lock:
-                mem.flags[pfns] |= np.uint32(PG.uptodate | PG.swapbacked | PG.dirty | PG.young)
-            self.ptes[lo : lo + n] = mk_ptes(pfns)
-            mem.mapping[pfns] = self.id
-            mem.index[pfns] = np.arange(lo, lo + n)
-            self.memcg.lruvec.add(pfns)
-            system.vmstat.count(VmEvent.pgfault, n)
-            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault, n)
+            for start in range(0, n, SWAP_CLUSTER_MAX):
+                chunk = pages[start : start + SWAP_CLUSTER_MAX]
+                k = len(chunk)
+                if mem.nr_free - k < system.watermark["low"] and system.kswapd_enabled:
+                    balance_pgdat(system)
+                got = mem.alloc_pages_bulk(k)
+                if got is None:  # the faults one by one: direct reclaim, or ENOMEM
+                    for j in range(start, n):
+                        self.write(lo + j, pages[j])
+                    return
+                pfns = np.asarray(got, dtype=np.int64)
+                try:
+                    mem_cgroup_charge_frames(mem, pfns, self.memcg)
+                except OSError:
+                    mem.free_frames(pfns)
+                    raise
+                self._map_new(lo + start, pfns, chunk)
+
+    def _map_new(self, lo: int, pfns: np.ndarray, pages: np.ndarray) -> None:
+        """Map new, charged frames ``pfns`` holding ``pages`` at ``[lo, lo + n)``
+        (never-touched PTEs; caller holds ptl)."""
+        system = self.system
+        mem = system.mem
+        n = len(pfns)
+        mem.data[pfns] = pages
+        with mem.flag_lock:
+            mem.flags[pfns] |= np.uint32(PG.uptodate | PG.swapbacked | PG.dirty | PG.young)
+        self.ptes[lo : lo + n] = mk_ptes(pfns)
+        mem.mapping[pfns] = self.id
+        mem.index[pfns] = np.arange(lo, lo + n)
+        self.memcg.lruvec.add(pfns)
+        system.vmstat.count(VmEvent.pgfault, n)
+        system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault, n)
 
     def read(self, vpn: int) -> bytes:
         """The contents of ``vpn`` (faulting it in)."""

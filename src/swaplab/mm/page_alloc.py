@@ -173,6 +173,15 @@ class PhysMem:
             self.memcg_pages[memcg_id] += nr
             self.memcg[pfn : pfn + nr] = memcg_id
 
+    def move_charge_frames(self, pfns: np.ndarray, memcg_id: int) -> None:
+        """Move the charge of order-0 frames at ``pfns`` to cgroup ``memcg_id``."""
+        olds = self.memcg[pfns]
+        with self.zone_lock:
+            for old, n in zip(*np.unique(olds, return_counts=True), strict=True):
+                self.memcg_pages[int(old)] -= int(n)
+            self.memcg_pages[memcg_id] += len(pfns)
+            self.memcg[pfns] = memcg_id
+
     def free_pages(self, pfn: int, order: int = 0) -> None:
         """Return a block to the allocator, merging it with free buddies."""
         if pfn & ((1 << order) - 1):

@@ -286,6 +286,22 @@ class Workload:
                 self._write(proc, vpn, folio.pfn)
         self.accesses += len(vpns)
 
+    def populate(self, proc: Process, lo: int, hi: int) -> None:
+        """The first touch of pages ``[lo, hi)`` of ``proc``, as a read of each
+        would make it (:meth:`access`), filled as MAP_POPULATE does
+        (:meth:`MmStruct.populate`): each page gets its corpus contents, and
+        its hash, write count and time are recorded as arrays."""
+        mm = proc.mm
+        if mm.ptes[lo:hi].any():  # a page touched already: one access each
+            self.access(proc, np.arange(lo, hi), np.zeros(hi - lo, dtype=bool))
+            return
+        mm.populate(lo, proc.corpus[lo:hi])
+        proc.expect[lo:hi] = [page_hash(p) for p in proc.corpus[lo:hi]]
+        proc.touched[lo:hi] = True
+        proc.writes[lo:hi] += 1
+        proc.last_write_ns[lo:hi] = self.clock.now_ns()
+        self.accesses += hi - lo
+
     def _chunks(self) -> tuple[int, Any]:
         sc = self.scenario
         run = sc.run
@@ -338,10 +354,10 @@ class Workload:
             for proc in self.procs:
                 n = proc.mm.nr_pages
                 for lo in range(0, n, 4096):
-                    v = np.arange(lo, min(n, lo + 4096))
-                    self.access(proc, v, np.zeros(len(v), dtype=bool))
-                    self.clock.advance(ns=tick * len(v))
-                    done += len(v)
+                    hi = min(n, lo + 4096)
+                    self.populate(proc, lo, hi)
+                    self.clock.advance(ns=tick * (hi - lo))
+                    done += hi - lo
                     if progress:
                         progress("populate", done, total)
         t1 = time.perf_counter()
