@@ -130,21 +130,18 @@ def file_pages(n: int, seed: int = 0, roots: tuple[str, ...] = DEFAULT_ROOTS,
                     raise kerror(errno.ENOENT, f"no file under {', '.join(roots)} passes "
                                  f"the {want.__name__} filter")
                 continue
-        try:
-            size = f.stat().st_size
-            npg = size // PAGE_SIZE
-            take = min(n - i, int(rng.integers(1, 65)), npg)
-            first = int(rng.integers(0, npg - take + 1))
-            with open(f, "rb") as fh:
-                fh.seek(first * PAGE_SIZE)
-                buf = fh.read(take * PAGE_SIZE)
+        try:  # straight into the output's rows: no buffer a read, no copy
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                npg = os.fstat(fd).st_size // PAGE_SIZE
+                take = min(n - i, int(rng.integers(1, 65)), npg)
+                first = int(rng.integers(0, npg - take + 1))
+                got = os.preadv(fd, [out[i : i + take]], first * PAGE_SIZE) // PAGE_SIZE
+            finally:
+                os.close(fd)
         except OSError:
             continue
-        got = len(buf) // PAGE_SIZE
-        if got:
-            out[i : i + got] = np.frombuffer(buf[: got * PAGE_SIZE], dtype=np.uint8).reshape(
-                got, PAGE_SIZE)
-            i += got
+        i += got  # a short read's partial page is overwritten by the next read
     return out
 
 
