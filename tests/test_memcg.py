@@ -20,6 +20,35 @@ def _swap(s, size="64M"):
     s.swapon(d)
 
 
+@pytest.mark.parametrize("populate", [False, True])
+def test_populate_under_memory_max_reclaims_as_faults_do(populate):
+    """Filling a cgroup's process past memory.max by MAP_POPULATE-style
+    populate (chunks of 32 in array steps) keeps the limit, swaps the oldest
+    pages, counts every page's fault, and loses nothing, as page-by-page
+    writes do."""
+    with System("64M") as s:
+        _swap(s)
+        cg = s.create_cgroup("app")
+        cg.attr["memory.max"] = "1M"
+        mm = s.create_mm(512, memcg=cg)
+        pages = sample_pages(512, seed=4)
+        if populate:
+            for lo in range(0, 512, 100):  # ranges not aligned to the chunks
+                mm.populate(lo, pages[lo : lo + 100])
+                assert cg.usage <= 256
+        else:
+            for v in range(512):
+                mm.write(v, pages[v])
+        st = _stat(cg)
+        assert st["pgfault"] == 512 and st["pswpout"] >= 512 - 256
+        assert cg.events["max"] > 0 and cg.usage <= 256
+        assert mm.resident() <= 256 and mm.resident() + mm.swapped() == 512
+        for v in range(512):
+            assert mm.read(v) == pages[v].tobytes()
+        s.exit_mm(mm)
+        assert cg.usage == 0 and s.mem.nr_free == s.mem.nr_frames - s.mem.memcg_pages[0]
+
+
 def test_cgroup_over_memory_max_swaps_and_keeps_its_data():
     with System("64M") as s:
         _swap(s)
