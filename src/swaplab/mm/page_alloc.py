@@ -138,8 +138,8 @@ class PhysMem:
         self.order[pfns] = 0
         self.swap[pfns] = 0
         self.memcg[pfns] = 0
-        if not memcgs.any():
-            counts = [(0, len(pfns))]
+        if memcgs.min() == memcgs.max():  # one cgroup: the common case, no unique
+            counts = [(int(memcgs[0]), len(pfns))]
         else:
             ids, n = np.unique(memcgs, return_counts=True)
             counts = zip(ids.tolist(), n.tolist(), strict=True)
@@ -177,8 +177,11 @@ class PhysMem:
         """Move the charge of order-0 frames at ``pfns`` to cgroup ``memcg_id``."""
         olds = self.memcg[pfns]
         with self.zone_lock:
-            for old, n in zip(*np.unique(olds, return_counts=True), strict=True):
-                self.memcg_pages[int(old)] -= int(n)
+            if olds.min() == olds.max():  # new frames: all the root's
+                self.memcg_pages[int(olds[0])] -= len(pfns)
+            else:
+                for old, n in zip(*np.unique(olds, return_counts=True), strict=True):
+                    self.memcg_pages[int(old)] -= int(n)
             self.memcg_pages[memcg_id] += len(pfns)
             self.memcg[pfns] = memcg_id
 

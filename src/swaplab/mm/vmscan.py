@@ -82,7 +82,11 @@ def try_to_unmap_folios(system: System, pfns: np.ndarray) -> np.ndarray:
     mem = system.mem
     owners = mem.mapping[pfns]
     ok = owners < 0
-    for owner in np.unique(owners[~ok]).tolist():
+    mapped = owners[~ok]
+    if not len(mapped):
+        return ok
+    one = mapped.min() == mapped.max()  # one process: the common case, no unique
+    for owner in [int(mapped[0])] if one else np.unique(mapped).tolist():
         mm = system.mms[owner]
         if not mm.ptl.acquire(blocking=False):
             continue
