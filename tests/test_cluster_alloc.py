@@ -195,3 +195,50 @@ def test_cluster_returns_to_free_list(system, area):
         swap_cache_del_folio(f)
     assert area.cluster_flags[0] == CLUSTER_FLAG_NONFULL
     assert np.count_nonzero(area.cache >= 0) == 511 - 5
+
+
+def test_dropping_references_per_cluster_frees_what_nobody_holds():
+    """swap_put_slots (zap's batch) equals swap_put_entries one by one: counts
+    drop, a slot at zero that no swap-cache folio holds is freed (and its
+    device told), a cached or still-referenced one stays; an entry not in
+    use is EINVAL by name, its cluster untouched."""
+    from swaplab import System
+    from swaplab.mm.swapfile import swap_put_slots
+    from swaplab.mm.swapops import swp_entry
+
+    def machine():
+        s = System("16M")
+        rd = s.add_ramdisk("8M")
+        s.mkswap(rd)
+        si = s.swapon(rd)
+        entries = []
+        for k in range(1200):  # three clusters' worth
+            f = Folio.alloc(s.mem, 0)
+            f.set(PG.uptodate | PG.swapbacked)
+            f.lock()
+            assert folio_alloc_swap(f) == 0
+            entry = f.swap
+            assert swap_dup_entries(s, entry) == 0
+            if k % 5 == 0:
+                assert swap_dup_entries(s, entry) == 0  # a second reference
+            if k % 3:  # the cache lets go: only the references hold the slot
+                swap_cache_del_folio(f)
+            entries.append(entry)
+        return s, si, np.array(entries, dtype=np.uint64)
+
+    a, sa, ea = machine()
+    b, sb, eb = machine()
+    for e in ea.tolist():
+        swap_put_entries(a, e)
+    swap_put_slots(b, eb)
+    assert sa.swap_map.tolist() == sb.swap_map.tolist()
+    assert sa.cache.tolist() == sb.cache.tolist()
+    assert sa.inuse_pages == sb.inuse_pages < 1200 and a.swap.nr_swap_pages == b.swap.nr_swap_pages
+    freed = [k for k in range(1200) if k % 3 and k % 5]
+    assert all(swap_count(b, int(eb[k])) == 0 for k in freed)
+    assert sb.inuse_pages == 1200 - len(freed)
+    before = sb.swap_map.copy()
+    bad = swp_entry(sb.type, swp_offset(int(eb[freed[0]])))
+    with pytest.raises(OSError, match=f"Unused swap offset entry {bad:#x}") as e:
+        swap_put_slots(b, np.array([bad], dtype=np.uint64))
+    assert e.value.errno == errno.EINVAL and (sb.swap_map == before).all()

@@ -52,6 +52,7 @@ from .swapfile import (
     swap_cache_get_folio,
     swap_count,
     swap_put_entries,
+    swap_put_slots,
     swapcache_clear,
 )
 from .swapops import (
@@ -419,6 +420,12 @@ class MmStruct:
                     mem.wake_flags()
             done = shared.copy()  # another process's frame: only the PTE goes
             done[np.flatnonzero(present)[quick]] = True
+            # swap PTEs: their references dropped per cluster (free_swap_and_cache_nr)
+            swap = ~ptes_present(ptes) & ~done
+            entries = ptes_to_swp_entries(ptes[swap])
+            if len(np.unique(entries)) == len(entries):  # else one by one below
+                swap_put_slots(system, entries)
+                done |= swap
             self.ptes[vpns[done]] = 0
             for v in vpns[~done]:
                 pte = int(self.ptes[v])

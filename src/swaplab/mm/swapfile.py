@@ -578,10 +578,11 @@ def _by_cluster(system: System, entries: np.ndarray
     if key.min() == key.max():  # the common case: one cluster of one area
         si = system.swap.info_of(int(entries[0]))
         return [(si, int(offs[0]) // SWAPFILE_CLUSTER, offs, np.arange(len(offs)))]
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(key, kind="stable")  # each group's positions stay ascending
+    groups = np.split(order, np.flatnonzero(np.diff(key[order])) + 1)
+    groups.sort(key=lambda g: g[0])  # by first appearance
     out = []
-    for g in np.argsort(first, kind="stable").tolist():
-        pos = np.flatnonzero(inv == g)
+    for pos in groups:
         si = system.swap.info_of(int(entries[pos[0]]))
         out.append((si, int(offs[pos[0]]) // SWAPFILE_CLUSTER, offs[pos], pos))
     return out
@@ -600,6 +601,26 @@ def swap_dup_slots(system: System, entries: np.ndarray) -> np.ndarray:
             si.swap_map[offs[good]] += np.uint16(1)
         ok[pos[good]] = True
     return ok
+
+
+def swap_put_slots(system: System, entries: np.ndarray) -> None:
+    """:func:`swap_put_entries` of each of distinct order-0 ``entries``
+    (uint64), as zap_pte_range's free_swap_and_cache_nr batches them: per
+    cluster the counts drop in one step and the slots left unused are freed
+    in contiguous runs. EINVAL naming the first entry of a cluster that is
+    not in use (that cluster's counts unchanged)."""
+    for si, c, offs, pos in _by_cluster(system, entries):
+        with si.cluster_locks[c]:
+            m = si.swap_map[offs]
+            bad = (m == 0) | (m == SWAP_MAP_BAD)
+            if bad.any():
+                e = int(entries[pos[int(np.argmax(bad))]])
+                raise kerror(errno.EINVAL, f"Unused swap offset entry {e:#x}")
+            si.swap_map[offs] = m - 1
+            gone = np.sort(offs[(m == 1) & (si.cache[offs] < 0)])
+            if len(gone):
+                for run in np.split(gone, np.flatnonzero(np.diff(gone) != 1) + 1):
+                    si._entries_free(int(run[0]), len(run))
 
 
 def swap_cache_del_folios(mem: PhysMem, pfns: np.ndarray) -> None:
