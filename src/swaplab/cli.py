@@ -164,26 +164,6 @@ def _bench_plan(args: argparse.Namespace) -> tuple[list[Design], list[str]]:
     return designs, algos
 
 
-def _kernel_round(runs: dict[str, list], rows: dict[str, str], skipped: dict[str, str],
-                  pages: np.ndarray, seed: int, prog: Any, task: Any, n: int,
-                  console: Console) -> None:
-    """One repetition of each host kernel row not skipped yet; a row whose
-    run fails (e.g. an algorithm this kernel's zram lacks) is skipped from
-    then on, and says why."""
-    for row, algo in rows.items():
-        if row in skipped:
-            continue
-        prog.update(task, description=f"{row} #{len(runs[row]) + 1}")
-        try:
-            runs[row].append(run_kernel(pages, seed, algo, row))
-        except OSError as e:
-            skipped[row] = f"the host kernel's run failed: {e}"
-            console.print(f"[yellow]no {escape(row)} row: {escape(skipped[row])}[/yellow]")
-            continue
-        prog.advance(task, n)
-        safe_point()
-
-
 def cmd_bench(args: argparse.Namespace, console: Console) -> int:
     """Run the designs on the same real pages; print, save JSON and a CDF plot."""
     designs, algos = _bench_plan(args)
@@ -205,8 +185,22 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
         kernel_runs: dict[str, list] = {row: [] for row in kernel_rows}
 
         def kernel_round(rep: int) -> None:
-            _kernel_round(kernel_runs, kernel_rows, skipped, pages, args.seed + rep, prog,
-                          task, args.pages, console)
+            """One repetition of each kernel row not skipped yet; a row whose run
+            fails (e.g. an algorithm this kernel's zram lacks) is skipped from
+            then on, and says why."""
+            for row, algo in kernel_rows.items():
+                if row in skipped:
+                    continue
+                prog.update(task, description=f"{row} #{rep + 1}")
+                try:
+                    kernel_runs[row].append(run_kernel(pages, args.seed + rep, algo, row))
+                except OSError as e:
+                    skipped[row] = f"the host kernel's run failed: {e}"
+                    console.print(f"[yellow]no {escape(row)} row: "
+                                  f"{escape(skipped[row])}[/yellow]")
+                    continue
+                prog.advance(task, args.pages)
+                safe_point()
 
         if args.jobs > 1 or args.ray:  # each (design, repetition) a cell of a sweep
             cells = [(d, args.seed + rep) for d in designs for rep in range(args.repeat)]

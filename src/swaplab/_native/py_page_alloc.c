@@ -52,16 +52,28 @@ static int ready(BuddyZoneObject *self)
 static const char alloc_doc[] =
 	"alloc(order) -> head pfn of a new block of 2**order frames, or -1 when none is free";
 
-static PyObject *BuddyZone_alloc(BuddyZoneObject *self, PyObject *arg)
+/* The order @arg names for method @what: 0..BUDDY_MAX_ORDER, or -1 with an exception. */
+static int order_arg(BuddyZoneObject *self, PyObject *arg, const char *what)
 {
 	long order = PyLong_AsLong(arg);
 
 	if (order == -1 && PyErr_Occurred())
-		return NULL;
+		return -1;
 	if (!ready(self))
+		return -1;
+	if (order < 0 || order > BUDDY_MAX_ORDER) {
+		raise_einval("%s: order %ld outside 0..%d", what, order, BUDDY_MAX_ORDER);
+		return -1;
+	}
+	return (int)order;
+}
+
+static PyObject *BuddyZone_alloc(BuddyZoneObject *self, PyObject *arg)
+{
+	int order = order_arg(self, arg, "alloc");
+
+	if (order < 0)
 		return NULL;
-	if (order < 0 || order > BUDDY_MAX_ORDER)
-		return raise_einval("alloc: order %ld outside 0..%d", order, BUDDY_MAX_ORDER);
 	return PyLong_FromLongLong(buddy_alloc(&self->zone, (unsigned int)order));
 }
 
@@ -142,16 +154,12 @@ static const char blocks_doc[] =
 
 static PyObject *BuddyZone_blocks(BuddyZoneObject *self, PyObject *arg)
 {
-	long order = PyLong_AsLong(arg);
+	int order = order_arg(self, arg, "blocks");
 	PyObject *out, *item;
 	int64_t pfn;
 
-	if (order == -1 && PyErr_Occurred())
+	if (order < 0)
 		return NULL;
-	if (!ready(self))
-		return NULL;
-	if (order < 0 || order > BUDDY_MAX_ORDER)
-		return raise_einval("blocks: order %ld outside 0..%d", order, BUDDY_MAX_ORDER);
 	out = PyList_New(0);
 	if (!out)
 		return NULL;

@@ -399,11 +399,13 @@ class MmStruct:
         with self.ptl:
             vpns = np.flatnonzero(self.ptes[lo:hi]) + lo
             ptes = self.ptes[vpns]
-            present = ptes_present(ptes)
+            mapped = ptes_present(ptes)
+            mapped_pfns = ptes_pfn(ptes[mapped]).astype(np.int64)
+            mine = mem.mapping[mapped_pfns] == self.id
             shared = np.zeros(len(vpns), dtype=bool)
-            shared[present] = mem.mapping[ptes_pfn(ptes[present]).astype(np.int64)] != self.id
-            present &= ~shared
-            pfns = ptes_pfn(ptes[present]).astype(np.int64)
+            shared[mapped] = ~mine
+            present = mapped & ~shared
+            pfns = mapped_pfns[mine]
             # The common case in bulk: an order-0 folio that nobody has locked,
             # that is not under writeback or in the swap cache and that nobody
             # holds is locked (as folio_lock would), unmapped and freed, one
@@ -421,7 +423,7 @@ class MmStruct:
             done = shared.copy()  # another process's frame: only the PTE goes
             done[np.flatnonzero(present)[quick]] = True
             # swap PTEs: their references dropped per cluster (free_swap_and_cache_nr)
-            swap = ~ptes_present(ptes) & ~done
+            swap = ~mapped
             entries = ptes_to_swp_entries(ptes[swap])
             if len(np.unique(entries)) == len(entries):  # else one by one below
                 swap_put_slots(system, entries)

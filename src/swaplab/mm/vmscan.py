@@ -35,7 +35,7 @@ import numpy as np
 
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..errors import kerror
-from .folio import PG, Folio
+from .folio import PG, Folio, folios_set_flags
 from .lru import LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, Lruvec
 from .memcontrol import MemcgEvent
 from .page_io import swap_write_submit, swap_writeout
@@ -114,7 +114,7 @@ def _free_clean_folios(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
         fl = mem.flags[pfns]
     busy = ((fl & np.uint32(PG.dirty | PG.writeback)) != 0) | (mem.mapping[pfns] >= 0) \
         | (mem.refs[pfns] != 0)
-    _unlock_folios(mem, pfns[busy])
+    folios_set_flags(mem, pfns[busy], clear=PG.locked)
     go = pfns[~busy]
     cached = go[(fl[~busy] & np.uint32(PG.swapcache)) != 0]
     if len(cached):
@@ -134,13 +134,6 @@ def _trylock_folios(mem: PhysMem, pfns: np.ndarray, busy: int = 0) -> np.ndarray
         got = (fl & np.uint32(PG.locked | busy)) == 0
         mem.flags[pfns[got]] = fl[got] | np.uint32(PG.locked)
     return got
-
-
-def _unlock_folios(mem: PhysMem, pfns: np.ndarray) -> None:
-    if len(pfns):
-        with mem.flag_lock:
-            mem.flags[pfns] &= ~np.uint32(PG.locked)
-            mem.wake_flags()
 
 
 def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
@@ -165,11 +158,11 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
     if need.any():
         got = folios_alloc_swap(mem, pfns[cand[need]])
         failed = cand[need][~got]
-        _unlock_folios(mem, pfns[failed])
+        folios_set_flags(mem, pfns[failed], clear=PG.locked)
         keep[failed] = True
         cand = cand[~keep[cand]]
     unmapped = try_to_unmap_folios(system, pfns[cand])
-    _unlock_folios(mem, pfns[cand[~unmapped]])
+    folios_set_flags(mem, pfns[cand[~unmapped]], clear=PG.locked)
     keep[cand[~unmapped]] = True
     cand = cand[unmapped]
     with mem.flag_lock:
