@@ -62,6 +62,13 @@ def test_zswap_over_a_disk():
     run_swap_ops_conformance(make, stored_pages=lambda s: s.zswap.stored_pages, **FAST)
 
 
+def test_filedisk_behind_virtual_swap_entries():
+    """The kit on virtual entries whose pages the ghost writes to a file-backed
+    disk (zswap off: every page goes to the physical area, large folios too)."""
+    run_swap_ops_conformance(lambda s, t: s.add_filedisk(t / "disk.img", "32M"),
+                             large_folio_swapin=True, virtual=True, **FAST)
+
+
 # --- three broken backends: the kit must catch each -------------------------------------
 
 class DictBackend:

@@ -31,6 +31,7 @@ from .mm.swap_iocb import SwapOps
 from .mm.swap_state import SwapRaState
 from .mm.swapops import MAX_SWAPFILES
 from .mm.vmstat import VmStat
+from .mm.vswap import vswap_on
 from .printk import Printk
 from .statistics import BackendStatistics
 from .util import host_available_memory, memparse, size_str
@@ -204,9 +205,30 @@ class System:
             flags |= swapfile.SWAP_FLAG_PREFER | prio
         return swapfile.sys_swapon(self, target, flags, ops=ops)
 
-    def swapoff(self, target: BlockDevice | str | os.PathLike[str]) -> None:
-        """swapoff(2)."""
+    def swapoff(self, target: swapfile.SwapInfo | BlockDevice | str | os.PathLike[str]
+                ) -> None:
+        """swapoff(2); an area without a name (the virtual swap layer's ghost) is
+        given as its SwapInfo."""
         swapfile.sys_swapoff(self, target)
+
+    def swapon_virtual(self, physical: BlockDevice | str | os.PathLike[str],
+                       nr_pages: int | None = None, *, compressed_writeback: bool = False,
+                       layout: str = "A") -> swapfile.SwapInfo:
+        """Turn on virtual swap entries (mm/vswap.py) in front of the active area
+        ``physical``: a ghost area of ``nr_pages`` slots (default: one for each
+        page frame and each page of ``physical``) at the highest priority;
+        ``compressed_writeback`` makes zswap write its compressed blobs to
+        ``physical`` in ``layout`` "A" (a slot each) or "C" (a batch packed).
+        Returns the ghost (``swapoff`` takes it). EINVAL when ``physical`` is
+        not an active block-device area; EBUSY when the layer is on already."""
+        self.check_open()
+        si = swapfile.find_area(self, physical)
+        if si is None:
+            raise kerror(errno.EINVAL, f"vswap: {physical} is not an active swap area")
+        if nr_pages is None:
+            nr_pages = self.mem.nr_frames + si.pages
+        return vswap_on(self, si, nr_pages, compressed_writeback=compressed_writeback,
+                        layout=layout)
 
     def proc_swaps(self) -> str:
         return swapfile.proc_swaps(self)
@@ -351,8 +373,9 @@ class System:
         # reading them back, so swapoff then finds the areas empty
         for mm in list(self.mms.values()):
             self.exit_mm(mm)
-        for si in list(self.swap.active()):
-            swapfile.sys_swapoff(self, si.bdev if si.bdev is not None else si.swap_file)
+        # the ghost of the virtual swap layer before the area behind it
+        for si in sorted(self.swap.active(), key=lambda a: a.vswap is None):
+            swapfile.sys_swapoff(self, si)
         for name in list(self.modules):
             self.unload_module(name)
         for name in list(self.block):

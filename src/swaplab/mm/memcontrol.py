@@ -160,10 +160,14 @@ class MemCgroup:
         return int(self.system.memcg_stats.ev[self.id, item])
 
     def may_swap(self) -> bool:
-        """can_reclaim_anon_pages for this cgroup: swap left under memory.swap.max."""
-        if self.id and self.swap_usage >= self.swap_max:
+        """can_reclaim_anon_pages for this cgroup: swap left under memory.swap.max
+        (which limits physical slots only: the virtual swap layer's are not
+        charged)."""
+        st = self.system.swap
+        if self.id and self.swap_usage >= self.swap_max and (
+                st.vswap is None or st.vswap.ghost not in st.avail):
             return False
-        return self.system.swap.nr_swap_pages > 0
+        return st.nr_swap_pages > 0
 
     # --- swap charge --------------------------------------------------------------------
     def try_charge_swap(self, nr: int) -> bool:

@@ -42,6 +42,7 @@ from .memcontrol import MemcgEvent
 from .swap_iocb import READ, WRITE, SwapIocb, SwapIoCtx, SwapOps
 from .swapops import swp_offset, swp_offsets, swp_types
 from .vmstat import MthpStat, VmEvent
+from .vswap_table import VT
 
 _perf_ns = time.perf_counter_ns
 
@@ -260,6 +261,8 @@ def _writeout_folio(folio: Folio, ctx: SwapIoCtx) -> int:
             return 0
     if is_folio_zero_filled(folio):
         sis.zeromap[off : off + nr] = True
+        if sis.vswap is not None:
+            sis.vswap.mark(np.arange(off, off + nr), VT.ZERO)
         system.vmstat.count(VmEvent.swpout_zero, nr)
         system.memcg_stats.count(int(folio.mem.memcg[folio.pfn]), MemcgEvent.swpout_zero, nr)
         folio.unlock()
@@ -348,6 +351,8 @@ def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
     fast = ~slow
     sis.zeromap[offs[fast]] = zero[fast]
     nzero = int(np.count_nonzero(zero))
+    if nzero and sis.vswap is not None:
+        sis.vswap.mark(offs[zero], VT.ZERO)
     if nzero:
         system.vmstat.count(VmEvent.swpout_zero, nzero)
         system.memcg_stats.count_ids(mem.memcg[pfns[zero]], MemcgEvent.swpout_zero)

@@ -59,10 +59,12 @@ from .swapops import (
     swp_types,
 )
 from .vmstat import MthpStat, VmEvent
+from .vswap_table import VT
 
 if TYPE_CHECKING:
     from ..system import System
     from .page_alloc import PhysMem
+    from .vswap import VirtualSwap
 
 
 class SWP(IntFlag):
@@ -138,6 +140,9 @@ class SwapInfo:
         #: (``[READ]``, ``[WRITE]``; under ``io_lock``): what the bench splits a
         #: fault's time by
         self.backend_ns = [0, 0]
+        #: the virtual swap layer whose ghost area this is (mm/vswap.py); None
+        #: for an area with storage of its own
+        self.vswap: VirtualSwap | None = None
 
     # --- shape --------------------------------------------------------------------------
     @property
@@ -288,14 +293,19 @@ class SwapInfo:
                 return lo + (int(later[0]) << order)
         return lo + (int(idx[0]) << order)
 
-    def _take(self, c: int, order: int, start: int | None, folio_pfn: int) -> int:
-        """Try to allocate in cluster ``c`` under its lock; return the offset or -1."""
+    def _take(self, c: int, order: int, start: int | None, folio_pfn: int,
+              count: int = 0) -> int:
+        """Try to allocate in cluster ``c`` under its lock; return the offset or -1.
+        The slots are cached by ``folio_pfn``, or (``count``) referenced ``count``
+        times with no folio."""
         n = 1 << order
         with self.cluster_locks[c]:
             off = self._scan_cluster(c, order, start)
             if off < 0:
                 return -1
             self.cache[off : off + n] = folio_pfn
+            if count:
+                self.swap_map[off : off + n] = count
             with self.lock:
                 self.cluster_count[c] += n
                 if self.cluster_flags[c] == CLUSTER_FLAG_FREE:
@@ -307,20 +317,21 @@ class SwapInfo:
                 self.next_offset[order] = 0 if nxt % SWAPFILE_CLUSTER == 0 else nxt
         return off
 
-    def cluster_alloc_swap_entry(self, order: int, folio_pfn: int) -> int:
-        """Allocate ``2**order`` aligned slots for ``folio_pfn``; the offset or -1."""
+    def cluster_alloc_swap_entry(self, order: int, folio_pfn: int, count: int = 0) -> int:
+        """Allocate ``2**order`` aligned slots for ``folio_pfn`` (or, ``count``,
+        referenced that many times with no folio); the offset or -1."""
         hint = self.next_offset[order]
         if hint and hint < self.max:
             c = hint // SWAPFILE_CLUSTER
             if (self.cluster_flags[c] not in (CLUSTER_FLAG_FULL, CLUSTER_FLAG_FREE)
                     and self.cluster_order[c] == order):
-                off = self._take(c, order, hint, folio_pfn)
+                off = self._take(c, order, hint, folio_pfn, count)
                 if off >= 0:
                     return off
         with self.lock:
             candidates = list(self.nonfull_clusters[order])
         for c in candidates:
-            off = self._take(c, order, None, folio_pfn)
+            off = self._take(c, order, None, folio_pfn, count)
             if off >= 0:
                 return off
             with self.lock:
@@ -333,13 +344,13 @@ class SwapInfo:
                 c = next(iter(self.free_clusters))
                 self.cluster_order[c] = order
                 self._move(c, CLUSTER_FLAG_NONFULL)
-            off = self._take(c, order, None, folio_pfn)
+            off = self._take(c, order, None, folio_pfn, count)
             if off >= 0:
                 return off
         with self.lock:
             candidates = list(self.frag_clusters[order])
         for c in candidates:
-            off = self._take(c, order, None, folio_pfn)
+            off = self._take(c, order, None, folio_pfn, count)
             if off >= 0:
                 return off
         if order == 0:
@@ -348,7 +359,7 @@ class SwapInfo:
                               for lst in (self.frag_clusters[o], self.nonfull_clusters[o])
                               for c in lst]
             for c in candidates:
-                off = self._take(c, 0, None, folio_pfn)
+                off = self._take(c, 0, None, folio_pfn, count)
                 if off >= 0:
                     return off
         return -1
@@ -398,6 +409,8 @@ class SwapAreas:
         #: percpu_swap_cluster: per order, the area and offset to continue at.
         self.percpu_cluster: list[tuple[SwapInfo, int] | None] = [None] * SWAP_NR_ORDERS
         self.swap_files: set[tuple[int, int]] = set()
+        #: the virtual swap layer (mm/vswap.py), when one is on
+        self.vswap: VirtualSwap | None = None
 
     def info_of(self, entry: int) -> SwapInfo:
         """The area an entry belongs to; EINVAL for a type with no active area."""
@@ -444,20 +457,25 @@ def folio_alloc_swap(folio: Folio) -> int:
     st = system.swap
     order = folio.order
     memcg = system.memcgs[int(folio.mem.memcg[folio.pfn])]
-    if not memcg.try_charge_swap(1 << order):
+    # Only physical backing is charged: a cgroup at memory.swap.max may still
+    # take virtual slots (their physical slots are charged when taken).
+    charged = memcg.try_charge_swap(1 << order)
+    ghost = st.vswap.ghost if st.vswap is not None else None
+    if not charged and ghost not in st.avail:
         return -errno.ENOMEM
     off = -1
     si = None
     pc = st.percpu_cluster[order]
     if pc is not None:
         si, hint = pc
-        if si.flags & SWP.WRITEOK and si in st.avail and hint < si.max:
+        if (si.flags & SWP.WRITEOK and si in st.avail and hint < si.max
+                and (charged or si is ghost)):
             c = hint // SWAPFILE_CLUSTER
             if si.cluster_order[c] == order and si.cluster_flags[c] != CLUSTER_FLAG_FREE:
                 off = si._take(c, order, hint, folio.pfn)
     if off < 0:
         with st.lock:
-            order_of_try = list(st.avail)
+            order_of_try = list(st.avail) if charged else [ghost]
         tried: set[int] = set()
         for cand in order_of_try:
             with st.lock:
@@ -469,8 +487,9 @@ def folio_alloc_swap(folio: Folio) -> int:
             if off >= 0:
                 si = cand
                 break
-    if off < 0:
+    if charged and (off < 0 or si.vswap is not None):
         memcg.uncharge_swap(1 << order)
+    if off < 0:
         if order:
             if order == 9:
                 system.vmstat.count(VmEvent.thp_swpout_fallback)
@@ -485,6 +504,8 @@ def folio_alloc_swap(folio: Folio) -> int:
         si.inuse_pages += n
         if si.inuse_pages >= si.pages:
             st._del_avail(si)
+    if si.vswap is not None:
+        si.vswap.mark(np.arange(off, off + n), VT.FOLIO)
     folio.swap = swp_entry(si.type, off)
     folio.set(PG.swapcache)
     system.vmstat.mod(VmEvent.nr_swapcached, n)
@@ -532,7 +553,9 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
     ids = mem.memcg[pfns]
     run = int(np.argmax(ids != ids[0])) or len(pfns)
     memcg = system.memcgs[int(ids[0])]
-    run = memcg.charge_swap_upto(run)
+    charge = si.vswap is None  # only physical backing is charged
+    if charge:
+        run = memcg.charge_swap_upto(run)
     if not run:
         return 0
     end = (c + 1) * SWAPFILE_CLUSTER
@@ -547,11 +570,13 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
                 si._relocate(c)
                 nxt = int(offs[-1]) + 1
                 si.next_offset[0] = 0 if nxt % SWAPFILE_CLUSTER == 0 else nxt
-    if n < run:
+    if n < run and charge:
         memcg.uncharge_swap(run - n)
     if not n:
         return 0
     si.swap_cgroup[offs] = memcg.id
+    if si.vswap is not None:
+        si.vswap.mark(offs, VT.FOLIO)
     st.percpu_cluster[0] = None if nxt % SWAPFILE_CLUSTER == 0 else (si, nxt)
     with st.lock:
         st.nr_swap_pages -= n
@@ -812,7 +837,9 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
         for off in range(offset, offset + nr):
             notify(si, off)
     memcgs = system.memcgs
-    if nr == 1:  # scalar steps: a slice costs a few thousand instructions
+    if si.vswap is not None:  # a virtual slot was never charged
+        si.zeromap[offset : offset + nr] = False
+    elif nr == 1:  # scalar steps: a slice costs a few thousand instructions
         si.zeromap[offset] = False
         memcgs[si.swap_cgroup.item(offset)].uncharge_swap(1)
     else:
@@ -1050,7 +1077,10 @@ def _release(system: System, si: SwapInfo) -> None:
         si._file_key = None
 
 
-def find_area(system: System, target: BlockDevice | str | os.PathLike[str]) -> SwapInfo | None:
+def find_area(system: System, target: SwapInfo | BlockDevice | str | os.PathLike[str]
+              ) -> SwapInfo | None:
+    if isinstance(target, SwapInfo):  # an area without a name of its own (the ghost)
+        return target if target in system.swap.active() else None
     bdev, path = resolve_target(system, target)
     for si in system.swap.active():
         if (bdev is not None and si.bdev is bdev) or (path is not None
@@ -1059,7 +1089,8 @@ def find_area(system: System, target: BlockDevice | str | os.PathLike[str]) -> S
     return None
 
 
-def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) -> None:
+def sys_swapoff(system: System, target: SwapInfo | BlockDevice | str | os.PathLike[str]
+                ) -> None:
     """swapoff(2): bring every page of the area back into memory, then remove it.
 
     EINVAL when ``target`` is not an active area; ENOMEM when free memory
@@ -1070,7 +1101,8 @@ def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) ->
     with st.swapon_mutex:
         si = find_area(system, target)
         if si is None:
-            name = target.path if isinstance(target, BlockDevice) else os.fspath(target)
+            name = (target.path if isinstance(target, BlockDevice) else
+                    target.name if isinstance(target, SwapInfo) else os.fspath(target))
             raise kerror(errno.EINVAL, f"swapoff: {name} is not an active swap area")
         cached = int(np.count_nonzero(si.cache[: si.max] >= 0))
         needed = si.inuse_pages - cached
@@ -1107,14 +1139,22 @@ def sys_swapoff(system: System, target: BlockDevice | str | os.PathLike[str]) ->
         si.flags = SWP(0)
         with st.lock:
             st.info[si.type] = None
+            if st.vswap is not None and st.vswap.ghost is si:
+                st.vswap = None
 
 
 def try_to_unuse(system: System, si: SwapInfo) -> int:
     """Swap in every in-use page of ``si`` through the normal read path.
 
     Returns 0, or a negative errno (the first read error) with the pages
-    already brought back left in memory.
+    already brought back left in memory. An area backing the virtual swap
+    layer first gets back what that layer keeps on it (pages and blobs).
     """
+    vs = system.swap.vswap
+    if vs is not None and vs.physical is si:
+        ret = vs.unuse_physical()
+        if ret:
+            return ret
     for mm in list(system.mms.values()):
         ret = mm.unuse(si.type)
         if ret:
@@ -1149,7 +1189,8 @@ def proc_swaps(system: System) -> str:
         kb = si.pages << (PAGE_SHIFT - 10)
         used = si.inuse_pages << (PAGE_SHIFT - 10)
         pad = 40 - len(name) if len(name) < 40 else 1
-        kind = "partition" if si.bdev is not None else "file\t"
+        kind = ("partition" if si.bdev is not None else "virtual" if si.vswap is not None
+                else "file\t")
         out.append(f"{name}{' ' * pad}{kind}\t{kb}\t{chr(9) if kb < 10000000 else ''}"
                    f"{used}\t{chr(9) if used < 10000000 else ''}{si.prio}\n")
     return "".join(out)

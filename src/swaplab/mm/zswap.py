@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..consts import PAGE_SIZE
+from ..consts import PAGE_SIZE, SWAP_CLUSTER_MAX
 from ..errors import kerror
 from ..lib.compress import available, compressor
 from ..statistics import BackendStatistics
@@ -50,15 +50,23 @@ from .swapfile import swap_cache_add_folio, swap_cache_del_folio, swap_cache_get
 from .swapops import swp_entry, swp_offset, swp_type
 from .vmscan import _free_clean
 from .vmstat import VmEvent
+from .vswap_table import VT
 from .zsmalloc import ZsPool
 
 if TYPE_CHECKING:
     from ..system import System
     from .memcontrol import MemCgroup
+    from .vswap import VirtualSwap
 
 COUNTERS = ("pool_limit_hit", "reject_reclaim_fail", "reject_alloc_fail",
             "reject_kmemcache_fail", "reject_compress_fail", "reject_compress_poor",
             "decompress_fail", "written_back_pages", "stored_incompressible_pages")
+#: Counters of compressed writeback under virtual swap (mm/vswap.py). Proposals:
+#: the kernel has merged no such files. ``writeback_decompressions`` counts
+#: entries decompressed to be written back (0 when every writeback is compressed).
+PROPOSED_COUNTERS = ("written_back_compressed_pages", "written_back_compressed_bytes",
+                     "compressed_writeback_fallback", "compressed_blob_reads",
+                     "writeback_decompressions")
 
 
 class _Pool:
@@ -70,6 +78,9 @@ class _Pool:
         self.comp = compressor(name)
         self.zs = ZsPool(f"zswap-{name}", mem.nr_frames, mem=mem if in_ram else None)
         self.nr_entries = 0
+        #: compressed blobs of this pool on a physical area (virtual swap's
+        #: compressed writeback): the pool's codec stays while there are any
+        self.blobs = 0
         self._bounce = np.empty(PAGE_SIZE, dtype=np.uint8)
 
     def compress(self, page: np.ndarray) -> bytes | int:
@@ -96,9 +107,12 @@ class _Pool:
 
 
 class _Tree:
-    """The entries of one swap area, indexed by slot offset."""
+    """The entries of one swap area, indexed by slot offset; ``vswap`` is the
+    virtual swap layer when the area is its ghost (stores and erases then
+    move the slots' descriptors)."""
 
-    def __init__(self, nr: int) -> None:
+    def __init__(self, nr: int, vswap: VirtualSwap | None = None) -> None:
+        self.vswap = vswap
         self.handle = np.zeros(nr, dtype=np.int64)      # 0: no entry
         self.length = np.zeros(nr, dtype=np.int32)
         self.pool = np.zeros(nr, dtype=np.int16)
@@ -137,6 +151,12 @@ class _EntryLru:
         k, s = int(self.key[self.head]), int(self.seq[self.head])
         self.head += 1
         return k, s
+
+    def push_front(self, key: int, seq: int) -> None:
+        """Put back the row :meth:`pop` just gave."""
+        self.head -= 1
+        self.key[self.head] = key
+        self.seq[self.head] = seq
 
 
 class ZswapParams:
@@ -198,7 +218,7 @@ class Zswap:
         self.set_compressor(compressor)
         self.trees: dict[int, _Tree] = {}
         self.lrus: dict[int, _EntryLru] = {}
-        self.stats = dict.fromkeys(COUNTERS, 0)
+        self.stats = dict.fromkeys(COUNTERS + PROPOSED_COUNTERS, 0)
         self.stored_pages = 0
         self.pool_full = False
         self._seq = 1
@@ -220,12 +240,32 @@ class Zswap:
         old = self.current
         self.current = pid
         self.compressor = name
-        if old in self.pools and self.pools[old].nr_entries == 0:
-            self.pools.pop(old).destroy()
+        self._pool_maybe_destroy(old)
+
+    def _pool_maybe_destroy(self, pid: int) -> None:
+        """Drop a pool that is not current and holds nothing: no entry, no blob."""
+        pool = self.pools.get(pid)
+        if pool is not None and pid != self.current and not pool.nr_entries and not pool.blobs:
+            self.pools.pop(pid).destroy()
+
+    def pool_get(self, pid: int) -> _Pool:
+        """A compressed blob of pool ``pid`` went to a physical area: keep the pool
+        (and its codec) until :meth:`pool_put`."""
+        with self.lock:
+            pool = self.pools[pid]
+            pool.blobs += 1
+            return pool
+
+    def pool_put(self, pid: int) -> None:
+        """A blob of pool ``pid`` is gone."""
+        with self.lock:
+            self.pools[pid].blobs -= 1
+            self._pool_maybe_destroy(pid)
 
     def swapon(self, type_: int, maxpages: int) -> None:
+        si = self.system.swap.info[type_]
         with self.lock:
-            self.trees[type_] = _Tree(maxpages + 1)
+            self.trees[type_] = _Tree(maxpages + 1, si.vswap if si is not None else None)
 
     def swapoff(self, type_: int) -> None:
         with self.lock:
@@ -273,9 +313,10 @@ class Zswap:
         ln = int(tree.length[off])
         pool.zs.free(h)
         pool.nr_entries -= 1
-        if pool.nr_entries == 0 and pid != self.current:
-            self.pools.pop(pid).destroy()
+        self._pool_maybe_destroy(pid)
         tree.handle[off] = 0
+        if tree.vswap is not None:  # the folio (if any) is the copy now
+            tree.vswap.zswap_gone(off)
         tree.seq[off] = 0
         self.stored_pages -= 1
         cg = self.system.memcgs.get(int(tree.memcg[off]))
@@ -377,6 +418,8 @@ class Zswap:
                     self.stats["stored_incompressible_pages"] += 1
                     memcg.zswap_incomp += 1
                 memcg.charge_zswap(ln, 1)
+            if tree.vswap is not None:
+                tree.vswap.mark(np.arange(off, off + nr), VT.ZSWAP)
         system.vmstat.count(VmEvent.zswpout, nr)
         system.memcg_stats.count(memcg.id, MemcgEvent.zswpout, nr)
         return True
@@ -421,16 +464,24 @@ class Zswap:
         return pool.load(int(tree.handle[off]), int(tree.length[off]), dst)
 
     # --- writeback ----------------------------------------------------------------------
-    def writeback_entry(self, t: int, off: int) -> int:
-        """zswap_writeback_entry: move one entry to the swap device; 0 or -errno."""
+    def writeback_entry(self, t: int, off: int, *, compressed: bool = True) -> int:
+        """zswap_writeback_entry: move one entry to the swap device; 0 or -errno.
+        Under virtual swap with compressed writeback (and ``compressed``) the
+        entry goes out as it is stored (:meth:`writeback_entries`); otherwise
+        it is decompressed into a swap-cache folio that is written."""
         system = self.system
         entry = swp_entry(t, off)
         if swap_cache_get_folio(system, entry) is not None:
             return -errno.EEXIST
+        tree = self.trees[t]
+        if tree.vswap is not None:
+            if compressed and tree.vswap.compressed_writeback:
+                return self.writeback_entries(t, [off])[0]
+            if not tree.vswap.phys_available(off):  # the write would fail: keep it
+                return -errno.ENOMEM
         folio = Folio.alloc(system.mem, 0)
         if folio is None:
             return -errno.ENOMEM
-        tree = self.trees[t]
         memcg = system.memcgs.get(int(tree.memcg[off]), system.root_memcg)
         folio.mem.move_charge(folio.pfn, 1, memcg.id)
         folio.lock()
@@ -442,6 +493,7 @@ class Zswap:
         with self.lock:
             bad = not tree.handle[off] or self._decompress(t, off, folio.data)
             if not bad:
+                self.stats["writeback_decompressions"] += 1
                 self._erase(t, off)
         if bad:
             swap_cache_del_folio(folio)
@@ -462,41 +514,75 @@ class Zswap:
             _free_clean(folio)
         return 0
 
+    def writeback_entries(self, t: int, offs: list[int]) -> list[int]:
+        """Compressed writeback (virtual swap) of the entries of slots ``offs`` of
+        area ``t``, as one batch: each result as :meth:`writeback_entry`'s. An
+        entry a folio caches is -EEXIST; one whose blob cannot be written
+        (a failed precondition) falls back to decompress-and-write."""
+        system = self.system
+        vs = self.trees[t].vswap
+        keep = [o for o in offs if swap_cache_get_folio(system, swp_entry(t, o)) is None]
+        rets = dict(zip(keep, vs.writeback_blobs(self, keep), strict=True))
+        for o in keep:
+            if rets[o] == -errno.EAGAIN:
+                self.stats["compressed_writeback_fallback"] += 1
+                rets[o] = self.writeback_entry(t, o, compressed=False)
+        return [rets.get(o, -errno.EEXIST) for o in offs]
+
     def _shrink_one(self, memcg_id: int) -> int:
-        """Second-chance walk of one cgroup's LRU: 1 when an entry was written back,
-        0 when the LRU is empty or writeback failed, -1 after a rotation."""
+        """Second-chance walk of one cgroup's LRU: how many entries were written
+        back (one; under virtual swap's packed layout "C", the unreferenced
+        entries at the head, up to SWAP_CLUSTER_MAX, as one batch), 0 when the
+        LRU is empty or writeback failed, -1 after a rotation."""
         lru = self.lrus.get(memcg_id)
         cg = self.system.memcgs.get(memcg_id)
         if lru is None or cg is None or not cg.zswap_writeback:
             return 0
-        while True:
-            with self.lock:
+        batch: list[tuple[int, int]] = []  # (offset, seq) of one area
+        t = -1
+        tree = None
+        rotated = False
+        with self.lock:
+            while len(batch) < SWAP_CLUSTER_MAX:
                 item = lru.pop()
                 if item is None:
-                    return 0
+                    break
                 key, seq = item
-                t, off = key >> 40, key & ((1 << 40) - 1)
-                tree = self.trees.get(t)
-                if tree is None or tree.seq[off] != seq or not tree.handle[off]:
+                kt, off = key >> 40, key & ((1 << 40) - 1)
+                ktree = self.trees.get(kt)
+                if ktree is None or ktree.seq[off] != seq or not ktree.handle[off]:
                     continue  # stale row
-                if tree.referenced[off]:
-                    tree.referenced[off] = False
+                if batch and kt != t:
+                    lru.push_front(key, seq)
+                    break
+                if ktree.referenced[off]:
+                    ktree.referenced[off] = False
                     lru.append(key, seq)
-                    return -1
-            ret = self.writeback_entry(t, off)
-            if ret == 0:
-                return 1
-            with self.lock:
-                if tree.handle[off] and tree.seq[off] == seq:
-                    lru.append(key, seq)  # still here: keep it on the LRU
-            return 0
+                    rotated = True
+                    break
+                t, tree = kt, ktree
+                batch.append((off, seq))
+                vs = tree.vswap
+                if vs is None or not vs.compressed_writeback or vs.layout != "C":
+                    break
+        if not batch:
+            return -1 if rotated else 0
+        if len(batch) == 1:
+            rets = [self.writeback_entry(t, batch[0][0])]
+        else:
+            rets = self.writeback_entries(t, [off for off, _ in batch])
+        with self.lock:
+            for (off, seq), ret in zip(batch, rets, strict=True):
+                if ret and tree.handle[off] and tree.seq[off] == seq:
+                    lru.append((t << 40) | off, seq)  # still here: keep it on the LRU
+        return sum(1 for r in rets if r == 0)
 
     def shrink_memcg(self, memcg: MemCgroup) -> int:
         """Walk one entry of ``memcg``'s LRU: 0 when it was written back, -EAGAIN
         when it was rotated (referenced) or could not be written, -ENOENT when
         the cgroup has no entry to walk."""
         r = self._shrink_one(memcg.id)
-        if r == 1:
+        if r >= 1:
             return 0
         lru = self.lrus.get(memcg.id)
         if r == 0 and (lru is None or lru.head == lru.tail):
@@ -527,6 +613,16 @@ class Zswap:
                 break
         return done
 
+    def writeback_all(self) -> int:
+        """Write back every entry of every cgroup that allows it (second chances
+        given, as the shrinker gives them); the pages written back. What a
+        bench does to put every page on the disk behind zswap."""
+        before = self.stats["written_back_pages"]
+        for cg in self.system.memcg_list():
+            while self.nr_entries(cg) and self.shrinker_scan(cg, 1 << 30):
+                pass
+        return self.stats["written_back_pages"] - before
+
     def shrinker_scan(self, memcg: MemCgroup, nr_to_scan: int) -> int:
         """The zswap shrinker for one cgroup under memory pressure; pages written back."""
         if not self.shrinker_enabled or not memcg.zswap_writeback:
@@ -536,7 +632,7 @@ class Zswap:
             r = self._shrink_one(memcg.id)
             if r == 0:
                 break
-            done += r == 1
+            done += max(r, 0)
         return done
 
     def nr_entries(self, memcg: MemCgroup | None = None) -> int:

@@ -121,6 +121,7 @@ class _Machine(RuleBasedStateMachine):
     stored_pages: Callable[[System], int] | None
     timeout: float
     large_folio_swapin: bool
+    virtual: bool
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,7 +130,7 @@ class _Machine(RuleBasedStateMachine):
         made = type(self).make_backend(self.system, Path(self._tmp.name))
         target, kwargs = made if isinstance(made, tuple) else (made, {})
         self.system.mkswap(target)
-        self.si = self.system.swapon(target, **kwargs)
+        self.si = self._swapon(target, kwargs)
         self.kwargs = kwargs
         self.target = target
         self.sios: list[Any] = []
@@ -144,6 +145,22 @@ class _Machine(RuleBasedStateMachine):
         self._wrap_ops()
         self.on = True
         self.failed = False
+
+    def _swapon(self, target: Any, kwargs: dict[str, Any]) -> Any:
+        """swapon; with ``virtual``, the virtual swap layer in front of the area
+        (the kit then works on virtual entries whose pages go to the area)."""
+        si = self.system.swapon(target, **kwargs)
+        self.phys = si
+        return self.system.swapon_virtual(target) if self.virtual else si
+
+    def _swapoff(self) -> None:
+        si = self.si
+        self.system.swapoff(si if self.virtual else self.target)
+        _check(si.private_data is None, f"swapoff left private_data {si.private_data!r}")
+        if self.virtual:
+            self.system.swapoff(self.target)
+            _check(self.phys.inuse_pages == 0,
+                   f"{self.phys.inuse_pages} physical slots in use after swapoff")
 
     # --- recording the batches ------------------------------------------------------------
     def _wrap_ops(self) -> None:
@@ -383,13 +400,11 @@ class _Machine(RuleBasedStateMachine):
         """Free everything, swapoff (private_data must be cleared), swapon again."""
         self._free(sorted(self.model))
         self._no_leaks()
-        si = self.si
-        self.system.swapoff(self.target)
-        _check(si.private_data is None, f"swapoff left private_data {si.private_data!r}")
+        self._swapoff()
         if self.stored_pages is not None:
             n = self.stored_pages(self.system)
             _check(n == 0, f"after swapoff the backend still holds {n} pages")
-        self.si = self.system.swapon(self.target, **self.kwargs)
+        self.si = self._swapon(self.target, self.kwargs)
         self._wrap_ops()
 
     # --- invariants -----------------------------------------------------------------------
@@ -398,6 +413,11 @@ class _Machine(RuleBasedStateMachine):
             live = sum(len(d) for d in self.model.values())
         _check(self.si.inuse_pages == live,
                f"{self.si.inuse_pages} slots in use for {live} live pages")
+        if self.virtual:
+            named = self.system.swap.vswap.counts()["slots_phys"]
+            _check(self.phys.inuse_pages == named,
+                   f"{self.phys.inuse_pages} physical slots in use, {named} named by "
+                   "virtual slots")
         if self.stored_pages is not None:
             n = self.stored_pages(self.system)
             _check(n == live, f"the backend holds {n} pages for {live} live slots "
@@ -432,9 +452,7 @@ class _Machine(RuleBasedStateMachine):
                 self._free(sorted(self.model))
                 self._no_leaks()
                 si = self.si
-                self.system.swapoff(self.target)
-                _check(si.private_data is None,
-                       f"swapoff left private_data {si.private_data!r}")
+                self._swapoff()
                 _check(si.inuse_pages == 0, f"{si.inuse_pages} slots in use after swapoff")
         finally:
             self.on = False
@@ -446,13 +464,17 @@ def run_swap_ops_conformance(make_backend: Callable[[System, Path], Any], *,
                              stored_pages: Callable[[System], int] | None = None,
                              max_examples: int = 20, stateful_step_count: int = 12,
                              completion_timeout: float = 30.0,
-                             large_folio_swapin: bool = False,
+                             large_folio_swapin: bool = False, virtual: bool = False,
                              hypothesis_settings: settings | None = None) -> None:
     """Run the conformance state machine against the backend ``make_backend`` builds.
 
     ``large_folio_swapin`` says the backend takes read batches of large folios
     (orders 1..4, as mTHP swap-in gives them): the kit then reads entries
-    written as large folios back whole. Raises :class:`ConformanceFailure`
+    written as large folios back whole. ``virtual`` runs the kit on virtual
+    entries with the backend as the physical area behind them (the virtual
+    swap layer's ghost takes the batches and writes them to the backend's
+    area; its slots in use must equal the pages the virtual slots name).
+    Raises :class:`ConformanceFailure`
     naming the broken rule (see the module docstring for the rules and how to
     write ``make_backend``).
     """
@@ -461,6 +483,7 @@ def run_swap_ops_conformance(make_backend: Callable[[System, Path], Any], *,
         "stored_pages": staticmethod(stored_pages) if stored_pages else None,
         "timeout": completion_timeout,
         "large_folio_swapin": large_folio_swapin,
+        "virtual": virtual,
     })
     machine.TestCase.settings = hypothesis_settings or settings(
         max_examples=max_examples, stateful_step_count=stateful_step_count, deadline=None,
