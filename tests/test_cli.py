@@ -29,26 +29,37 @@ def test_bench_json_and_png(tmp_path):
     assert r.stderr == ""
     doc = json.loads(r.stdout)
     assert json.loads((tmp_path / "bench.json").read_text()) == doc
-    for name in ("bench-latency-cdf.png", "bench-time-split.png"):
+    for name in ("bench-latency-cdf.png", "bench-time-split.png", "bench-writeback.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     names = [x["design"] for x in doc["results"]]
     assert names == ["zram/bio-per-page", "zram/swap_ops", "zram/bio-per-page+wb",
-                     "zram/swap_ops+wb", "zswap/filedisk"]
+                     "zram/swap_ops+wb", "zswap/filedisk", "vswap/zswap", "vswap/zswap+cwb"]
     for res in doc["results"]:
         assert res["repeats"] == 2 and res["verified"] == 128
         for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us"):
             v = res[key]
             assert 0 < v["min"] <= v["median"] <= v["max"]
         vm = res["vmstat"]
-        assert vm["pswpout"] + vm["zswpout"] + vm["swpout_zero"] == 64
+        # zswap's writeback is device I/O of pages already counted as zswpout
+        assert vm["pswpout"] - vm["zswpwb"] + vm["zswpout"] + vm["swpout_zero"] == 64
         assert len(res["runs"]) == 2
         for run_ in res["runs"]:  # a fault's time = the core's + the backend's
             assert run_["core_avg_us"] + run_["backend_avg_us"] == pytest.approx(
                 run_["lat_avg_us"])
             assert run_["core_avg_us"] > 0
-            # every zram fault reads from its device; zswap holds all 64 pages
-            assert (run_["backend_avg_us"] > 0) == res["design"].startswith("zram")
-        wb = res["design"].endswith("+wb")
+            # every zram fault reads from its device, and a vswap one from the disk
+            # zswap wrote back to; zswap alone holds all 64 pages
+            assert (run_["backend_avg_us"] > 0) == (not res["design"].startswith("zswap"))
+        vswap = res["design"].startswith("vswap")
+        wb = res["design"].endswith("+wb") or vswap
+        # every page but the zero ones written back, at most a page's bytes each
+        assert (res["wb_pages"]["median"] > 0) == wb
+        assert res["wb_bytes_per_page"]["median"] <= 4096
+        if vswap:  # written back decompressed, or as compressed blobs
+            cwb = res["design"].endswith("+cwb")
+            assert (res["wb_decompressions"]["median"] == 0) == cwb
+            assert (res["wb_bytes_per_page"]["median"] < 4096) == cwb
+            assert res["counters"]["vswap"]["slots_none"] > 0
         # written back: every non-zero page comes from the backing device
         assert (res["cold_fault_ratio"]["median"] > 0.9) == wb
         assert (res["backing_reads_per_fault"]["median"] > 0.9) == wb

@@ -35,7 +35,7 @@ from .bench.harness import (
     run_once,
 )
 from .bench.parallel import run_cells
-from .bench.report import plot_cdf, plot_split, print_table, write_json
+from .bench.report import plot_cdf, plot_split, plot_writeback, print_table, write_json
 from .consts import PAGE_SIZE
 from .drivers.zram import zramctl
 from .interrupt import deferred, safe_point
@@ -246,11 +246,15 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
             f"{', '.join(algos)}, {m['host']} ({m['cpus']} CPUs)")
     plot_cdf(lats, png_path, f"swap-in latency: {what}")
     plot_split(results, split_path, f"where swap-in time goes: {what}")
+    wb_path = out / "bench-writeback.png"
+    wrote = [json_path, png_path, split_path]
+    if plot_writeback(results, wb_path, f"writeback: {what}"):
+        wrote.append(wb_path)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
         print_table(results, f"swaplab bench: {what}", console)
-        console.print(f"wrote {json_path}, {png_path} and {split_path}")
+        console.print(f"wrote {', '.join(map(str, wrote))}")
     return EXIT_OK
 
 

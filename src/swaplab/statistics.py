@@ -39,3 +39,11 @@ class BackendStatistics:
     #: the same files' columns by name ({"mm_stat": {"orig_data_size": ...}}):
     #: for reports, where an unlabelled row of numbers says nothing
     fields: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: pages it has written back to a backing device (zram's bd_writes, zswap's
+    #: written_back_pages)
+    written_back_pages: int = 0
+    #: of those, how many it decompressed to write them
+    writeback_decompressions: int = 0
+    #: bytes of its own tables per slot it can hold (zram's slot table entry,
+    #: zswap's per-slot entry arrays, the virtual swap descriptor)
+    metadata_bytes_per_slot: float = 0.0

@@ -337,7 +337,8 @@ class System:
 
     def backend_statistics(self, files: bool = True) -> list[BackendStatistics]:
         """A record of every backend with a pool of its own: each device of every
-        loaded driver that reports them, then zswap when it is on. ``files=False``
+        loaded driver that reports them, then zswap when it is on, then the
+        virtual swap layer when it is on. ``files=False``
         leaves each record's ``files`` empty: the counters alone, cheap enough
         to ask after every fault."""
         out: list[BackendStatistics] = []
@@ -347,6 +348,8 @@ class System:
                 out.extend(report(files))
         if self.zswap is not None:
             out.append(self.zswap.statistics(files))
+        if self.swap.vswap is not None:
+            out.append(self.swap.vswap.statistics(files))
         return out
 
     def backing_reads(self) -> int | None:

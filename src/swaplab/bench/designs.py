@@ -9,8 +9,10 @@ fault (served from memory: zram's pool, zswap) from a cold one.
 
 The default set is the comparison the swap_ops thread asked for: zram through
 the old per-page bio path and through the series' swap_ops, each without and
-with a backing device holding the written-back idle pages, and zswap in the
-swap core over a plain file-backed disk.
+with a backing device holding the written-back idle pages, zswap in the
+swap core over a plain file-backed disk, and the reviewers' answer: virtual
+swap entries with zswap writing every entry back to a file-backed disk,
+decompressed (vswap/zswap) or as its compressed blob (vswap/zswap+cwb).
 """
 
 from __future__ import annotations
@@ -121,6 +123,19 @@ def _zswap_on(system: System, algorithm: str | None) -> None:
     Zswap(system, algorithm or "lz4", enabled=True)
 
 
+def _vswap_on(system: System, algorithm: str | None, *, cwb: bool, layout: str = "A") -> None:
+    """zswap with room for every page, and virtual swap entries in front of the
+    area the harness turned on (the file-backed disk: the physical area)."""
+    _zswap_whole(system, algorithm)
+    (physical,) = system.swap.active()
+    system.swapon_virtual(physical.bdev, compressed_writeback=cwb, layout=layout)
+
+
+def _zswap_writeback_all(system: System) -> None:
+    """zswap writes every entry back to the physical area."""
+    system.zswap.writeback_all()
+
+
 def _swapfile(system: System, tmp: Path, nbytes: int, algorithm: str | None) -> Any:
     path = tmp / "swapfile"
     with open(path, "wb") as fh:
@@ -143,6 +158,18 @@ DESIGNS: dict[str, Design] = {
                algorithm="lz4"),
         Design("zswap/filedisk", "zswap (lz4, kernel defaults) in the swap core over a "
                "file-backed disk", _file, prepare=_zswap_on, algorithm="lz4"),
+        Design("vswap/zswap", "virtual swap entries, zswap (lz4) in the core, every entry "
+               "written back raw (decompressed) to a file-backed disk", _file,
+               prepare=functools.partial(_vswap_on, cwb=False),
+               after_pageout=_zswap_writeback_all, algorithm="lz4"),
+        Design("vswap/zswap+cwb", "the same with compressed writeback: zswap's blobs (lz4) "
+               "to the disk as they are, a slot each (layout A)", _file,
+               prepare=functools.partial(_vswap_on, cwb=True),
+               after_pageout=_zswap_writeback_all, algorithm="lz4"),
+        Design("vswap/zswap+cwb-packed", "compressed writeback (lz4) packing each writeback "
+               "batch into contiguous pages (layout C)", _file,
+               prepare=functools.partial(_vswap_on, cwb=True, layout="C"),
+               after_pageout=_zswap_writeback_all, algorithm="lz4"),
         Design("ram/swap_ops", "RAM disk, default block swap_ops: one bio per batch", _ram),
         Design("ram/bio-per-page", "RAM disk on the bio-per-page ops: one bio per page", _ram,
                {"ops": "bio-per-page"}),
@@ -152,4 +179,4 @@ DESIGNS: dict[str, Design] = {
 }
 #: What ``swaplab bench`` runs without ``--design``: the thread's question.
 DEFAULT_DESIGNS = ("zram/bio-per-page", "zram/swap_ops", "zram/bio-per-page+wb",
-                   "zram/swap_ops+wb", "zswap/filedisk")
+                   "zram/swap_ops+wb", "zswap/filedisk", "vswap/zswap", "vswap/zswap+cwb")

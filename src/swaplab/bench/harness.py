@@ -57,6 +57,16 @@ class RunResult:
     backend_ns: np.ndarray | None = None
     #: the compressor of a design that compresses, else None
     algorithm: str | None = None
+    #: writeback after page-out (the design's ``after_pageout``): pages written
+    #: back, bytes the disks took for them, pages decompressed to write them,
+    #: and the CPU time it took (this process's, all threads)
+    wb_pages: int = 0
+    wb_bytes: int = 0
+    wb_decompressions: int = 0
+    wb_cpu_s: float = 0.0
+    #: bytes of the backends' own tables per slot (zram's slot table, zswap's
+    #: entry arrays, the virtual swap descriptor), summed over the backends
+    metadata_b_per_slot: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         lat = self.latencies_ns / 1000.0
@@ -86,6 +96,11 @@ class RunResult:
             "pool_mib": self.pool_bytes / (1 << 20),
             "compr_ratio": self.data_bytes / self.compr_bytes if self.compr_bytes else 0.0,
             "device_writes": self.device_writes,
+            "wb_pages": self.wb_pages,
+            "wb_bytes_per_page": self.wb_bytes / self.wb_pages if self.wb_pages else 0.0,
+            "wb_decompressions": self.wb_decompressions,
+            "wb_cpu_us_per_page": self.wb_cpu_s * 1e6 / self.wb_pages if self.wb_pages else 0.0,
+            "metadata_b_per_slot": self.metadata_b_per_slot,
             "vmstat": self.vmstat,
             "counters": self.counters or {},
         }
@@ -112,8 +127,10 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
         swapout = time.perf_counter() - t0
         if mm.resident():
             raise VerificationError(f"{design.name}: {mm.resident()} pages stayed resident")
+        wb = _Writeback(system, list(system.block.values()))
         if design.after_pageout is not None:
             design.after_pageout(system)
+        wb.done()
         pool, data, compr = _pool_figures(system)
         order = np.random.default_rng(seed).permutation(n)
         lat = np.empty(n, dtype=np.int64)
@@ -155,7 +172,35 @@ def run_once(design: Design, pages: np.ndarray, seed: int,
             writes = system.vmstat["nrswpout"]
         return RunResult(design.name, lat, swapout, swapin, n, verified, reads, writes,
                          system.vmstat.snapshot(), cold, last - cold0, pool, data, compr,
-                         _counters(system), np.minimum(backend, lat), design.algorithm)
+                         _counters(system), np.minimum(backend, lat), design.algorithm,
+                         wb.pages, wb.bytes, wb.decompressions, wb.cpu_s,
+                         sum(r.metadata_bytes_per_slot
+                             for r in system.backend_statistics(files=False)))
+
+
+class _Writeback:
+    """What a design's writeback after page-out did: pages, bytes written to
+    the disks, decompressions (from the backends' records), CPU time."""
+
+    def __init__(self, system: System, disks: list[Any]) -> None:
+        self.system, self.disks = system, disks
+        self._pages, self._dec = self._counts()
+        self._sectors = self._written()
+        self._cpu = time.process_time()
+
+    def _counts(self) -> tuple[int, int]:
+        recs = self.system.backend_statistics(files=False)
+        return (sum(r.written_back_pages for r in recs),
+                sum(r.writeback_decompressions for r in recs))
+
+    def _written(self) -> int:
+        return sum(d.stat()["write_sectors"] for d in self.disks)
+
+    def done(self) -> None:
+        self.cpu_s = time.process_time() - self._cpu
+        pages, dec = self._counts()
+        self.pages, self.decompressions = pages - self._pages, dec - self._dec
+        self.bytes = (self._written() - self._sectors) << 9
 
 
 def design_cell(cell: tuple[Design, int], pages: np.ndarray) -> RunResult:
@@ -216,7 +261,9 @@ def aggregate(runs: list[RunResult]) -> dict[str, Any]:
     for key in ("lat_avg_us", "lat_p50_us", "lat_p99_us", "lat_p999_us", "core_avg_us",
                 "core_p50_us", "backend_avg_us", "backend_p50_us", "swapout_mib_s",
                 "swapin_mib_s", "device_reads_per_fault", "backing_reads_per_fault",
-                "cold_fault_ratio", "pool_mib", "compr_ratio"):
+                "cold_fault_ratio", "pool_mib", "compr_ratio", "wb_pages",
+                "wb_bytes_per_page", "wb_decompressions", "wb_cpu_us_per_page",
+                "metadata_b_per_slot"):
         vals = np.array([s[key] for s in sums])
         out[key] = {"median": float(np.median(vals)), "min": float(vals.min()),
                     "max": float(vals.max())}

@@ -27,10 +27,11 @@ def _vs_kernel(r: dict[str, Any]) -> tuple[str, str]:
     return f"{r['avg_vs_kernel']:.2f}x", f"{r['p50_vs_kernel']:.2f}x"
 
 
-def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Table]:
-    """Three tables: swap-in latency, throughput and memory, and each design's
-    swap-in time split into the core's and the backend's. Median of each
-    figure over the repetitions, ± half the min-max spread."""
+def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, ...]:
+    """Swap-in latency, throughput and memory, each design's swap-in time
+    split into the core's and the backend's, and (when a design wrote pages
+    back) what its writeback cost. Median of each figure over the
+    repetitions, ± half the min-max spread."""
     cap = "median ±half the min-max spread over the repeats"
     vs = any("p50_vs_kernel" in r for r in results)
     lat = Table(title=f"{title}: first-touch swap-in latency", caption=cap + (
@@ -65,7 +66,25 @@ def tables(results: list[dict[str, Any]], title: str) -> tuple[Table, Table, Tab
         split.add_row(escape(r["design"]), _fmt(r["core_avg_us"]), _fmt(r["backend_avg_us"]),
                       f"{back / (core + back):.0%}" if core + back else "-",
                       _fmt(r["core_p50_us"]), _fmt(r["backend_p50_us"]))
-    return lat, io, split
+    if not any(r.get("wb_pages", {}).get("median") for r in results):
+        return lat, io, split
+    wb = Table(title=f"{title}: writeback and metadata", caption="medians over the repeats; "
+               "written back after page-out, before the faults; CPU: this process's")
+    for col in ("design", "wb pages", "B written/page", "decompr.", "wb CPU µs/page",
+                "backing reads/fault", "pool MiB", "meta B/slot"):
+        wb.add_column(col, justify="left" if col == "design" else "right", no_wrap=True)
+    for r in results:
+        if is_kernel_row(r["design"]):
+            continue
+        n = r["wb_pages"]["median"]
+        wb.add_row(escape(r["design"]), f"{n:.0f}",
+                   f"{r['wb_bytes_per_page']['median']:.0f}" if n else "-",
+                   f"{r['wb_decompressions']['median']:.0f}",
+                   f"{r['wb_cpu_us_per_page']['median']:.1f}" if n else "-",
+                   f"{r['backing_reads_per_fault']['median']:.3f}",
+                   f"{r['pool_mib']['median']:.1f}",
+                   f"{r['metadata_b_per_slot']['median']:.1f}")
+    return lat, io, split, wb
 
 
 def print_table(results: list[dict[str, Any]], title: str, console: Console | None = None
@@ -125,3 +144,34 @@ def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_writeback(results: list[dict[str, Any]], path: Path, title: str) -> bool:
+    """Bars per design that wrote pages back: bytes written to the backing
+    device per page, and writeback CPU time per page (medians). False (no
+    file) when no design wrote back."""
+    results = [r for r in results if r.get("wb_pages", {}).get("median")]
+    if not results:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["design"] for r in results]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 0.5 * len(names) + 2.2), dpi=110,
+                               sharey=True)
+    a.barh(names, [r["wb_bytes_per_page"]["median"] for r in results])
+    a.axvline(4096, color="grey", linestyle=":", label="a page")
+    a.set_xlabel("bytes written to the backing device per page written back")
+    a.legend(fontsize="small")
+    b.barh(names, [r["wb_cpu_us_per_page"]["median"] for r in results], color="tab:orange")
+    b.set_xlabel("writeback CPU µs per page")
+    a.invert_yaxis()
+    for ax in (a, b):
+        ax.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

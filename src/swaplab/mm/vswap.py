@@ -63,6 +63,7 @@ import numpy as np
 from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio_wait
 from ..consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SWAP_CLUSTER_MAX
 from ..errors import kerror
+from ..statistics import BackendStatistics
 from .folio import PG, Folio
 from .memcontrol import MemcgEvent
 from .page_io import swap_read_end, swap_read_folio, swap_read_submit, swap_write_end
@@ -74,7 +75,7 @@ from .swapfile import (
     swap_cache_del_folio,
     swap_cache_get_folio,
     swap_dup_slots,
-    swap_put_slots,
+    swap_put_entries,
 )
 from .swapops import swp_entries, swp_entry
 from .vmstat import VmEvent
@@ -95,6 +96,9 @@ if TYPE_CHECKING:
     from .zswap import Zswap, _Pool, _Tree
 
 LAYOUTS = ("A", "C")
+_TAG_MASK = 7
+_PHYS_BIT = 4  # set in PHYS and PHYS_COMPRESSED, clear in the other tags
+_PHYS_COMPRESSED = int(VT.PHYS_COMPRESSED)
 
 
 @dataclass(slots=True)
@@ -123,6 +127,15 @@ def _runs(offs: np.ndarray) -> list[tuple[int, int]]:
         return []
     breaks = np.flatnonzero(np.diff(offs) != 1) + 1
     return list(itertools.pairwise([0, *breaks.tolist(), len(offs)]))
+
+
+def _groups(ids: np.ndarray) -> list[tuple[int, int]]:
+    """(cgroup id, how many) of an id array; one pair when all are the same."""
+    first = int(ids[0])
+    if len(ids) == 1 or not (ids != first).any():
+        return [(first, len(ids))]
+    return [(int(c), int(k)) for c, k in zip(*np.unique(ids, return_counts=True),
+                                               strict=True)]
 
 
 class VirtualSwap:
@@ -171,42 +184,39 @@ class VirtualSwap:
     def slot_free_notify(self, sis: SwapInfo, off: int) -> None:
         """The ghost's slot-free hook: the virtual slot is free; what backed it goes."""
         with self.lock:
-            old = self.vtable[off : off + 1].copy()
-            self.vtable[off] = VT.NONE
-            self._release(np.array([off]), old)
+            v = self.vtable.item(off)
+            self.vtable[off] = 0  # VT.NONE
+            if v & _PHYS_BIT:
+                self._release_one(off, v)
 
     def _release(self, offs: np.ndarray, old: np.ndarray) -> None:
         """Drop the physical slots and pool references the descriptors ``old``
         (of virtual slots ``offs``) held. Caller holds ``self.lock``."""
-        tags = vts_tag(old)
-        phys = tags >= VT.PHYS
-        if not phys.any():
-            return
-        put: list[int] = []
-        for k in np.flatnonzero(phys).tolist():
-            v = int(old[k])
-            _, p = vt_phys(v)
-            if tags[k] == VT.PHYS:
-                put.append(p)
-                self.rmap[p] = -1
-                continue
-            clen, boff, codec = vt_blob(v)
+        for k in np.flatnonzero(old & np.uint64(_PHYS_BIT)).tolist():
+            self._release_one(int(offs[k]), int(old[k]))
+
+    def _release_one(self, voff: int, v: int) -> None:
+        """:meth:`_release` of one PHYS or PHYS_COMPRESSED descriptor ``v``: a
+        page, or every page a blob lies in, loses a reference (scalar steps:
+        this runs on every swap-in of a page the physical area held)."""
+        _, p = vt_phys(v)
+        last = p
+        if v & _TAG_MASK == _PHYS_COMPRESSED:
+            clen, boff, cid = vt_blob(v)
             last = p + (boff + clen - 1) // PAGE_SIZE
-            for q in range(p, last + 1):
-                put.append(q)
-                if self.rmap[q] == offs[k]:
-                    self.rmap[q] = -1
-            self._codec_put(codec)
-        self._put(np.array(put, dtype=np.int64))
+            self._codec_put(cid)
+        t = self.physical.type
+        for q in range(p, last + 1):
+            if self.rmap[q] == voff:
+                self.rmap[q] = -1
+            swap_put_entries(self.system, swp_entry(t, q))
 
     def _put(self, phys: np.ndarray) -> None:
         """Drop one reference of the physical area's slot for each of ``phys``
         (a slot may be named more than once: a page of a packed run)."""
-        psi = self.physical
-        while len(phys):
-            uniq, first = np.unique(phys, return_index=True)
-            swap_put_slots(self.system, swp_entries(psi.type, uniq))
-            phys = np.delete(phys, first)
+        t = self.physical.type
+        for q in phys.tolist():
+            swap_put_entries(self.system, swp_entry(t, q))
 
     # --- codecs --------------------------------------------------------------------------
     def _codec_get(self, zswap: Zswap, pid: int) -> int:
@@ -253,14 +263,14 @@ class VirtualSwap:
         ids = self.ghost.swap_cgroup[voffs] if nr is None else np.full(
             n, self.ghost.swap_cgroup[int(voffs[0])], dtype=np.int32)
         charged: list[tuple[int, int]] = []
-        for cid, cnt in zip(*np.unique(ids, return_counts=True), strict=True):
-            memcg = system.memcgs.get(int(cid), system.root_memcg)
-            if not memcg.try_charge_swap(int(cnt)):
+        for cid, cnt in _groups(ids):
+            memcg = system.memcgs.get(cid, system.root_memcg)
+            if not memcg.try_charge_swap(cnt):
                 for c2, k in charged:
                     system.memcgs.get(c2, system.root_memcg).uncharge_swap(k)
                 self.stats["phys_alloc_fail"] += 1
                 return None
-            charged.append((int(cid), int(cnt)))
+            charged.append((cid, cnt))
         out = np.empty(n, dtype=np.int64)
         got = 0
         if psi.flags & SWP.WRITEOK:
@@ -279,8 +289,8 @@ class VirtualSwap:
                 if psi.inuse_pages >= psi.pages:
                     st._del_avail(psi)
         if got < n:  # give back what was taken (freeing a slot uncharges it)
-            for cid, cnt in zip(*np.unique(ids[got:], return_counts=True), strict=True):
-                system.memcgs.get(int(cid), system.root_memcg).uncharge_swap(int(cnt))
+            for cid, cnt in _groups(ids[got:]):
+                system.memcgs.get(cid, system.root_memcg).uncharge_swap(cnt)
             self._put(out[:got])
             self.stats["phys_alloc_fail"] += 1
             return None
@@ -590,6 +600,18 @@ class VirtualSwap:
         the reverse map of the physical slots spread over the virtual ones."""
         return (self.vtable.itemsize
                 + self.rmap.nbytes / max(1, len(self.vtable)))
+
+    def statistics(self, files: bool = True) -> BackendStatistics:
+        """The layer as a backend: the virtual slots its physical area backs, and
+        (``files``) its descriptor counts and counters."""
+        c = self.counts()
+        return BackendStatistics(
+            name="vswap", kind="vswap",
+            stored_pages=c["slots_phys"] + c["slots_phys_compressed"], data_bytes=0,
+            compressed_bytes=0, pool_bytes=0, backing_pages=self.physical.inuse_pages,
+            backing_reads=c["phys_pages_read"] + (self.system.zswap.stats[
+                "compressed_blob_reads"] if self.system.zswap is not None else 0),
+            files=c if files else {}, metadata_bytes_per_slot=self.metadata_bytes_per_slot())
 
     def counts(self) -> dict[str, int]:
         """Virtual slots by what their descriptor says, and the layer's counters."""

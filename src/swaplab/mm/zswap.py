@@ -288,11 +288,15 @@ class Zswap:
     def statistics(self, files: bool = True) -> BackendStatistics:
         """zswap as a backend: its pool and (``files``) its debugfs values."""
         d = self.debugfs()
+        per_slot = sum(a.itemsize for a in vars(_Tree(1)).values() if isinstance(a, np.ndarray))
         return BackendStatistics(
             name="zswap", kind="zswap", stored_pages=d["stored_pages"],
             data_bytes=d["stored_pages"] * PAGE_SIZE,
             compressed_bytes=sum(cg.zswap_bytes for cg in self.system.memcg_list()),
-            pool_bytes=d["pool_total_size"], files=d if files else {})
+            pool_bytes=d["pool_total_size"], files=d if files else {},
+            written_back_pages=d["written_back_pages"],
+            writeback_decompressions=d["writeback_decompressions"],
+            metadata_bytes_per_slot=float(per_slot))
 
     def debugfs(self) -> dict[str, int]:
         """/sys/kernel/debug/zswap/ as a dict."""

@@ -216,6 +216,8 @@ def zram_writeback_slots(z: Zram, ctl: PPCtl) -> int:
             err = 0
         else:
             err = z.read_from_zspool(page, i)
+            if not err and not huge:  # a huge page is stored as it is
+                z.wb_decompressions += 1
         z.slot_unlock(i)
         if err:
             ret = err

@@ -167,6 +167,8 @@ class Zram:
         self.bd_wb_limit = 0
         self.wb_batch_size = 32
         self.wb_compressed = False
+        #: pages writeback decompressed to write them (not a kernel counter)
+        self.wb_decompressions = 0
         self.attr = ZramAttrs(self)
 
     def __repr__(self) -> str:
@@ -571,7 +573,9 @@ class Zram:
             compressed_bytes=s["compr_data_size"],
             pool_bytes=(pool.total_pages if pool is not None else 0) * PAGE_SIZE,
             backing_pages=s["bd_count"], backing_reads=s["bd_reads"], files=texts,
-            fields={a: stat_fields(a, t) for a, t in texts.items()})
+            fields={a: stat_fields(a, t) for a, t in texts.items()},
+            written_back_pages=s["bd_writes"], writeback_decompressions=self.wb_decompressions,
+            metadata_bytes_per_slot=float(TABLE_ENTRY.itemsize))
 
     def written_back(self, offsets: np.ndarray) -> int:
         """How many of the slots ``offsets`` are on the backing device."""
