@@ -267,3 +267,18 @@ def test_bad_requests_are_refused_with_the_kernels_errno(tmp_path):
             s.swapon_virtual(disk, layout="B")
         assert e.value.errno == errno.EINVAL and "'B'" in str(e.value)
         assert s.swap.vswap is None and "[vswap]" not in s.proc_swaps()
+
+
+def test_a_packed_blob_never_straddles_pages_that_are_not_neighbours():
+    from swaplab.mm.vswap import _Entry, _place
+
+    def blobs(*lengths):
+        return [_Entry(i, i, 1, 1, n, 0, np.zeros(n, np.uint8)) for i, n in enumerate(lengths)]
+
+    # 3000 + 3000 bytes: the second blob would run from page 0 into page 1
+    assert _place(blobs(3000, 3000), np.array([7, 8])) == [0, 3000]
+    # page 1 is not page 0's neighbour on the device: the blob starts on page 1
+    assert _place(blobs(3000, 3000), np.array([7, 20])) == [0, 4096]
+    # and when that leaves too few pages, the caller is told
+    assert _place(blobs(3000, 3000, 3000), np.array([7, 20])) is None
+    assert _place(blobs(3000, 3000, 3000), np.array([7, 20, 21])) == [0, 4096, 7096]

@@ -123,6 +123,11 @@ def test_trace_file_is_parsed_and_bad_lines_are_named(tmp_path):
     ({"process": [{"name": "a", "size": "8M", "cgroup": "nope"}]}, "'nope'"),
     ({"cgroup": [{"name": "x", "memory_max": "12Q"}]}, "cgroup[0].memory_max = '12Q'"),
     ({"swap": [{"type": "ramdisk", "size": "8M", "backing_dev": "1M"}]}, "zram settings"),
+    ({"swap": [{"type": "zram", "size": "8M", "virtual": True}]}, "not a zram"),
+    ({"swap": [{"type": "ramdisk", "size": "8M", "layout": "C"}]}, "virtual = true"),
+    ({"swap": [{"type": "ramdisk", "size": "8M", "virtual": True, "layout": "B"}]},
+     "swap[0].layout = 'B'"),
+    ({"swap": [{"type": "ramdisk", "size": "8M", "virtual": True}] * 2}, "one virtual"),
 ])
 def test_scenario_errors_name_the_key_and_the_value(patch, needle):
     with pytest.raises(OSError) as ei:
@@ -215,6 +220,30 @@ def test_cgroups_in_a_scenario_limit_and_swap():
     assert "pswpout 0\n" not in small["memory.stat"]
     assert "pswpout 0\n" in r["cgroups"]["noswap"]["memory.stat"]
     assert r["cgroups"]["noswap"]["memory.swap.current"] == 0
+
+
+@pytest.mark.parametrize("layout", ["A", "C"])
+def test_virtual_swap_with_compressed_writeback_under_pressure(layout):
+    """zswap's pool limit makes it write back while the workload runs: blobs go
+    to the disk behind the virtual entries, and every page comes back right."""
+    data = {
+        "system": {"memory": "32M", "seed": 2},
+        "swap": [{"type": "ramdisk", "size": "64M", "virtual": True,
+                  "compressed_writeback": True, "layout": layout}],
+        "zswap": {"enabled": True, "max_pool_percent": 5},
+        "cgroup": [{"name": "app", "memory_max": "8M"}],
+        "process": [{"name": "a", "size": "24M", "cgroup": "app", "pattern": "zipf",
+                     "corpus": "sample", "zero": 0.1, "write_ratio": 0.2}],
+        "run": {"accesses": 6000},
+    }
+    with Workload(parse_scenario(data)) as w:
+        r = w.run()
+        vs = w.system.swap.vswap.statistics().files
+        zs = w.system.zswap.debugfs()
+    assert r["pages_verified"] > 24 * 256
+    assert r["vmstat"]["zswpwb"] > 0 and zs["writeback_decompressions"] == 0
+    assert zs["written_back_compressed_pages"] > 0 and zs["compressed_blob_reads"] > 0
+    assert vs["blob_pages_written"] > 0
 
 
 def test_trace_replay_runs_on_the_virtual_clock(tmp_path):

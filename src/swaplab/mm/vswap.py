@@ -129,6 +129,24 @@ def _runs(offs: np.ndarray) -> list[tuple[int, int]]:
     return list(itertools.pairwise([0, *breaks.tolist(), len(offs)]))
 
 
+def _place(items: list[_Entry], phys: np.ndarray) -> list[int] | None:
+    """Byte positions of ``items`` packed end to end over the pages ``phys``,
+    none across two pages that are not neighbours on the device; None when
+    the pages are too few."""
+    out, pos = [], 0
+    for it in items:
+        first, last = pos // PAGE_SIZE, (pos + it.length - 1) // PAGE_SIZE
+        if last >= len(phys):
+            return None
+        if last != first and phys[last] != phys[first] + 1:
+            pos = last * PAGE_SIZE  # start on the next page
+            if (pos + it.length - 1) // PAGE_SIZE >= len(phys):
+                return None
+        out.append(pos)
+        pos += it.length
+    return out
+
+
 def _groups(ids: np.ndarray) -> list[tuple[int, int]]:
     """(cgroup id, how many) of an id array; one pair when all are the same."""
     first = int(ids[0])
@@ -161,7 +179,7 @@ class VirtualSwap:
         self.stats = dict.fromkeys(("phys_pages_written", "phys_pages_read", "phys_alloc_fail",
                                     "blob_pages_written"), 0)
         self._bounce_lock = threading.Lock()
-        self._bounce = _aligned_buffer((SWAP_CLUSTER_MAX + 1) * PAGE_SIZE)
+        self._bounce = _aligned_buffer(2 * SWAP_CLUSTER_MAX * PAGE_SIZE)
         self._read_bounce = _aligned_buffer(2 * PAGE_SIZE)
 
     # --- descriptors ---------------------------------------------------------------------
@@ -463,13 +481,11 @@ class VirtualSwap:
 
     def _write_packed(self, zswap: Zswap, tree: _Tree, items: list[_Entry]) -> list[int]:
         """Blobs end to end, byte by byte, from the start of a run of fresh pages
-        (one blob in layout A); one bio a contiguous run, of whole logical blocks."""
+        (one blob in layout A); one bio a contiguous run, of whole logical blocks.
+        A blob never straddles two pages that are not neighbours on the device:
+        it then starts on the next page (one more page when needed)."""
         lbs = self.physical.bdev.logical_block_size
-        place, pos = [], 0
-        for it in items:
-            place.append(pos)
-            pos += it.length
-        npages = -(-pos // PAGE_SIZE)
+        npages = -(-sum(it.length for it in items) // PAGE_SIZE)
         voffs = np.array([it.voff for it in items], dtype=np.int64)
         with self.lock:
             cids = [self._codec_get(zswap, it.pool) for it in items]
@@ -480,16 +496,26 @@ class VirtualSwap:
                         self._codec_put(c)
             return [-errno.EAGAIN] * len(items)
         phys = self._phys_alloc(voffs[:1], npages) if len(items) > 1 else self._phys_alloc(voffs)
+        place = _place(items, phys) if phys is not None else None
+        while phys is not None and place is None:  # a gap cost a page: one more
+            more = self._phys_alloc(voffs[:1], 1)
+            if more is None:
+                self._put(phys)
+                phys = None
+                break
+            phys = np.concatenate([phys, more])
+            place = _place(items, phys)
         if phys is None:  # no fallback: decompress-and-write would need a slot too
             with self.lock:
                 for c in cids:
                     self._codec_put(c)
             return [-errno.ENOMEM] * len(items)
+        pos = place[-1] + items[-1].length
         with self._bounce_lock:
-            buf = self._bounce[: npages * PAGE_SIZE]
+            buf = self._bounce[: len(phys) * PAGE_SIZE]
+            buf[:] = 0
             for it, at in zip(items, place, strict=True):
                 buf[at : at + it.length] = it.data
-            buf[pos : -(-pos // lbs) * lbs] = 0  # the last block's tail
             ret = 0
             for lo, hi in _runs(phys):
                 # the used part of the run: whole blocks, the last page maybe partly

@@ -172,6 +172,9 @@ class Workload:
             # and so zram's compressed size, differ from run to run
             s.mkswap(target, uuid=uuid.UUID(int=(sc.system.seed << 16) + i))
             s.swapon(target, prio=sp.priority, ops=ops)
+            if sp.virtual:
+                s.swapon_virtual(target, compressed_writeback=sp.compressed_writeback,
+                                 layout=sp.layout)
         for cs in sc.cgroup:
             cg = s.create_cgroup(cs.name)
             if cs.memory_max is not None:

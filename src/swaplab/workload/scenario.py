@@ -16,6 +16,10 @@
     swap_ops = "activate"      # zram: activate | register | bio-per-page (one bio a page)
     mem_limit = "0"            # zram
     backing_dev = "512M"       # zram: a file-backed disk of this size for writeback
+    virtual = false            # ramdisk / filedisk: the physical area behind virtual
+                               # swap entries (a ghost area in front, mm/vswap.py)
+    compressed_writeback = false  # virtual: zswap writes its blobs here as they are
+    layout = "A"               # compressed writeback: A (a slot each) | C (packed)
 
     [zswap]                    # compression in the swap core (in front of every area)
     enabled = false
@@ -140,9 +144,18 @@ class SwapSpec(_Strict):
     swap_ops: Literal["activate", "register", "bio-per-page"] = "activate"
     mem_limit: Size = 0
     backing_dev: Size | None = None
+    virtual: bool = False
+    compressed_writeback: bool = False
+    layout: Literal["A", "C"] = "A"
 
     @model_validator(mode="after")
     def _check(self) -> SwapSpec:
+        if self.virtual and self.type not in ("ramdisk", "filedisk"):
+            raise ValueError(f"virtual needs a block device (ramdisk or filedisk) as the "
+                             f"physical area, not a {self.type}")
+        if not self.virtual and (self.compressed_writeback or self.layout != "A"):
+            raise ValueError("compressed_writeback and layout are settings of a virtual "
+                             "area (virtual = true)")
         if self.type != "zram" and (self.backing_dev is not None or self.mem_limit):
             raise ValueError(f"backing_dev and mem_limit are zram settings, not {self.type}")
         if self.type != "zram" and self.algorithm is not None:
@@ -234,6 +247,10 @@ class Scenario(_Strict):
         pn = [p.name for p in self.process]
         if len(set(pn)) != len(pn):
             raise ValueError(f"process names repeat: {pn}")
+        virtual = [i for i, sp in enumerate(self.swap) if sp.virtual]
+        if len(virtual) > 1:
+            raise ValueError(f"swap{virtual} are all virtual: one virtual swap layer "
+                             "has one physical area")
         return self
 
     def resolve(self, path: str) -> str:
