@@ -98,6 +98,7 @@ if TYPE_CHECKING:
 LAYOUTS = ("A", "C")
 _TAG_MASK = 7
 _PHYS_BIT = 4  # set in PHYS and PHYS_COMPRESSED, clear in the other tags
+_PHYS = int(VT.PHYS)
 _PHYS_COMPRESSED = int(VT.PHYS_COMPRESSED)
 
 
@@ -371,15 +372,31 @@ class VirtualSwap:
         sio = ctx.sio
         _, pfns, voffs = sio.pages()
         mem = self.system.mem
+        if len(voffs) == 1:  # a synchronous fault's batch: scalar steps
+            off = voffs.item(0)
+            with self.lock:
+                v = self.vtable.item(off)
+            dst = mem.data[pfns.item(0)]
+            tag = v & _TAG_MASK
+            if tag == _PHYS_COMPRESSED:
+                ret = self._read_blob(v, dst)
+            elif tag == _PHYS:
+                _, p = vt_phys(v)
+                ret = self._phys_io(ReqOp.READ, p << PAGE_SHIFT, [dst])
+                if ret:
+                    self._log("read", p, ret)
+                self.stats["phys_pages_read"] += 1
+            else:
+                ret = self._no_data(off, v)
+            swap_read_end(sio, ret != 0)
+            return
         with self.lock:
             v = self.vtable[voffs]
         tags = vts_tag(v)
         failed = bool((tags < VT.PHYS).any())
         if failed:
-            bad = int(voffs[int(np.argmax(tags < VT.PHYS))])
-            self.system.printk.ratelimited("vswap-read", logging.ERROR,
-                                           f"vswap: read of virtual slot {bad} whose data "
-                                           f"is {VT(int(self.vtable[bad]) & 7).name}")
+            k = int(np.argmax(tags < VT.PHYS))
+            self._no_data(int(voffs[k]), int(v[k]))
         raw = np.flatnonzero(tags == VT.PHYS)
         if not failed and len(raw):
             _, phys = vts_phys(v[raw])
@@ -397,6 +414,13 @@ class VirtualSwap:
                     failed = True
                     break
         swap_read_end(sio, failed)
+
+    def _no_data(self, off: int, v: int) -> int:
+        """A read of a virtual slot whose data is not on the physical area: -EIO."""
+        self.system.printk.ratelimited("vswap-read", logging.ERROR,
+                                       f"vswap: read of virtual slot {off} whose data "
+                                       f"is {VT(v & _TAG_MASK).name}")
+        return -errno.EIO
 
     def _read_blob(self, v: int, dst: np.ndarray) -> int:
         """Read one blob (the blocks it lies in, one bio) and decompress it into
