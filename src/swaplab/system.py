@@ -381,6 +381,8 @@ class System:
             swapfile.sys_swapoff(self, si)
         for name in list(self.modules):
             self.unload_module(name)
+        if self.zswap is not None:  # its pools' frames go back now, not at a GC
+            self.zswap.destroy()
         for name in list(self.block):
             self.del_disk(self.block[name])
 

@@ -101,12 +101,27 @@ out:
 	return ret;
 }
 
-/* Give @nr frames back to the machine: free_cb([frame numbers]). */
+#if PY_VERSION_HEX >= 0x030D0000
+#define interpreter_finalizing() Py_IsFinalizing()
+#else
+#define interpreter_finalizing() _Py_IsFinalizing()
+#endif
+
+/*
+ * Give @nr frames back to the machine: free_cb([frame numbers]).  Not while
+ * the interpreter shuts down: a pool collected then may outlive the modules
+ * its machine's Python code needs, and the machine goes with it anyway.
+ */
 static void machine_give(ZsPoolObject *self, unsigned int nr, const uint32_t *pfns)
 {
-	PyGILState_STATE gil = PyGILState_Ensure();
-	PyObject *list = PyList_New(nr), *ret = NULL;
+	PyGILState_STATE gil;
+	PyObject *list, *ret = NULL;
 	unsigned int i;
+
+	if (self->dying && interpreter_finalizing())
+		return;
+	gil = PyGILState_Ensure();
+	list = PyList_New(nr);
 
 	if (list) {
 		for (i = 0; i < nr; i++)

@@ -275,6 +275,16 @@ class Zswap:
                     self._erase(type_, off)
                 del self.trees[type_]
 
+    def destroy(self) -> None:
+        """Drop every entry and pool (System.close: the pools give their frames
+        back to the machine while it is still whole)."""
+        with self.lock:
+            for t in list(self.trees):
+                self.swapoff(t)
+            for pool in self.pools.values():
+                pool.destroy()
+            self.pools.clear()
+
     # --- sizes --------------------------------------------------------------------------
     def total_pages(self) -> int:
         return sum(p.zs.total_pages for p in self.pools.values())
