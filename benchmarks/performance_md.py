@@ -82,6 +82,30 @@ def bench_section(doc: dict) -> str:
                          f"{_m(r['backend_avg_us'])} | {back / (core + back):.0%} | "
                          f"{_m(r['core_p50_us'])} | {_m(r['backend_p50_us'])} |")
         lines += ["", "![where swap-in time goes](bench-time-split.png)"]
+    wrote = [r for r in doc["results"] if r.get("wb_pages", {}).get("median")]
+    if wrote:
+        lines += ["", "Writeback after page-out, before the faults (CPU: this process's, all "
+                  "threads), and the backends' own tables per slot:", "",
+                  "| design | pages written back | bytes written/page | decompressions | "
+                  "writeback CPU µs/page | metadata B/slot |", "|---|---|---|---|---|---|"]
+        for r in doc["results"]:
+            if r["design"].startswith("kernel/zram"):
+                continue
+            n = r.get("wb_pages", {}).get("median", 0)
+            lines.append(f"| {r['design']} | {n:.0f} | "
+                         + (f"{_m(r['wb_bytes_per_page'], 0)} | "
+                            f"{r['wb_decompressions']['median']:.0f} | "
+                            f"{_m(r['wb_cpu_us_per_page'])} |" if n else "- | - | - |")
+                         + f" {r['metadata_b_per_slot']['median']:.1f} |")
+        raw = by.get("vswap/zswap")
+        if raw is not None:
+            base = raw["wb_bytes_per_page"]["median"]
+            parts = [f"{name} {by[name]['wb_bytes_per_page']['median'] / base:.3f}x"
+                     for name in ("vswap/zswap+cwb", "vswap/zswap+cwb-packed") if name in by]
+            if parts:
+                lines += ["", "Bytes written to the backing device per page written back, "
+                          "over raw writeback (vswap/zswap): " + ", ".join(parts) + "."]
+        lines += ["", "![writeback](bench-writeback.png)"]
     return "\n".join(lines)
 
 
