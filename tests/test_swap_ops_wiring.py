@@ -193,6 +193,9 @@ class ZswapRecorder:
     def swapoff(self, type_):
         self.log.append(("swapoff", type_))
 
+    def destroy(self):
+        self.log.append(("destroy",))
+
 
 def test_swap_range_free_order(system):
     log: list = []

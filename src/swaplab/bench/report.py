@@ -147,28 +147,43 @@ def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
 
 
 def plot_writeback(results: list[dict[str, Any]], path: Path, title: str) -> bool:
-    """Bars per design that wrote pages back: bytes written to the backing
-    device per page, and writeback CPU time per page (medians). False (no
-    file) when no design wrote back."""
-    results = [r for r in results if r.get("wb_pages", {}).get("median")]
-    if not results:
+    """Four panels over the designs (medians), for the writeback after
+    page-out and what a design keeps: bytes written to the backing device
+    per page written back, writeback CPU per page, pages decompressed to be
+    written, and the backends' metadata bytes per slot (with backing reads
+    per fault beside it). False (no file) when no design wrote back."""
+    if not any(r.get("wb_pages", {}).get("median") for r in results):
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if not is_kernel_row(r["design"])]
     names = [r["design"] for r in results]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 0.5 * len(names) + 2.2), dpi=110,
-                               sharey=True)
-    a.barh(names, [r["wb_bytes_per_page"]["median"] for r in results])
+
+    def med(key: str) -> list[float]:
+        return [r[key]["median"] for r in results]
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 0.9 * len(names) + 3), dpi=110, sharey=True)
+    (a, b), (c, d) = axes
+    a.barh(names, med("wb_bytes_per_page"))
     a.axvline(4096, color="grey", linestyle=":", label="a page")
     a.set_xlabel("bytes written to the backing device per page written back")
     a.legend(fontsize="small")
-    b.barh(names, [r["wb_cpu_us_per_page"]["median"] for r in results], color="tab:orange")
+    b.barh(names, med("wb_cpu_us_per_page"), color="tab:orange")
     b.set_xlabel("writeback CPU µs per page")
+    c.barh(names, med("wb_decompressions"), color="tab:red")
+    c.set_xlabel("pages decompressed to be written back")
+    d.barh(names, med("metadata_b_per_slot"), color="tab:green")
+    d.set_xlabel("metadata bytes per slot (backends' own tables)")
+    for name, r in zip(names, results, strict=True):
+        d.annotate(f" {r['backing_reads_per_fault']['median']:.2f} reads/fault",
+                   (r["metadata_b_per_slot"]["median"], name), va="center",
+                   fontsize="x-small")
+    d.set_xlim(right=max(med("metadata_b_per_slot")) * 1.4)  # room for the notes
     a.invert_yaxis()
-    for ax in (a, b):
+    for ax in (a, b, c, d):
         ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()

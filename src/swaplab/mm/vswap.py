@@ -113,6 +113,8 @@ class _Entry:
     length: int
     pool: int
     data: np.ndarray
+
+
 #: the ghost's priority: above any area swapon gives (SWAP_FLAG_PRIO_MASK)
 GHOST_PRIO = 0x7FFF + 1
 
@@ -501,7 +503,7 @@ class VirtualSwap:
             self._put(phys)
             return [-errno.EAGAIN] * len(items)
         descs = [int(d) for d in vts_mk_phys(self.physical.type, phys)]
-        return self._commit(zswap, tree, items, descs, phys, [None] * len(items))
+        return self._commit(zswap, tree, items, descs, [None] * len(items))
 
     def _write_packed(self, zswap: Zswap, tree: _Tree, items: list[_Entry]) -> list[int]:
         """Blobs end to end, byte by byte, from the start of a run of fresh pages
@@ -571,12 +573,12 @@ class VirtualSwap:
         for e in extra:  # one at a time: a page may take several more
             swap_dup_slots(self.system, swp_entries(self.physical.type,
                                                     np.array([e], dtype=np.int64)))
-        self.stats["blob_pages_written"] += npages
+        self.stats["blob_pages_written"] += len(phys)
         zswap.stats["written_back_compressed_bytes"] += -(-pos // lbs) * lbs
-        return self._commit(zswap, tree, items, descs, phys, cids)
+        return self._commit(zswap, tree, items, descs, cids)
 
     def _commit(self, zswap: Zswap, tree: _Tree, items: list[_Entry], descs: list[int],
-                phys: np.ndarray, cids: list[int | None]) -> list[int]:
+                cids: list[int | None]) -> list[int]:
         """Entries still as they were read: erase them from zswap, set their
         descriptors. An entry that went meanwhile gives its backing back."""
         system = self.system
