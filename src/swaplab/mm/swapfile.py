@@ -940,6 +940,17 @@ def _setup_swap_extents(system: System, si: SwapInfo) -> int:
     return 0
 
 
+def new_swap_info(system: System, what: str) -> SwapInfo:
+    """A SwapInfo on the lowest free type (alloc_swap_info; the caller holds
+    ``swapon_mutex``); EPERM naming ``what`` when every type is in use."""
+    st = system.swap
+    with st.lock:
+        free_types = [t for t, s in enumerate(st.info) if s is None]
+        if not free_types:
+            raise kerror(errno.EPERM, f"{what}: all {st.max_swapfiles} swap types in use")
+        return SwapInfo(system, free_types[0])
+
+
 def sys_swapon(system: System, target: BlockDevice | str | os.PathLike[str], flags: int = 0,
                *, ops: SwapOps | str | None = None) -> SwapInfo:
     """swapon(2): activate a swap area on a block device or a regular file.
@@ -965,11 +976,7 @@ def sys_swapon(system: System, target: BlockDevice | str | os.PathLike[str], fla
     if ops is not None and bdev is None:
         raise kerror(errno.EINVAL, f"swapon: the {ops.name} ops need a block device")
     with st.swapon_mutex:
-        with st.lock:
-            free_types = [t for t, s in enumerate(st.info) if s is None]
-            if not free_types:
-                raise kerror(errno.EPERM, f"swapon: all {st.max_swapfiles} swap types in use")
-            si = SwapInfo(system, free_types[0])
+        si = new_swap_info(system, "swapon")
         si.requested_ops = ops
         try:
             _claim_and_read(system, si, bdev, path)

@@ -64,16 +64,16 @@ from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio_wait
 from ..consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SWAP_CLUSTER_MAX
 from ..errors import kerror
 from ..statistics import BackendStatistics
-from .folio import PG, Folio
+from .folio import PG
 from .memcontrol import MemcgEvent
-from .page_io import swap_read_end, swap_read_folio, swap_read_submit, swap_write_end
+from .page_io import swap_read_end, swap_read_submit, swap_write_end
 from .swap_iocb import SwapIoCtx, SwapOps
+from .swap_state import read_swap_cache_async
 from .swapfile import (
     SWP,
     SwapInfo,
-    swap_cache_add_folio,
+    new_swap_info,
     swap_cache_del_folio,
-    swap_cache_get_folio,
     swap_dup_slots,
     swap_put_entries,
 )
@@ -614,34 +614,21 @@ class VirtualSwap:
             tags = vts_tag(self.vtable)
             voffs = np.flatnonzero(tags >= VT.PHYS)
         for off in voffs.tolist():
-            entry = swp_entry(ghost.type, off)
-            folio = swap_cache_get_folio(system, entry)
+            ctx = SwapIoCtx()
+            folio, _ = read_swap_cache_async(system, swp_entry(ghost.type, off), ctx)
+            swap_read_submit(ctx)
             if folio is None:
-                folio = Folio.alloc(system.mem, 0)
-                if folio is None:
+                if self.vtable[off] & _PHYS_BIT:  # not freed meanwhile: no memory
                     return -errno.ENOMEM
-                memcg = system.memcgs.get(int(ghost.swap_cgroup[off]), system.root_memcg)
-                folio.mem.move_charge(folio.pfn, 1, memcg.id)
-                folio.lock()
-                folio.set(PG.swapbacked)
-                if swap_cache_add_folio(folio, entry):  # freed or cached meanwhile
-                    folio.unlock()
-                    folio.free()
-                    continue
-                ctx = SwapIoCtx()
-                swap_read_folio(folio, ctx)
-                swap_read_submit(ctx)
-                folio.lock()
-                if not folio.test(PG.uptodate):
-                    swap_cache_del_folio(folio)
-                    folio.unlock()
-                    folio.free()
-                    return -errno.EIO
-                memcg.lruvec.add_folio(folio.pfn)
-            else:
-                folio.lock()
+                continue
+            folio.lock()  # the read has ended (the batch is flushed)
+            if not folio.test(PG.uptodate):
+                swap_cache_del_folio(folio)
+                folio.unlock()
+                folio.free()
+                return -errno.EIO
             folio.set(PG.dirty)
-            if self.vtable[off] >= VT.PHYS:
+            if self.vtable[off] & _PHYS_BIT:
                 self.mark(np.array([off]), VT.FOLIO)
             folio.unlock()
         return 0
@@ -694,11 +681,7 @@ def vswap_on(system: System, physical: SwapInfo, nr_pages: int, *,
     if nr_pages < 1:
         raise kerror(errno.EINVAL, f"vswap: a ghost area of {nr_pages} pages")
     with st.swapon_mutex:
-        with st.lock:
-            free_types = [t for t, s in enumerate(st.info) if s is None]
-            if not free_types:
-                raise kerror(errno.EPERM, f"vswap: all {st.max_swapfiles} swap types in use")
-            ghost = SwapInfo(system, free_types[0])
+        ghost = new_swap_info(system, "vswap")
         ghost.swap_file = "[vswap]"
         ghost._setup_tables(nr_pages + 1, ())
         vs = VirtualSwap(system, ghost, physical, compressed_writeback=compressed_writeback,
