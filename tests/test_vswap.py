@@ -27,8 +27,9 @@ from swaplab.workload.corpus import corpus_pages
 N = 512
 
 
-def _machine(tmp_path, *, zswap=True, cwb=False, layout="A", memory="64M"):
-    s = System(memory)
+def _machine(tmp_path, *, zswap=True, cwb=False, layout="A", memory="64M",
+             swapin="swap-table"):
+    s = System(memory, swapin=swapin)
     disk = s.add_filedisk(tmp_path / "disk.img", 16 << 20)
     s.mkswap(disk)
     s.swapon(disk)
@@ -282,3 +283,20 @@ def test_a_packed_blob_never_straddles_pages_that_are_not_neighbours():
     # and when that leaves too few pages, the caller is told
     assert _place(blobs(3000, 3000, 3000), np.array([7, 20])) is None
     assert _place(blobs(3000, 3000, 3000), np.array([7, 20, 21])) == [0, 4096, 7096]
+
+
+@pytest.mark.parametrize("cwb", [False, True], ids=["raw", "compressed"])
+def test_sync_bypass_swapin_reads_virtual_entries_from_zswap_and_the_disk(tmp_path, cwb):
+    """The older swap-in (no swap cache for a count-1 entry on a synchronous
+    area) over the ghost: half the pages from zswap, half from the disk."""
+    s, _, ghost = _machine(tmp_path, cwb=cwb, swapin="sync-bypass")
+    with s:
+        mm, pages = _swapped_out(s)
+        for v in range(N // 2):
+            assert mm.read(v) == pages[v].tobytes()
+        s.zswap.writeback_all()
+        assert _phys_in_use(s) > 0
+        for v in range(N // 2, N):
+            assert mm.read(v) == pages[v].tobytes()
+        assert _phys_in_use(s) == 0 and s.vmstat["nr_swapcached"] == 0
+        assert s.swap.vswap.counts()["slots_none"] == ghost.max
