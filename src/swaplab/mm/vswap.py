@@ -74,10 +74,10 @@ from .swapfile import (
     SwapInfo,
     new_swap_info,
     swap_cache_del_folio,
-    swap_dup_slots,
+    swap_dup_entries,
     swap_put_entries,
 )
-from .swapops import swp_entries, swp_entry
+from .swapops import swp_entry
 from .vmstat import VmEvent
 from .vswap_table import (
     VT,
@@ -521,7 +521,7 @@ class VirtualSwap:
                     if c >= 0:
                         self._codec_put(c)
             return [-errno.EAGAIN] * len(items)
-        phys = self._phys_alloc(voffs[:1], npages) if len(items) > 1 else self._phys_alloc(voffs)
+        phys = self._phys_alloc(voffs[:1], npages)  # charged to the first blob's cgroup
         place = _place(items, phys) if phys is not None else None
         while phys is not None and place is None:  # a gap cost a page: one more
             more = self._phys_alloc(voffs[:1], 1)
@@ -557,22 +557,19 @@ class VirtualSwap:
                 for c in cids:
                     self._codec_put(c)
             return [-errno.EAGAIN] * len(items)
-        descs, starts = [], []
+        descs = []
+        blobs_in = [0] * len(phys)  # blobs per page of the run
         for it, at, cid in zip(items, place, cids, strict=True):
-            p = int(phys[at // PAGE_SIZE])
-            descs.append(vt_mk(VT.PHYS_COMPRESSED, self.physical.type, p, it.length,
-                               at % PAGE_SIZE, cid))
-            starts.append((at // PAGE_SIZE, (at + it.length - 1) // PAGE_SIZE))
-        # each page is referenced once per blob in it: the first blob's
-        # reference came with the allocation
-        extra = []
-        for j, (a, b) in enumerate(starts):
-            for q in range(a, b + 1):
-                if any(s[0] <= q <= s[1] for s in starts[:j]):
-                    extra.append(int(phys[q]))
-        for e in extra:  # one at a time: a page may take several more
-            swap_dup_slots(self.system, swp_entries(self.physical.type,
-                                                    np.array([e], dtype=np.int64)))
+            first, last = at // PAGE_SIZE, (at + it.length - 1) // PAGE_SIZE
+            descs.append(vt_mk(VT.PHYS_COMPRESSED, self.physical.type, int(phys[first]),
+                               it.length, at % PAGE_SIZE, cid))
+            for q in range(first, last + 1):
+                blobs_in[q] += 1
+        # a page is referenced once per blob in it; the allocation gave the first
+        t = self.physical.type
+        for q, n in enumerate(blobs_in):
+            for _ in range(n - 1):
+                swap_dup_entries(self.system, swp_entry(t, int(phys[q])))
         self.stats["blob_pages_written"] += len(phys)
         zswap.stats["written_back_compressed_bytes"] += -(-pos // lbs) * lbs
         return self._commit(zswap, tree, items, descs, cids)

@@ -121,6 +121,11 @@ class _Tree:
         self.seq = np.zeros(nr, dtype=np.int64)
 
 
+#: bytes of a _Tree's arrays per slot (what zswap keeps for each slot of an area)
+_TREE_BYTES_PER_SLOT = sum(a.itemsize for a in vars(_Tree(1)).values()
+                           if isinstance(a, np.ndarray))
+
+
 class _EntryLru:
     """One cgroup's entry LRU: ``(type, offset, stamp)`` rows, oldest first; a row
     is live while the slot still has an entry with that stamp."""
@@ -298,7 +303,6 @@ class Zswap:
     def statistics(self, files: bool = True) -> BackendStatistics:
         """zswap as a backend: its pool and (``files``) its debugfs values."""
         d = self.debugfs()
-        per_slot = sum(a.itemsize for a in vars(_Tree(1)).values() if isinstance(a, np.ndarray))
         return BackendStatistics(
             name="zswap", kind="zswap", stored_pages=d["stored_pages"],
             data_bytes=d["stored_pages"] * PAGE_SIZE,
@@ -306,7 +310,7 @@ class Zswap:
             pool_bytes=d["pool_total_size"], files=d if files else {},
             written_back_pages=d["written_back_pages"],
             writeback_decompressions=d["writeback_decompressions"],
-            metadata_bytes_per_slot=float(per_slot))
+            metadata_bytes_per_slot=float(_TREE_BYTES_PER_SLOT))
 
     def debugfs(self) -> dict[str, int]:
         """/sys/kernel/debug/zswap/ as a dict."""
