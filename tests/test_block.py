@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from swaplab import PAGE_SIZE
-from swaplab.block import Bio, ReqOp, bio_endio, submit_bio, submit_bio_wait
+from swaplab.block import Bio, ReqOp, bio_endio, blk_plug, submit_bio, submit_bio_wait
 from swaplab.block.blkdev import BlkFeat
 
 
@@ -148,3 +148,65 @@ def test_flush_reaches_the_driver(system, tmp_path):
     bio = Bio(d, ReqOp.FLUSH, 0, nr_sectors=0)
     assert submit_bio_wait(bio) == 0
     assert d.stat()["flush_ios"] == 1
+
+
+# --- plugging ---------------------------------------------------------------------------
+
+def _pages(n, seed):
+    return np.random.default_rng(seed).integers(0, 256, (n, PAGE_SIZE), dtype=np.uint8)
+
+
+def _plugged_writes(dev, pages, blocks):
+    """Write page k to block blocks[k] under one plug, one bio each; the bios."""
+    ended = []
+    bios = [Bio(dev, ReqOp.WRITE, b * 8, [pages[k]], end_io=ended.append)
+            for k, b in enumerate(blocks)]
+    with blk_plug():
+        for bio in bios:
+            submit_bio(bio)
+        held = len(ended)
+    return bios, ended, held
+
+
+def test_plug_merges_neighbouring_writes_into_one_request(filedisk):
+    pages = _pages(6, 1)
+    bios, ended, held = _plugged_writes(filedisk, pages, [10, 11, 12, 20, 21, 5])
+    assert held == 0  # nothing reached the driver before the plug ended
+    assert ended == bios and all(b.status == 0 for b in bios)
+    st = filedisk.stat()
+    # three requests: 10-12, 20-21 and 5; three bios merged into earlier ones
+    assert (st["write_ios"], st["write_merges"], st["write_sectors"]) == (3, 3, 6 * 8)
+    for k, b in enumerate([10, 11, 12, 20, 21, 5]):
+        assert filedisk.pread(PAGE_SIZE, b * PAGE_SIZE) == pages[k].tobytes()
+
+
+def test_bio_based_devices_see_every_bio(ramdisk):
+    pages = _pages(4, 2)
+    bios, ended, held = _plugged_writes(ramdisk, pages, [0, 1, 2, 3])
+    assert held == 4 and ended == bios
+    st = ramdisk.stat()
+    assert (st["write_ios"], st["write_merges"]) == (4, 0)
+
+
+def test_a_full_plug_and_a_sleeping_submitter_flush(filedisk):
+    from swaplab.block.plug import BLK_MAX_REQUEST_COUNT
+
+    pages = _pages(BLK_MAX_REQUEST_COUNT + 1, 3)
+    ended = []
+    with blk_plug():  # every other block: nothing merges
+        for k in range(BLK_MAX_REQUEST_COUNT + 1):
+            submit_bio(Bio(filedisk, ReqOp.WRITE, 2 * k * 8, [pages[k]], end_io=ended.append))
+        assert len(ended) == BLK_MAX_REQUEST_COUNT  # the 33rd request flushed the first 32
+        # a thread about to sleep on I/O dispatches its plug first: no deadlock
+        out = np.empty(PAGE_SIZE, np.uint8)
+        assert submit_bio_wait(Bio(filedisk, ReqOp.READ, 0, [out])) == 0
+        assert len(ended) == BLK_MAX_REQUEST_COUNT + 1
+    assert np.array_equal(out, pages[0])
+
+
+def test_a_failed_merged_request_fails_every_bio_in_it(system, filedisk):
+    pages = _pages(3, 4)
+    system.faults.arm("disk.write.eio", target=filedisk.name, times=1)
+    bios, ended, _ = _plugged_writes(filedisk, pages, [7, 8, 9])
+    assert ended == bios and [b.status for b in bios] == [errno.EIO] * 3
+    assert filedisk.pread(3 * PAGE_SIZE, 7 * PAGE_SIZE) == bytes(3 * PAGE_SIZE)

@@ -172,3 +172,37 @@ def test_incompressible_pages_are_marked_and_skipped(system):
     z.attr["writeback_batch_size"] = "4"
     z.attr["recompress"] = "type=huge"  # nothing left to try; no error
     assert "n" in z.attr["block_state"].splitlines()[0][-1]
+
+
+def test_batched_writeback_merges_on_the_backing_disk(wbdev):
+    z, disk = wbdev
+    write_pages(z, PAGES[:40])
+    z.attr["writeback_batch_size"] = "8"
+    z.attr["idle"] = "all"
+    z.attr["writeback"] = "type=idle"
+    wb = [i for i in range(40) if z.test_flag(i, ZRAM_WB)]
+    st = disk.stat()
+    # up to 8 one-page writes in flight; neighbouring blocks arrive as one request
+    assert bd_stat(z) == [len(wb), 0, len(wb)]
+    assert st["write_ios"] + st["write_merges"] == len(wb)
+    assert st["write_ios"] <= -(-len(wb) // 8) and st["write_merges"] > 0
+    assert all(np.array_equal(read(z, i), PAGES[i]) for i in range(40))
+    assert not any(int(z.flags[i]) & (1 << 16) for i in range(40))  # PP_SLOT released
+
+
+def test_a_failed_batch_keeps_its_pages_and_the_rest_goes(system, wbdev):
+    z, disk = wbdev
+    write_pages(z, PAGES[:40])
+    z.attr["writeback_batch_size"] = "4"
+    eligible = [i for i in range(40) if not z.test_flag(i, 1 << 13)]  # not same-filled
+    system.faults.arm("disk.write.eio", target=disk.name, times=1)
+    with pytest.raises(OSError) as e:
+        z.attr["writeback"] = "page_indexes=0-39"
+    assert e.value.errno == errno.EIO
+    wb = [i for i in eligible if z.test_flag(i, ZRAM_WB)]
+    kept = [i for i in eligible if not z.test_flag(i, ZRAM_WB)]
+    assert 1 <= len(kept) <= 4 and len(wb) == len(eligible) - len(kept)
+    assert bd_stat(z) == [len(wb), 0, len(wb)]  # the failed blocks were given back
+    assert all(np.array_equal(read(z, i), PAGES[i]) for i in range(40))
+    z.attr["writeback"] = "page_indexes=0-39"  # the kept pages go on a second try
+    assert all(z.test_flag(i, ZRAM_WB) for i in eligible)

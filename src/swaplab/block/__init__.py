@@ -4,6 +4,7 @@ from .bio import Bio, ReqFlag, ReqOp, bio_endio, submit_bio, submit_bio_wait
 from .blkdev import BlkFeat, BlockDevice, BlockDeviceOperations
 from .brd import RamDisk
 from .filedisk import FileDisk
+from .plug import blk_flush_plug, blk_plug
 
 __all__ = [
     "Bio",
@@ -15,6 +16,8 @@ __all__ = [
     "ReqFlag",
     "ReqOp",
     "bio_endio",
+    "blk_flush_plug",
+    "blk_plug",
     "submit_bio",
     "submit_bio_wait",
 ]

@@ -121,8 +121,12 @@ def submit_bio_wait(bio: Bio) -> int:
     bio.end_io = _wake
     bio.flags |= _SYNC
     submit_bio(bio)
+    blk_flush_plug()  # about to sleep: what the plug holds goes first, as schedule() does
     done.acquire()
     return -bio.status
 
 
 _SYNC = int(ReqFlag.SYNC)
+
+
+from .plug import blk_flush_plug  # noqa: E402  (plug builds Bios: imported last)

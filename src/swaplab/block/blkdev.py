@@ -32,6 +32,7 @@ import numpy as np
 from ..consts import PAGE_SIZE, SECTOR_SHIFT
 from ..errors import kerror
 from .bio import Bio, ReqOp, bio_endio, submit_bio_wait
+from .plug import current_plug
 
 if TYPE_CHECKING:
     from ..faults import FaultInjector
@@ -65,6 +66,10 @@ class BlockDeviceOperations:
     #: whether the driver accounts discard bios in the stat file (a bio-based
     #: driver does its own accounting; zram's covers only reads and writes)
     io_acct_discard: bool = True
+    #: a request-based (blk-mq) driver: bios reach it as requests, merged on
+    #: the submitting thread's plug (block/plug.py); a bio-based one (zram,
+    #: brd) gets every bio as it is submitted
+    request_based: bool = False
 
 
 # Field order of /sys/block/<dev>/stat.
@@ -170,6 +175,16 @@ class BlockDevice:
             bio.status = errno.EIO
             bio_endio(bio)
             return
+        if self.fops.request_based:
+            plug = current_plug(self, bio)
+            if plug is not None:
+                plug.add(bio)
+                return
+        self.dispatch_bio(bio)
+
+    def dispatch_bio(self, bio: Bio) -> None:
+        """Start accounting a bio (or a merged request) and hand it to the driver,
+        through the armed failure points."""
         if self._io_stat and (bio.op != _DISCARD or self.fops.io_acct_discard):
             bio.start_ns = _monotonic_ns()
             lock = self._stat_lock  # acquire/release: half the cost of `with` here
@@ -181,6 +196,12 @@ class BlockDevice:
             self._submit_faulty(bio, faults)
             return
         self.fops.submit_bio(bio)
+
+    def count_merge(self, op: ReqOp) -> None:
+        """A bio was merged into a request: the stat file's read/write merges."""
+        if self._io_stat:
+            with self._stat_lock:
+                self._stat[1 if op == ReqOp.READ else 5] += 1
 
     def _submit_faulty(self, bio: Bio, faults: FaultInjector) -> None:
         """submit_bio with the disk.* failure points (swaplab/faults.py) armed."""

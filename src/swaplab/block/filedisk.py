@@ -1,6 +1,9 @@
 """A disk over a real file (like drivers/block/loop.c with direct I/O).
 
-Every bio becomes one ``preadv``/``pwritev`` on the file at ``sector * 512``.
+Every bio becomes one ``preadv``/``pwritev`` on the file at ``sector * 512``;
+as loop is a request-based driver, bios a thread submits under a plug that
+follow one another on the disk arrive merged, as one transfer
+(block/plug.py).
 The file is opened with O_DIRECT where the filesystem allows it; where it
 does not (tmpfs on older kernels, character devices) the disk falls back to
 buffered I/O and says so in ``direct_io_fallback``. Buffers that are not
@@ -158,4 +161,6 @@ def _filedisk_submit_bio(bio: Bio) -> None:
     bio_endio(bio)
 
 
-FILEDISK_FOPS = BlockDeviceOperations(name="loop", submit_bio=_filedisk_submit_bio)
+#: request-based, as the kernel's loop driver is (blk-mq): bios merge on a plug
+FILEDISK_FOPS = BlockDeviceOperations(name="loop", submit_bio=_filedisk_submit_bio,
+                                      request_based=True)

@@ -8,6 +8,14 @@ size (64-byte buckets, largest first, huge pages first) and writes each to a
 free block, after which the slot holds the block index and ZRAM_WB and its
 zsmalloc object is freed. A slot touched or freed while it was selected loses
 PP_SLOT and is skipped (its block is kept for the next one, or released).
+
+Writes are batched as since Linux 6.19: up to ``writeback_batch_size``
+one-page write bios in flight, each completed (slot updated, PP_SLOT
+released) when the writeback task next waits for a free request or at the
+end; a failed write does not stop the others. The task plugs while it
+submits, so writes to neighbouring blocks reach a request-based backing
+device (the file-backed disk) merged, as blk-mq merges requests still
+queued; a bio-based one gets them one by one.
 """
 
 from __future__ import annotations
@@ -15,11 +23,13 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...block.bio import Bio, ReqOp, submit_bio_wait
+from ...block.bio import Bio, ReqOp, submit_bio, submit_bio_wait
+from ...block.plug import blk_flush_plug, blk_plug
 from ...consts import PAGE_SHIFT, PAGE_SIZE, SECTORS_PER_PAGE_SHIFT
 from ...errors import kerror
 from ...util import kstrtoull, page_buffer
@@ -77,6 +87,7 @@ def set_backing_dev(z: Zram, path: str) -> None:
         z.backing_dev = path
         z.bd_nr_pages = nr_pages
         z.bitmap = np.zeros(nr_pages, dtype=bool)
+        z.bd_hint = 0
         system.printk(logging.INFO, f"setup backing device {path}")
 
 
@@ -91,12 +102,16 @@ def reset_bdev(z: Zram) -> None:
 
 
 def zram_reserve_bdev_block(z: Zram) -> int:
-    """First free block: mark it used, bd_count++; INVALID_BDEV_BLOCK when full."""
-    free = np.flatnonzero(~z.bitmap)
-    if not len(free):
+    """First free block: mark it used, bd_count++; INVALID_BDEV_BLOCK when full.
+    The search starts at ``bd_hint``, below which every block is in use."""
+    bitmap = z.bitmap
+    lo = z.bd_hint
+    blk = lo + int(np.argmin(bitmap[lo:])) if lo < len(bitmap) else len(bitmap)
+    if blk >= len(bitmap) or bitmap[blk]:
+        z.bd_hint = len(bitmap)
         return INVALID_BDEV_BLOCK
-    blk = int(free[0])
-    z.bitmap[blk] = True
+    bitmap[blk] = True
+    z.bd_hint = blk + 1
     z.stats.add("bd_count")
     return blk
 
@@ -106,6 +121,7 @@ def zram_release_bdev_block(z: Zram, blk: int) -> None:
         z.system.printk(logging.WARNING, f"WARNING: {z.name}: releasing free block {blk}")
     else:
         z.bitmap[blk] = False
+        z.bd_hint = min(z.bd_hint, blk)
     z.stats.add("bd_count", -1)
 
 
@@ -184,17 +200,106 @@ def scan_slots_for_writeback(z: Zram, mode: int, lo: int, hi: int, ctl: PPCtl) -
 
 # --- writing ---------------------------------------------------------------------------
 
-def zram_writeback_slots(z: Zram, ctl: PPCtl) -> int:
-    """Write the selected slots, largest first; 0 or the last error (-EIO when
-    the limit ran out, -ENOSPC when the backing device is full, a bio errno)."""
+class _WbReq:
+    """zram_wb_req: a page to write from, and what it carries while in flight."""
+
+    __slots__ = ("blk", "huge", "index", "page", "prio", "size", "status")
+
+    def __init__(self, page: np.ndarray) -> None:
+        self.page = page
+        self.blk = self.index = self.size = self.prio = self.status = 0
+        self.huge = False
+
+
+class WbCtl:
+    """zram_wb_ctl: ``wb_batch_size`` requests, idle or in flight; a finished
+    one waits on the done list until the writeback task completes it."""
+
+    def __init__(self, nr: int) -> None:
+        pages = page_buffer(nr * PAGE_SIZE).reshape(nr, PAGE_SIZE)  # O_DIRECT-aligned
+        self.idle = [_WbReq(pages[k]) for k in range(nr - 1, -1, -1)]
+        self.inflight = 0
+        self.done: list[_WbReq] = []
+        self.cond = threading.Condition()
+
+    def endio(self, bio: Bio) -> None:
+        """zram_writeback_endio (any thread): the request joins the done list."""
+        req = bio.private
+        req.status = bio.status
+        with self.cond:
+            self.done.append(req)
+            self.cond.notify()
+
+    def wait_done(self, z: Zram) -> int:
+        """Sleep until a request finished, then complete every finished one
+        (zram_complete_done_reqs); 0 or the last bio error. What this thread's
+        plug holds is dispatched first, as schedule() would."""
+        blk_flush_plug()
+        with self.cond:
+            while not self.done:
+                self.cond.wait()
+            done, self.done = self.done, []
+        ret = 0
+        for req in done:
+            err = _writeback_complete(z, req)
+            if err:
+                ret = err
+            self.inflight -= 1
+            _release_pp(z, req.index)
+            self.idle.append(req)
+        return ret
+
+
+def _writeback_complete(z: Zram, req: _WbReq) -> int:
+    """zram_writeback_complete: a failed write gives back its limit unit and its
+    block; a written slot that kept PP_SLOT frees its object and points at the
+    block (WB); one that changed meanwhile gives the block back."""
+    if req.status:
+        if z.wb_limit_enable:
+            z.bd_wb_limit += 1 << (PAGE_SHIFT - 12)
+        zram_release_bdev_block(z, req.blk)
+        return -req.status
+    z.stats.add("bd_writes")
+    i = req.index
+    z.slot_lock(i)
+    try:
+        if not z.test_flag(i, ZRAM_PP_SLOT):
+            zram_release_bdev_block(z, req.blk)  # the slot changed under us
+            return 0
+        z.slot_free(i)
+        z.set_flag(i, ZRAM_WB)
+        z.handle[i] = req.blk
+        if z.wb_compressed:
+            z.set_obj_size(i, req.size)
+            z.set_priority(i, req.prio)
+            if req.huge:
+                z.set_flag(i, ZRAM_HUGE)
+        z.stats.add("pages_stored")
+    finally:
+        z.slot_unlock(i)
+    return 0
+
+
+def zram_writeback_slots(z: Zram, ctl: PPCtl, wb: WbCtl) -> int:
+    """Write the selected slots, largest first, with up to ``wb_batch_size``
+    writes in flight; 0 or the last error (-EIO when the limit ran out,
+    -ENOSPC when the backing device is full, a bio errno). Bio errors do not
+    stop the loop: the remaining slots are still written."""
     ret = 0
     blk = INVALID_BDEV_BLOCK
-    page = page_buffer(PAGE_SIZE)  # a page, as the kernel allocates: O_DIRECT-aligned
+    req: _WbReq | None = None
     for i in ctl.largest_first():
         if z.wb_limit_enable and z.bd_wb_limit == 0:
             ret = -errno.EIO
             _release_pp(z, i)
             break
+        while req is None:
+            if wb.idle:
+                req = wb.idle.pop()
+                break
+            err = wb.wait_done(z)
+            if err:
+                ret = err
         if blk == INVALID_BDEV_BLOCK:
             blk = zram_reserve_bdev_block(z)
             if blk == INVALID_BDEV_BLOCK:
@@ -206,53 +311,40 @@ def zram_writeback_slots(z: Zram, ctl: PPCtl) -> int:
         if not f & ZRAM_PP_SLOT:
             z.slot_unlock(i)
             continue
-        size = f & ZRAM_SIZE_MASK
-        prio = (f >> ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK
-        huge = bool(f & ZRAM_HUGE)
+        page = req.page
+        req.size = f & ZRAM_SIZE_MASK
+        req.prio = (f >> ZRAM_COMP_PRIORITY_BIT1) & ZRAM_COMP_PRIORITY_MASK
+        req.huge = bool(f & ZRAM_HUGE)
         if z.wb_compressed:
             page[:] = 0
-            page[:size] = z.mem_pool.read(int(z.handle[i]), size, z.comps[0].streams[0]
-                                          .local_copy.copy())
+            page[:req.size] = z.mem_pool.read(int(z.handle[i]), req.size,
+                                              z.comps[0].streams[0].local_copy.copy())
             err = 0
         else:
             err = z.read_from_zspool(page, i)
-            if not err and not huge:  # a huge page is stored as it is
+            if not err and not req.huge:  # a huge page is stored as it is
                 z.wb_decompressions += 1
         z.slot_unlock(i)
         if err:
             ret = err
             _release_pp(z, i)
             continue
-        if z.wb_limit_enable and z.bd_wb_limit > 0:
+        if z.wb_limit_enable and z.bd_wb_limit > 0:  # before submission: no over-submit
             z.bd_wb_limit -= 1 << (PAGE_SHIFT - 12)
-        bio_ret = submit_bio_wait(Bio(z.bd, ReqOp.WRITE, blk << SECTORS_PER_PAGE_SHIFT,
-                                      [page]))
-        if bio_ret:
-            if z.wb_limit_enable:
-                z.bd_wb_limit += 1 << (PAGE_SHIFT - 12)
-            zram_release_bdev_block(z, blk)
-            blk = INVALID_BDEV_BLOCK
-            ret = bio_ret
-            _release_pp(z, i)
-            continue
-        z.stats.add("bd_writes")
-        z.slot_lock(i)
-        if not z.test_flag(i, ZRAM_PP_SLOT):
-            zram_release_bdev_block(z, blk)  # the slot changed under us
-        else:
-            z.slot_free(i)
-            z.set_flag(i, ZRAM_WB)
-            z.handle[i] = blk
-            if z.wb_compressed:
-                z.set_obj_size(i, size)
-                z.set_priority(i, prio)
-                if huge:
-                    z.set_flag(i, ZRAM_HUGE)
-            z.stats.add("pages_stored")
-        z.slot_unlock(i)
+        req.blk, req.index = blk, i
+        wb.inflight += 1
+        submit_bio(Bio(z.bd, ReqOp.WRITE, blk << SECTORS_PER_PAGE_SHIFT, [page],
+                       end_io=wb.endio, private=req))
         blk = INVALID_BDEV_BLOCK
+        req = None
+    if req is not None:  # taken, never submitted
+        wb.idle.append(req)
     if blk != INVALID_BDEV_BLOCK:
         zram_release_bdev_block(z, blk)
+    while wb.inflight:
+        err = wb.wait_done(z)
+        if err:
+            ret = err
     ctl.release_all(z)
     return ret
 
@@ -311,6 +403,7 @@ def writeback_store(z: Zram, buf: str) -> None:
         except BaseException:
             ctl.release_all(z)
             raise
-        ret = zram_writeback_slots(z, ctl)
+        with blk_plug():  # the batch's writes to neighbouring blocks merge
+            ret = zram_writeback_slots(z, ctl, WbCtl(z.wb_batch_size))
         if ret:
             raise kerror(-ret, f"{z.name}: writeback stopped")

@@ -163,6 +163,8 @@ class Zram:
         self.bd: BlockDevice | None = None
         self.bd_nr_pages = 0
         self.bitmap: np.ndarray | None = None
+        #: every backing block below it is in use (where the search for a free one starts)
+        self.bd_hint = 0
         self.wb_limit_enable = False
         self.bd_wb_limit = 0
         self.wb_batch_size = 32
