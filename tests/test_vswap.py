@@ -98,7 +98,9 @@ def test_writeback_moves_only_the_descriptor_and_every_page_comes_back(tmp_path,
         stored = z.stored_pages
         raw = z.debugfs()["stored_incompressible_pages"]
         assert raw >= 1  # the random page at least
+        w0 = disk.stat()["write_ios"]
         assert z.writeback_all() == stored
+        writes = disk.stat()["write_ios"] - w0
         assert z.stored_pages == 0
         assert (mm.ptes == ptes).all()  # page tables keep the virtual entries
         c = s.swap.vswap.counts()
@@ -113,6 +115,8 @@ def test_writeback_moves_only_the_descriptor_and_every_page_comes_back(tmp_path,
         else:
             assert d["writeback_decompressions"] == stored
             assert c["slots_phys_compressed"] == 0
+            # written 32 entries a batch, one bio per run of neighbouring slots
+            assert writes <= 2 * -(-stored // 32)
         reads0 = disk.stat()["read_ios"]
         _read_all(mm, pages)
         assert disk.stat()["read_ios"] - reads0 == stored  # one backing read a fault
@@ -212,8 +216,9 @@ def test_a_failed_page_write_keeps_the_page_in_memory(tmp_path):
         _read_all(mm, pages)
 
 
-def test_a_cgroup_is_charged_for_physical_slots_only(tmp_path):
-    s, _disk, _ = _machine(tmp_path, cwb=True)
+@pytest.mark.parametrize("cwb", [False, True], ids=["raw", "compressed"])
+def test_a_cgroup_is_charged_for_physical_slots_only(tmp_path, cwb):
+    s, _disk, _ = _machine(tmp_path, cwb=cwb)
     with s:
         cg = s.create_cgroup("app")
         cg.attr["memory.swap.max"] = str(100 * PAGE_SIZE)
@@ -225,6 +230,7 @@ def test_a_cgroup_is_charged_for_physical_slots_only(tmp_path):
         assert int(cg.attr["memory.swap.current"]) == 100 * PAGE_SIZE == _phys_in_use(s) * \
             PAGE_SIZE
         assert s.zswap.stored_pages == stored - 100
+        assert s.vmstat["nr_swapcached"] == 0  # no page left half-written back
         _read_all(mm, pages)
         assert int(cg.attr["memory.swap.current"]) == 0
 

@@ -10,6 +10,7 @@ it exactly once with :func:`bio_endio`; ``status`` is 0 or a positive errno
 from __future__ import annotations
 
 import _thread
+import threading
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
 from typing import TYPE_CHECKING, Any
@@ -129,4 +130,12 @@ def submit_bio_wait(bio: Bio) -> int:
 _SYNC = int(ReqFlag.SYNC)
 
 
-from .plug import blk_flush_plug  # noqa: E402  (plug builds Bios: imported last)
+#: each thread's ``current->plug`` (set by block/plug.py's blk_plug)
+current = threading.local()
+
+
+def blk_flush_plug() -> None:
+    """Dispatch what the calling thread's plug holds (before it sleeps on I/O)."""
+    plug = getattr(current, "plug", None)
+    if plug is not None and plug.requests:
+        plug.flush()

@@ -20,12 +20,11 @@ each through its own ``end_io``; the device counts one I/O for the request.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .bio import Bio, ReqOp, bio_endio
+from .bio import Bio, ReqOp, bio_endio, blk_flush_plug, current
 
 if TYPE_CHECKING:
     from .blkdev import BlockDevice
@@ -38,7 +37,7 @@ MAX_SECTORS = 2560
 MAX_SEGMENTS = 128
 
 _MERGEABLE = (ReqOp.READ, ReqOp.WRITE)
-_current = threading.local()
+__all__ = ["BLK_MAX_REQUEST_COUNT", "BlkPlug", "blk_flush_plug", "blk_plug", "current_plug"]
 
 
 class _Request:
@@ -116,30 +115,23 @@ class BlkPlug:
 def current_plug(bdev: BlockDevice, bio: Bio) -> BlkPlug | None:
     """The calling thread's plug if ``bio`` may wait on it: a read or write to a
     request-based device while the thread plugs; else None."""
-    plug = getattr(_current, "plug", None)
+    plug = getattr(current, "plug", None)
     if plug is None or not bdev.fops.request_based or bio.op not in _MERGEABLE:
         return None
     return plug
-
-
-def blk_flush_plug() -> None:
-    """Dispatch what the calling thread's plug holds (before it sleeps on I/O)."""
-    plug = getattr(_current, "plug", None)
-    if plug is not None and plug.requests:
-        plug.flush()
 
 
 @contextmanager
 def blk_plug() -> Iterator[BlkPlug | None]:
     """blk_start_plug ... blk_finish_plug around the block; a nested plug is
     the outer one (the kernel ignores a second blk_start_plug)."""
-    if getattr(_current, "plug", None) is not None:
+    if getattr(current, "plug", None) is not None:
         yield None
         return
     plug = BlkPlug()
-    _current.plug = plug
+    current.plug = plug
     try:
         yield plug
     finally:
-        _current.plug = None
+        current.plug = None
         plug.flush()

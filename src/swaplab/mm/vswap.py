@@ -332,15 +332,27 @@ class VirtualSwap:
                 return ret
         return 0
 
-    def phys_available(self, voff: int) -> bool:
-        """Could virtual slot ``voff`` get a physical slot now (a free slot, and
-        its cgroup below memory.swap.max)? zswap asks before it decompresses an
-        entry to write it back."""
+    def phys_room(self, voffs: list[int]) -> int:
+        """How many of virtual slots ``voffs``, taken in order, could get
+        physical slots now: free slots in the area, and room under each one's
+        cgroup's memory.swap.max counting the slots before it. zswap asks
+        before it decompresses a batch of entries to write them back."""
         system = self.system
-        memcg = system.memcgs.get(int(self.ghost.swap_cgroup[voff]), system.root_memcg)
         psi = self.physical
-        return (bool(psi.flags & SWP.WRITEOK) and psi.inuse_pages < psi.pages
-                and (not memcg.id or memcg.swap_usage < memcg.swap_max))
+        if not psi.flags & SWP.WRITEOK:
+            return 0
+        free = psi.pages - psi.inuse_pages
+        want: dict[int, int] = {}
+        n = 0
+        for voff in voffs[:free]:
+            cid = int(self.ghost.swap_cgroup[voff])
+            memcg = system.memcgs.get(cid, system.root_memcg)
+            k = want.get(memcg.id, 0) + 1
+            if memcg.id and memcg.swap_usage + k > memcg.swap_max:
+                break
+            want[memcg.id] = k
+            n += 1
+        return n
 
     # --- the ghost's swap_ops ------------------------------------------------------------
     def submit_write(self, ctx: SwapIoCtx) -> None:

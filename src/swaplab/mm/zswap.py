@@ -487,19 +487,51 @@ class Zswap:
         Under virtual swap with compressed writeback (and ``compressed``) the
         entry goes out as it is stored (:meth:`writeback_entries`); otherwise
         it is decompressed into a swap-cache folio that is written."""
+        tree = self.trees[t]
+        if compressed and tree.vswap is not None and tree.vswap.compressed_writeback:
+            return self.writeback_entries(t, [off])[0]
+        return self._writeback_folios(t, [off])[0]
+
+    def _writeback_folios(self, t: int, offs: list[int]) -> list[int]:
+        """Decompress-and-write of the entries of slots ``offs`` of area ``t``:
+        each into a swap-cache folio of its own (:meth:`_writeback_folio`),
+        the folios written as one batch (one swap_write_submit; the swap_iocb
+        core splits it as the area's ops say). Each result as
+        :meth:`writeback_entry`'s."""
+        vs = self.trees[t].vswap
+        room = vs.phys_room(offs) if vs is not None else len(offs)
+        ctx = SwapIoCtx()
+        rets, folios = [], []
+        for k, off in enumerate(offs):
+            if k >= room:  # no physical slot for it now: the entry stays
+                rets.append(-errno.ENOMEM)
+                continue
+            ret, folio = self._writeback_folio(t, off)
+            rets.append(ret)
+            if folio is not None:
+                swap_writepage(folio, ctx)  # __swap_writepage: counted as pswpout
+                folios.append(folio)
+        swap_write_submit(ctx)
+        # the writes are done (every backend completes them before returning):
+        # a clean folio goes at once, a failed one stays dirty in the swap cache
+        for folio in folios:
+            if folio.trylock():
+                _free_clean(folio)
+        return rets
+
+    def _writeback_folio(self, t: int, off: int) -> tuple[int, Folio | None]:
+        """The steps of zswap_writeback_entry up to the write: a new folio in the
+        swap cache at the entry, charged to the entry's cgroup, filled by
+        decompression; the entry is erased and counted as written back.
+        Returns (0, the locked folio ready to write) or (-errno, None)."""
         system = self.system
         entry = swp_entry(t, off)
         if swap_cache_get_folio(system, entry) is not None:
-            return -errno.EEXIST
+            return -errno.EEXIST, None
         tree = self.trees[t]
-        if tree.vswap is not None:
-            if compressed and tree.vswap.compressed_writeback:
-                return self.writeback_entries(t, [off])[0]
-            if not tree.vswap.phys_available(off):  # the write would fail: keep it
-                return -errno.ENOMEM
         folio = Folio.alloc(system.mem, 0)
         if folio is None:
-            return -errno.ENOMEM
+            return -errno.ENOMEM, None
         memcg = system.memcgs.get(int(tree.memcg[off]), system.root_memcg)
         folio.mem.move_charge(folio.pfn, 1, memcg.id)
         folio.lock()
@@ -507,7 +539,7 @@ class Zswap:
         if swap_cache_add_folio(folio, entry):
             folio.unlock()
             folio.free()
-            return -errno.ENOENT
+            return -errno.ENOENT, None
         with self.lock:
             bad = not tree.handle[off] or self._decompress(t, off, folio.data)
             if not bad:
@@ -517,20 +549,13 @@ class Zswap:
             swap_cache_del_folio(folio)
             folio.unlock()
             folio.free()
-            return -errno.EIO
+            return -errno.EIO, None
         memcg.lruvec.add_folio(folio.pfn)
         self.stats["written_back_pages"] += 1
         system.vmstat.count(VmEvent.zswpwb)
         system.memcg_stats.count(memcg.id, MemcgEvent.zswpwb)
         folio.set(PG.uptodate | PG.reclaim)
-        ctx = SwapIoCtx()
-        swap_writepage(folio, ctx)  # __swap_writepage: real device I/O, counted as pswpout
-        swap_write_submit(ctx)
-        # the write is done (every backend completes it before returning): a clean
-        # folio goes at once, a failed one stays dirty in the swap cache
-        if folio.trylock():
-            _free_clean(folio)
-        return 0
+        return 0, folio
 
     def writeback_entries(self, t: int, offs: list[int]) -> list[int]:
         """Compressed writeback (virtual swap) of the entries of slots ``offs`` of
@@ -547,11 +572,12 @@ class Zswap:
                 rets[o] = self.writeback_entry(t, o, compressed=False)
         return [rets.get(o, -errno.EEXIST) for o in offs]
 
-    def _shrink_one(self, memcg_id: int) -> int:
+    def _shrink_one(self, memcg_id: int, budget: int = SWAP_CLUSTER_MAX) -> int:
         """Second-chance walk of one cgroup's LRU: how many entries were written
-        back (one; under virtual swap's packed layout "C", the unreferenced
-        entries at the head, up to SWAP_CLUSTER_MAX, as one batch), 0 when the
-        LRU is empty or writeback failed, -1 after a rotation."""
+        back (one; under virtual swap, raw or with the packed layout "C", the
+        unreferenced entries at the head, up to ``budget`` and
+        SWAP_CLUSTER_MAX, as one batch), 0 when the LRU is empty or writeback
+        failed, -1 after a rotation."""
         lru = self.lrus.get(memcg_id)
         cg = self.system.memcgs.get(memcg_id)
         if lru is None or cg is None or not cg.zswap_writeback:
@@ -561,7 +587,7 @@ class Zswap:
         tree = None
         rotated = False
         with self.lock:
-            while len(batch) < SWAP_CLUSTER_MAX:
+            while len(batch) < min(budget, SWAP_CLUSTER_MAX):
                 item = lru.pop()
                 if item is None:
                     break
@@ -581,14 +607,17 @@ class Zswap:
                 t, tree = kt, ktree
                 batch.append((off, seq))
                 vs = tree.vswap
-                if vs is None or not vs.compressed_writeback or vs.layout != "C":
+                if vs is None or (vs.compressed_writeback and vs.layout != "C"):
                     break
         if not batch:
             return -1 if rotated else 0
+        offs = [off for off, _ in batch]
         if len(batch) == 1:
-            rets = [self.writeback_entry(t, batch[0][0])]
+            rets = [self.writeback_entry(t, offs[0])]
+        elif tree.vswap.compressed_writeback:
+            rets = self.writeback_entries(t, offs)
         else:
-            rets = self.writeback_entries(t, [off for off, _ in batch])
+            rets = self._writeback_folios(t, offs)
         with self.lock:
             for (off, seq), ret in zip(batch, rets, strict=True):
                 if ret and tree.handle[off] and tree.seq[off] == seq:
@@ -645,11 +674,12 @@ class Zswap:
         """The zswap shrinker for one cgroup under memory pressure; pages written back."""
         if not self.shrinker_enabled or not memcg.zswap_writeback:
             return 0
-        done = 0
-        for _ in range(nr_to_scan):
-            r = self._shrink_one(memcg.id)
+        done = scanned = 0
+        while scanned < nr_to_scan:
+            r = self._shrink_one(memcg.id, nr_to_scan - scanned)
             if r == 0:
                 break
+            scanned += max(r, 1)
             done += max(r, 0)
         return done
 
