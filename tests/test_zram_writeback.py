@@ -188,6 +188,12 @@ def test_batched_writeback_merges_on_the_backing_disk(wbdev):
     assert st["write_ios"] <= -(-len(wb) // 8) and st["write_merges"] > 0
     assert all(np.array_equal(read(z, i), PAGES[i]) for i in range(40))
     assert not any(int(z.flags[i]) & (1 << 16) for i in range(40))  # PP_SLOT released
+    # the largest setting takes no more requests than there are slots to write
+    write_pages(z, PAGES[40:43], start=40)
+    z.attr["writeback_batch_size"] = str(2**32 - 1)
+    z.attr["writeback"] = "page_indexes=40-42"
+    assert all(z.test_flag(i, ZRAM_WB) for i in range(40, 43))
+    assert all(np.array_equal(read(z, i), PAGES[i]) for i in range(40, 43))
 
 
 def test_a_failed_batch_keeps_its_pages_and_the_rest_goes(system, wbdev):

@@ -170,6 +170,9 @@ class PPCtl:
             while self.buckets[b]:
                 yield self.buckets[b].pop(0)
 
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.buckets)
+
     def release_all(self, z: Zram) -> None:
         for bucket in self.buckets:
             for i in bucket:
@@ -403,7 +406,10 @@ def writeback_store(z: Zram, buf: str) -> None:
         except BaseException:
             ctl.release_all(z)
             raise
+        # no more requests than slots to write (the kernel allocates all
+        # wb_batch_size of them; here a large setting costs nothing unused)
+        wb = WbCtl(max(1, min(z.wb_batch_size, len(ctl))))
         with blk_plug():  # the batch's writes to neighbouring blocks merge
-            ret = zram_writeback_slots(z, ctl, WbCtl(z.wb_batch_size))
+            ret = zram_writeback_slots(z, ctl, wb)
         if ret:
             raise kerror(-ret, f"{z.name}: writeback stopped")
