@@ -192,17 +192,23 @@ def test_no_swap_area_left_by_a_refused_command(tmp_path):
 def test_ctrl_c_waits_for_a_safe_point_unless_pressed_twice():
     from swaplab.interrupt import deferred, safe_point
 
-    with pytest.raises(KeyboardInterrupt), deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # the handler ran: only a flag is set
-        reached = True
-        safe_point()  # raised here
-        reached = False
-    assert reached
-    with pytest.raises(KeyboardInterrupt), deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)  # twice: at once
-        time.sleep(0.05)
-        pytest.fail("the second Ctrl-C did not raise")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # a suite started in the background inherits SIGINT ignored (and deferred()
+    # then rightly changes nothing): Python's own handler, as in a terminal
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler ran: only a flag is set
+            reached = True
+            safe_point()  # raised here
+            reached = False
+        assert reached
+        with pytest.raises(KeyboardInterrupt), deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)  # twice: at once
+            time.sleep(0.05)
+            pytest.fail("the second Ctrl-C did not raise")
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
