@@ -74,9 +74,8 @@ class _Request:
             self.bdev.dispatch_bio(bios[0])
             return
         vecs = [v for b in bios for v in b.vecs]
-        rq = Bio(self.bdev, self.op, self.sector, vecs, end_io=_request_endio, private=bios)
-        rq.flags = self.flags
-        self.bdev.dispatch_bio(rq)
+        self.bdev.dispatch_bio(Bio(self.bdev, self.op, self.sector, vecs, flags=self.flags,
+                                   end_io=_request_endio, private=bios))
 
 
 def _request_endio(rq: Bio) -> None:
