@@ -49,10 +49,14 @@ int zsmalloc_add_types(PyObject *m);
 int zram_add_types(PyObject *m);
 int mem_map_add_types(PyObject *m);
 int page_alloc_add_types(PyObject *m);
+int swap_table_add_types(PyObject *m);
 
 /* The host kernel's first-touch timing loop (py_touch.c). */
 PyObject *py_first_touch(PyObject *self, PyObject *args);
 extern const char first_touch_doc[];
+
+/* The frame arrays behind a swaplab._native.MemMap (NULL: not one). */
+struct mem_map *mem_map_of(PyObject *obj);
 
 /* The zsmalloc pool behind a swaplab._native.ZsPool (NULL: not one). */
 struct zs_pool *zs_pool_of(PyObject *obj);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * swaplab._native.MemMap: the machine's per-frame arrays (flags, order,
- * folio->swap, memcg of swaplab.mm.page_alloc.PhysMem) held as buffers, and
+ * folio->swap, memcg, the reverse map's mapping and index of
+ * swaplab.mm.page_alloc.PhysMem) held as buffers, and
  * the swap core's batch walks over them (mm/mem_map.c).  The methods do not
  * release the GIL (they are short and never wait); the caller holds the
  * Python locks that guard the arrays.  The interface and its documentation
@@ -13,10 +14,12 @@
 
 #include <swaplab/mem_map.h>
 
+#define NR_FIELDS 6
+
 typedef struct {
 	PyObject_HEAD
 	struct mem_map map;
-	Py_buffer views[4];	/* flags, order, swap, memcg */
+	Py_buffer views[NR_FIELDS];	/* flags, order, swap, memcg, mapping, index */
 	int nr_views;
 	PyObject *pfn_name;	/* "pfn", interned */
 } MemMapObject;
@@ -24,8 +27,9 @@ typedef struct {
 static const struct {
 	const char *name, *format;
 	Py_ssize_t itemsize;
-} fields[4] = {
+} fields[NR_FIELDS] = {
 	{"flags", "I", 4}, {"order", "b", 1}, {"swap", "Q", 8}, {"memcg", "i", 4},
+	{"mapping", "i", 4}, {"index", "q", 8},
 };
 
 /* A format character naming an integer of @itemsize bytes and the same
@@ -56,16 +60,17 @@ static void MemMap_release(MemMapObject *self)
 
 static int MemMap_init(MemMapObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"flags", "order", "swap", "memcg", NULL};
-	PyObject *arrays[4];
+	static char *kwlist[] = {"flags", "order", "swap", "memcg", "mapping", "index", NULL};
+	PyObject *arrays[NR_FIELDS];
 	Py_ssize_t nr = -1;
 	int i;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOO:MemMap", kwlist, &arrays[0],
-					 &arrays[1], &arrays[2], &arrays[3]))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOO:MemMap", kwlist, &arrays[0],
+					 &arrays[1], &arrays[2], &arrays[3], &arrays[4],
+					 &arrays[5]))
 		return -1;
 	MemMap_release(self);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < NR_FIELDS; i++) {
 		Py_buffer *v = &self->views[i];
 
 		if (PyObject_GetBuffer(arrays[i], v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS |
@@ -90,6 +95,8 @@ static int MemMap_init(MemMapObject *self, PyObject *args, PyObject *kw)
 	self->map.order = self->views[1].buf;
 	self->map.swap = self->views[2].buf;
 	self->map.memcg = self->views[3].buf;
+	self->map.mapping = self->views[4].buf;
+	self->map.index = self->views[5].buf;
 	self->map.nr_frames = (uint64_t)nr;
 	if (!self->pfn_name)
 		self->pfn_name = PyUnicode_InternFromString("pfn");
@@ -272,12 +279,21 @@ static PyTypeObject MemMap_Type = {
 	.tp_basicsize = sizeof(MemMapObject),
 	.tp_dealloc = (destructor)MemMap_dealloc,
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "MemMap(flags, order, swap, memcg): the frames' arrays, for batch walks",
+	.tp_doc = "MemMap(flags, order, swap, memcg, mapping, index): the frames' arrays",
 	.tp_methods = MemMap_methods,
 	.tp_getset = MemMap_getset,
 	.tp_init = (initproc)MemMap_init,
 	.tp_new = PyType_GenericNew,
 };
+
+struct mem_map *mem_map_of(PyObject *obj)
+{
+	if (!PyObject_TypeCheck(obj, &MemMap_Type) || !((MemMapObject *)obj)->map.flags) {
+		PyErr_SetString(PyExc_TypeError, "an initialised swaplab._native.MemMap");
+		return NULL;
+	}
+	return &((MemMapObject *)obj)->map;
+}
 
 int mem_map_add_types(PyObject *m)
 {

@@ -72,13 +72,19 @@ class MemcgStats:
 
     def __init__(self) -> None:
         self.ev = np.zeros((MAX_MEMCG, len(MemcgEvent)), dtype=np.int64)
+        #: ``ev`` as one flat run of int64: a scalar add through a memoryview
+        #: costs a tenth of numpy's 2-D item update (counted on every fault)
+        self._flat = memoryview(self.ev.reshape(-1)).cast("B").cast("q")
+        self._cols = len(MemcgEvent)
         #: guards ``ev``; a batch completion adds to it from compiled code
         #: while holding it (mm/page_io.py)
         self.lock = threading.Lock()
 
     def count(self, memcg_id: int, item: MemcgEvent, n: int = 1) -> None:
+        if not 0 <= memcg_id < MAX_MEMCG:
+            raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
         with self.lock:
-            self.ev[memcg_id, item] += n
+            self._flat[memcg_id * self._cols + item] += n
 
     def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int | np.ndarray = 1) -> None:
         """Add ``n`` (or ``n[k]``) to ``item`` of cgroup ``ids[k]`` for every k

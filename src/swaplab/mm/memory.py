@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..consts import HPAGE_PMD_NR
+from .._native import (
+    SWAPIN_BYPASS,
+    SWAPIN_FREE_SWAP,
+    SWAPIN_LOCKED,
+    SWAPIN_SLOT_FREE,
+    SWAPIN_UNCACHED,
+    SWAPIN_WRITE,
+)
+from ..consts import HPAGE_PMD_NR, SWAPFILE_CLUSTER
 from ..errors import kerror
 from .folio import PG, Folio
 from .memcontrol import MemcgEvent, mem_cgroup_charge, mem_cgroup_charge_frames
@@ -50,7 +58,6 @@ from .swapfile import (
     folio_free_swap,
     swap_cache_del_folio,
     swap_cache_get_folio,
-    swap_count,
     swap_put_entries,
     swap_put_slots,
     swapcache_clear,
@@ -74,6 +81,7 @@ from .vmstat import VmEvent
 if TYPE_CHECKING:
     from ..system import System
     from .memcontrol import MemCgroup
+    from .swapfile import SwapInfo
 
 #: How many swap PTEs swapoff reads in one go.
 UNUSE_CHUNK = 256
@@ -203,7 +211,7 @@ class MmStruct:
         if folio is not None:
             swap_update_readahead(system, folio, vma, vpn)
         else:
-            if si.synchronous_io and swap_count(system, entry) == 1:
+            if si.synchronous_io and si.swap_map.item(swp_offset(entry)) == 1:  # swap_count
                 if system.swapin == "sync-bypass":
                     folio = swapin_sync_bypass(system, entry)
                     bypass = folio is not None
@@ -217,30 +225,56 @@ class MmStruct:
                 raise kerror(errno.ENOMEM, f"mm {self.id}: no memory to swap in page {vpn}")
             system.vmstat.count(VmEvent.pgmajfault)
             system.memcg_stats.count(self.memcg.id, MemcgEvent.pgmajfault)
-        folio.lock()
-        if not folio.test(PG.uptodate):
-            if bypass:
-                swapcache_clear(system, entry)
-            else:
-                swap_cache_del_folio(folio)
-            folio.unlock()
-            folio.free()
-            raise kerror(errno.EIO, f"mm {self.id}: swap-in of page {vpn} from {si.name} "
-                         f"offset {swp_offset(entry)} failed; page "
-                         "stays on swap")
-        folio.update(PG.young, PG.readahead)
-        self._map(vpn, folio)
-        if bypass:  # memory is the only copy now; the slot goes with the reference
-            folio.swap = 0
-            folio.set(PG.dirty)
-            swapcache_clear(system, entry)
-        swap_put_entries(system, entry)
+        how = SWAPIN_BYPASS if bypass else 0
         if si.synchronous_io or write or vm_swap_full(system):
-            folio_free_swap(folio)
+            how |= SWAPIN_FREE_SWAP
         if write:
-            folio.set(PG.dirty)
-        folio.unlock()
+            how |= SWAPIN_WRITE
+        self._swapin_map(si, folio, vpn, entry, how)
         return folio
+
+    def _swapin_map(self, si: SwapInfo, folio: Folio, vpn: int, entry: int, how: int) -> None:
+        """The end of a swap-in fault, one compiled step (swapin_map_folio) under
+        the slot's cluster lock and the flag lock: map ``folio`` at ``vpn``,
+        drop the fault's reference on ``entry`` and, as ``how`` says, the swap
+        copy; then free the slot if nothing holds it any more. A folio that
+        is locked (its read still running, or reclaim looking at it) is waited
+        for, as folio_lock would; a failed read (not uptodate) leaves the PTE
+        as it was, takes the folio out of the swap cache (or releases the
+        bypass claim), frees it, and raises EIO naming the page."""
+        system = self.system
+        mem = system.mem
+        off = swp_offset(entry)
+        lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
+        locked = 0
+        while True:
+            with lock:
+                with mem.flag_lock:
+                    ret = si.table.swapin_map(mem.map, self.ptes, vpn, folio.pfn, self.id,
+                                              off, how | locked)
+                if ret > 0 and ret & SWAPIN_SLOT_FREE:
+                    si._entries_free(off, 1)
+            if ret > 0:
+                break
+            if ret == -errno.EIO and locked:
+                if how & SWAPIN_BYPASS:
+                    swapcache_clear(system, entry)
+                else:
+                    swap_cache_del_folio(folio)
+                folio.unlock()
+                folio.free()
+                raise kerror(errno.EIO, f"mm {self.id}: swap-in of page {vpn} from {si.name} "
+                             f"offset {off} failed; page stays on swap")
+            if ret not in (-errno.EAGAIN, -errno.EIO) or locked:
+                raise kerror(errno.EINVAL, f"mm {self.id}: page {vpn}: swap entry {entry:#x} "
+                             f"has no reference to drop, or folio {folio.pfn} cannot be "
+                             "mapped")
+            folio.lock()  # sleeps while the read (or reclaim) holds it
+            locked = SWAPIN_LOCKED
+        if ret & SWAPIN_UNCACHED:
+            system.vmstat.mod(VmEvent.nr_swapcached, -1)
+        if locked:
+            folio.unlock()
 
     # --- what a process does ------------------------------------------------------------
     def write(self, vpn: int, data: bytes | np.ndarray) -> None:

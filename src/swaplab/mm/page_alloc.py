@@ -49,10 +49,14 @@ class PhysMem:
         self.order = np.zeros(nr_frames, dtype=np.int8)
         self.swap = np.zeros(nr_frames, dtype=np.uint64)
         self.memcg = np.zeros(nr_frames, dtype=np.int32)
-        #: the four arrays above as the compiled core walks them: a batch of
-        #: folios' pages and swap offsets, and the flag and counter updates
-        #: of a batch's completion, one call each (mm/mem_map.c)
-        self.map = _native.MemMap(self.flags, self.order, self.swap, self.memcg)
+        self.mapping = np.full(nr_frames, -1, dtype=np.int32)
+        self.index = np.zeros(nr_frames, dtype=np.int64)
+        #: the six arrays above as the compiled core walks them: a batch of
+        #: folios' pages and swap offsets, the flag and counter updates of a
+        #: batch's completion (mm/mem_map.c), the end of a swap-in fault
+        #: (mm/swap_table.c), one call each
+        self.map = _native.MemMap(self.flags, self.order, self.swap, self.memcg,
+                                  self.mapping, self.index)
         #: pages charged per cgroup id (root, 0, holds every frame not moved
         #: to a child by mem_cgroup_charge); memory.current reads it
         self.memcg_pages = [0] * 256  # a list: scalar updates on the hot path
@@ -61,8 +65,6 @@ class PhysMem:
         self.lru_next = 1
         #: pages on each cgroup's [inactive, active] anon list (mm/lru.py)
         self.lru_count = np.zeros((256, 2), dtype=np.int64)
-        self.mapping = np.full(nr_frames, -1, dtype=np.int32)
-        self.index = np.zeros(nr_frames, dtype=np.int64)
         #: extra references (folio_get) beyond the mapping and the swap cache:
         #: reclaim cannot free a folio someone holds
         self.refs = np.zeros(nr_frames, dtype=np.int32)

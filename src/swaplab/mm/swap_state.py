@@ -73,8 +73,7 @@ def _swapin_folio_alloc(system: System, entry: int) -> Folio | None:
         except OSError:
             folio.free()
             return None
-    folio.lock()
-    folio.set(PG.swapbacked)
+    folio.set(PG.locked | PG.swapbacked)  # new: nobody else can hold or wait on it
     return folio
 
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _native
 from ..block.blkdev import BlkFeat, BlockDevice
 from ..block.filedisk import open_direct, read_page_aligned
 from ..consts import PAGE_SHIFT, PAGE_SIZE, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
@@ -179,6 +180,9 @@ class SwapInfo:
         self.zeromap = np.zeros(size, dtype=bool)
         #: the cgroup each slot is charged to (swap_cgroup)
         self.swap_cgroup = np.zeros(size, dtype=np.int32)
+        #: swap_map and cache as the compiled steps take them (mm/swap_table.c):
+        #: references, the swap cache, the end of a swap-in fault
+        self.table = _native.SwapTable(self.swap_map, self.cache)
         self.swap_map[0] = SWAP_MAP_BAD
         for b in badpages:
             self.swap_map[b] = SWAP_MAP_BAD
@@ -365,19 +369,20 @@ class SwapInfo:
         return -1
 
     # --- freeing ------------------------------------------------------------------------
-    def _free_if_unused(self, off: int, nr: int) -> None:
-        """Free the slots of [off, off+nr) whose count is 0 and that no cache folio holds.
+    def _free_unused(self, off: int, nr: int) -> None:
+        """Free the slots of [off, off+nr) whose count is 0 and that no cache
+        folio holds, each contiguous run as one range, in offset order.
 
         The range lies in one cluster; the caller holds that cluster's lock.
         """
-        free = self._free_mask(off, off + nr)
-        if not free.any():
+        if nr == 1:
+            self._entries_free(off, 1)
             return
-        idx = np.flatnonzero(free) + off
-        # contiguous runs, each freed as one range, in offset order
+        idx = np.flatnonzero(self._free_mask(off, off + nr)) + off
         breaks = np.flatnonzero(np.diff(idx) != 1) + 1
         for run in np.split(idx, breaks):
-            self._entries_free(int(run[0]), len(run))
+            if len(run):
+                self._entries_free(int(run[0]), len(run))
 
     def _entries_free(self, off: int, nr: int) -> None:
         c = off // SWAPFILE_CLUSTER
@@ -680,40 +685,18 @@ def swap_dup_entries(system: System, entry: int, nr: int = 1) -> int:
     """
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
-        if nr == 1:
-            v = int(si.swap_map[off])
-            if (v == 0 and si.cache[off] < 0) or v == SWAP_MAP_BAD:
-                return -errno.ENOENT
-            if v >= SWAP_MAP_MAX:
-                return -errno.ENOMEM
-            si.swap_map[off] = v + 1
-            return 0
-        m = si.swap_map[off : off + nr]
-        if ((m == 0) & (si.cache[off : off + nr] < 0)).any() or (m == SWAP_MAP_BAD).any():
-            return -errno.ENOENT
-        if (m >= SWAP_MAP_MAX).any():
-            return -errno.ENOMEM
-        m += 1
-    return 0
+        return si.table.dup(off, nr)
 
 
 def swap_put_entries(system: System, entry: int, nr: int = 1) -> None:
     """Drop one reference from each of ``nr`` slots; free those left unused."""
     si, off, c = _range_of(system, entry, nr)
     with si.cluster_locks[c]:
-        if nr == 1:
-            v = int(si.swap_map[off])
-            if v == 0 or v == SWAP_MAP_BAD:
-                raise kerror(errno.EINVAL, f"Unused swap offset entry {entry:#x}")
-            si.swap_map[off] = v - 1
-            if v == 1 and si.cache[off] < 0:
-                si._entries_free(off, 1)
-            return
-        m = si.swap_map[off : off + nr]
-        if (m == 0).any() or (m == SWAP_MAP_BAD).any():
+        unused = si.table.put(off, nr)
+        if unused < 0:
             raise kerror(errno.EINVAL, f"Unused swap offset entry {entry:#x}")
-        m -= 1
-        si._free_if_unused(off, nr)
+        if unused:
+            si._free_unused(off, nr)
 
 
 def swap_count(system: System, entry: int) -> int:
@@ -763,23 +746,12 @@ def swap_cache_add_folio(folio: Folio, entry: int) -> int:
     system = folio.mem.system
     nr = folio.nr_pages
     si, off, c = _range_of(system, entry, nr)
-    with si.cluster_locks[c]:
-        if nr == 1:
-            if si.cache.item(off) != SWAP_CACHE_NONE:  # a folio, or claimed (bypass)
-                return -errno.EEXIST
-            if si.swap_map[off] == 0:
-                return -errno.ENOENT
-            si.cache[off] = folio.pfn
-        else:
-            if (si.cache[off : off + nr] != SWAP_CACHE_NONE).any():
-                return -errno.EEXIST
-            if (si.swap_map[off : off + nr] == 0).any():
-                return -errno.ENOENT
-            si.cache[off : off + nr] = folio.pfn
-    folio.swap = entry
-    folio.set(PG.swapcache)
-    system.vmstat.mod(VmEvent.nr_swapcached, nr)
-    return 0
+    mem = folio.mem
+    with si.cluster_locks[c], mem.flag_lock:
+        ret = si.table.cache_add(mem.map, off, nr, folio.pfn, entry)
+    if not ret:
+        system.vmstat.mod(VmEvent.nr_swapcached, nr)
+    return ret
 
 
 def swap_cache_del_folio(folio: Folio) -> None:
@@ -788,16 +760,12 @@ def swap_cache_del_folio(folio: Folio) -> None:
     entry = folio.swap
     nr = folio.nr_pages
     si, off, c = _range_of(system, entry, nr)
+    mem = folio.mem
     with si.cluster_locks[c]:
-        if nr == 1:
-            si.cache[off] = SWAP_CACHE_NONE
-            if not si.swap_map.item(off):
-                si._entries_free(off, 1)
-        else:
-            si.cache[off : off + nr] = SWAP_CACHE_NONE
-            si._free_if_unused(off, nr)
-    folio.clear(PG.swapcache)
-    folio.swap = 0
+        with mem.flag_lock:
+            unused = si.table.cache_del(mem.map, off, nr, folio.pfn)
+        if unused:
+            si._free_unused(off, nr)
     system.vmstat.mod(VmEvent.nr_swapcached, -nr)
 
 

@@ -482,7 +482,9 @@ class Zram:
     # --- slot free notification (both interfaces) ---------------------------------------
     def slot_free_notify(self, index: int) -> None:
         """notify_free++, then free the slot unless someone holds it (miss_free++)."""
-        self._release_blocks([self.meta.slot_free_notify(index)])
+        blk = self.meta.slot_free_notify(index)
+        if blk >= 0:
+            writeback.zram_release_bdev_block(self, blk)
 
     # --- disksize and reset -------------------------------------------------------------
     def set_disksize(self, nbytes: int) -> None:

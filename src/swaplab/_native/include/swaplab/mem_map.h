@@ -2,7 +2,8 @@
 /*
  * The machine's per-frame state as the swap core's batch paths use it: the
  * struct page fields of every frame, kept as parallel arrays (flags, folio
- * order, folio->swap, the owning cgroup) by swaplab.mm.page_alloc.PhysMem.
+ * order, folio->swap, the owning cgroup, the reverse map) by
+ * swaplab.mm.page_alloc.PhysMem.
  * The functions walk a batch of folios (their head frames) in one call: the
  * pages and swap slots a swap_iocb covers, and the flag and counter updates
  * of its completion (swap_read_end / swap_write_end in mm/page_io.c).
@@ -18,11 +19,29 @@
 #define MEM_MAP_SWP_TYPE_SHIFT	58
 #define MEM_MAP_SWP_OFFSET_MASK	((UINT64_C(1) << MEM_MAP_SWP_TYPE_SHIFT) - 1)
 
+/* The folio flags the compiled steps read and write (swaplab.mm.folio.PG). */
+#define PG_locked	(1U << 0)
+#define PG_writeback	(1U << 1)
+#define PG_uptodate	(1U << 3)
+#define PG_dirty	(1U << 4)
+#define PG_swapcache	(1U << 10)
+#define PG_readahead	(1U << 20)
+#define PG_young	(1U << 22)	/* the PTE's accessed bit */
+
+/* A PTE mapping frame @pfn (swaplab.mm.swapops.mk_pte). */
+#define MEM_MAP_PTE_PRESENT	UINT64_C(1)
+static inline uint64_t mk_pte(int64_t pfn)
+{
+	return ((uint64_t)pfn << 1) | MEM_MAP_PTE_PRESENT;
+}
+
 struct mem_map {
 	uint32_t *flags;	/* folio flags (PG_*), at the head frame */
 	int8_t *order;		/* folio order, at the head frame */
 	uint64_t *swap;		/* folio->swap, at the head frame */
 	int32_t *memcg;		/* owning cgroup id, at the head frame */
+	int32_t *mapping;	/* reverse map: the mm mapping the frame, or -1 */
+	int64_t *index;		/* reverse map: the page of that mm */
 	uint64_t nr_frames;
 };
 

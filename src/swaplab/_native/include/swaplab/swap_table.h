@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One swap area's slot table as the swap core keeps it since the swap
+ * table (mm/swap_table.h): per slot its reference count (swap_map) and what
+ * the swap cache holds there (the pfn of the folio caching it, none, or a
+ * claim by a swap-in that bypasses the cache).  The arrays belong to
+ * swaplab.mm.swapfile.SwapInfo; these functions are the steps on them that
+ * the fault, reclaim and unmap paths share.  Callers hold the cluster lock
+ * of the slots (a range never crosses a cluster); nothing here sleeps.
+ *
+ * Freeing a slot is not done here: a step that leaves slots with no
+ * reference and no cache folio returns how many, and the caller frees them
+ * (swap_range_free: the backend's slot_free_notify, the cgroup's swap
+ * charge, the area's counters and cluster lists stay in Python).
+ */
+#ifndef _SWAPLAB_SWAP_TABLE_H
+#define _SWAPLAB_SWAP_TABLE_H
+
+#include <stdint.h>
+
+#include <swaplab/mem_map.h>
+
+#define SWAP_MAP_MAX		0xFFFE	/* most references one slot takes */
+#define SWAP_MAP_BAD		0xFFFF	/* bad block, header or past the end */
+
+#define SWAP_CACHE_NONE		(-1)	/* no folio caches the slot */
+#define SWAP_CACHE_CLAIMED	(-2)	/* a bypassing swap-in holds it */
+
+struct swap_table {
+	uint16_t *swap_map;	/* references per slot */
+	int64_t *cache;		/* pfn of the caching folio, or SWAP_CACHE_* */
+	uint64_t nr_slots;	/* entries of both arrays */
+};
+
+/* Is [off, off + nr) inside the table (nr >= 1)? */
+static inline int swap_table_range_ok(const struct swap_table *st, uint64_t off, long nr)
+{
+	return nr >= 1 && off < st->nr_slots && (uint64_t)nr <= st->nr_slots - off;
+}
+
+/*
+ * swap_cache_add - cache the folio at @pfn (its head frame) in slots
+ * [off, off + nr): the slots point at it, and it gets @entry as
+ * folio->swap and PG_swapcache.  0; -EEXIST when a slot is cached or
+ * claimed already (a racing swap-in won); -ENOENT when a slot has no
+ * reference.  Nothing changes on error.  The caller also holds the
+ * frames' flag lock.
+ */
+int swap_cache_add(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
+		   int64_t pfn, uint64_t entry);
+
+/*
+ * swap_cache_del - take the folio at @pfn out of the cache of slots
+ * [off, off + nr): no entry, no PG_swapcache.  Returns how many of the
+ * slots have no reference left: the caller frees those.  The caller also
+ * holds the frames' flag lock.
+ */
+long swap_cache_del(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
+		    int64_t pfn);
+
+/*
+ * swap_put - drop one reference from each slot of [off, off + nr).
+ * Returns how many slots are left with no reference and no cache folio
+ * (the caller frees them), or -EINVAL, nothing changed, when a slot has no
+ * reference to drop or is bad.
+ */
+long swap_put(struct swap_table *st, uint64_t off, long nr);
+
+/*
+ * swap_dup - take one more reference on each slot of [off, off + nr):
+ * 0; -ENOENT when a slot is not in use (no reference and no cache) or
+ * bad; -ENOMEM when a count would pass SWAP_MAP_MAX.  Nothing changes on
+ * error.
+ */
+int swap_dup(struct swap_table *st, uint64_t off, long nr);
+
+/* How swapin_map_folio finishes a fault (@how). */
+#define SWAPIN_LOCKED		(1U << 0)	/* the caller holds PG_locked */
+#define SWAPIN_FREE_SWAP	(1U << 1)	/* drop the swap copy if unused */
+#define SWAPIN_WRITE		(1U << 2)	/* a write fault: the page is dirty */
+#define SWAPIN_BYPASS		(1U << 3)	/* read past the cache, slot claimed */
+
+/* What it did (a positive return). */
+#define SWAPIN_DONE		(1L << 0)	/* mapped */
+#define SWAPIN_UNCACHED		(1L << 1)	/* the folio left the swap cache */
+#define SWAPIN_SLOT_FREE	(1L << 2)	/* the slot is unused: free it */
+
+/*
+ * swapin_map_folio - the end of do_swap_page for an order-0 folio read
+ * from slot @off: the folio is marked accessed (and no longer readahead),
+ * mapped at @pte (reverse map: @mm_id, @vpn), the fault's reference on
+ * the slot dropped, and, with SWAPIN_FREE_SWAP, a swap-cache folio that
+ * is not under writeback leaves the cache and becomes dirty when nothing
+ * references the slot any more (folio_free_swap).  With SWAPIN_BYPASS
+ * the folio never entered the cache: it loses its entry and becomes
+ * dirty, and the claim on the slot is released.  The caller holds the
+ * frames' flag lock and the slot's cluster lock.
+ *
+ * Unless SWAPIN_LOCKED, the folio must not be locked: -EAGAIN (nothing
+ * changed) tells the caller to lock it, sleeping, and come back.  -EIO
+ * (nothing changed): the read failed (not uptodate).  -EINVAL (nothing
+ * changed): the slot has no reference, @pfn or @off is out of range, or
+ * the folio is not order 0.
+ * Otherwise SWAPIN_DONE with SWAPIN_UNCACHED and SWAPIN_SLOT_FREE as
+ * they apply.
+ */
+long swapin_map_folio(struct mem_map *map, struct swap_table *st, uint64_t *pte,
+		      int64_t pfn, int32_t mm_id, int64_t vpn, uint64_t off, unsigned int how);
+
+#endif /* _SWAPLAB_SWAP_TABLE_H */

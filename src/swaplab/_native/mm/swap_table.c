@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The swap table's per-slot steps (reference counts and the swap cache)
+ * and the end of a swap-in fault, which takes several of them at once.
+ * See include/swaplab/swap_table.h.
+ */
+#include <errno.h>
+
+#include <swaplab/swap_table.h>
+
+int swap_cache_add(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
+		   int64_t pfn, uint64_t entry)
+{
+	long i;
+
+	for (i = 0; i < nr; i++)
+		if (st->cache[off + i] != SWAP_CACHE_NONE)
+			return -EEXIST;
+	for (i = 0; i < nr; i++)
+		if (st->swap_map[off + i] == 0)
+			return -ENOENT;
+	for (i = 0; i < nr; i++)
+		st->cache[off + i] = pfn;
+	map->swap[pfn] = entry;
+	map->flags[pfn] |= PG_swapcache;
+	return 0;
+}
+
+long swap_cache_del(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
+		    int64_t pfn)
+{
+	long i, unused = 0;
+
+	for (i = 0; i < nr; i++) {
+		st->cache[off + i] = SWAP_CACHE_NONE;
+		unused += st->swap_map[off + i] == 0;
+	}
+	map->swap[pfn] = 0;
+	map->flags[pfn] &= ~PG_swapcache;
+	return unused;
+}
+
+long swap_put(struct swap_table *st, uint64_t off, long nr)
+{
+	long i, unused = 0;
+
+	for (i = 0; i < nr; i++) {
+		uint16_t v = st->swap_map[off + i];
+
+		if (v == 0 || v == SWAP_MAP_BAD)
+			return -EINVAL;
+	}
+	for (i = 0; i < nr; i++) {
+		uint16_t v = --st->swap_map[off + i];
+
+		unused += v == 0 && st->cache[off + i] < 0;
+	}
+	return unused;
+}
+
+int swap_dup(struct swap_table *st, uint64_t off, long nr)
+{
+	long i;
+
+	for (i = 0; i < nr; i++) {
+		uint16_t v = st->swap_map[off + i];
+
+		if ((v == 0 && st->cache[off + i] < 0) || v == SWAP_MAP_BAD)
+			return -ENOENT;
+	}
+	for (i = 0; i < nr; i++)
+		if (st->swap_map[off + i] >= SWAP_MAP_MAX)
+			return -ENOMEM;
+	for (i = 0; i < nr; i++)
+		st->swap_map[off + i]++;
+	return 0;
+}
+
+long swapin_map_folio(struct mem_map *map, struct swap_table *st, uint64_t *pte,
+		      int64_t pfn, int32_t mm_id, int64_t vpn, uint64_t off, unsigned int how)
+{
+	uint32_t f;
+	uint16_t count;
+	long ret = SWAPIN_DONE;
+
+	if (pfn < 0 || (uint64_t)pfn >= map->nr_frames || map->order[pfn] != 0 ||
+	    off >= st->nr_slots)
+		return -EINVAL;
+	f = map->flags[pfn];
+	if ((f & PG_locked) && !(how & SWAPIN_LOCKED))
+		return -EAGAIN;
+	if (!(f & PG_uptodate))
+		return -EIO;
+	count = st->swap_map[off];
+	if (count == 0 || count == SWAP_MAP_BAD)
+		return -EINVAL;
+
+	f = (f | PG_young) & ~PG_readahead;
+	*pte = mk_pte(pfn);
+	map->mapping[pfn] = mm_id;
+	map->index[pfn] = vpn;
+	if (how & SWAPIN_BYPASS) {	/* memory is the only copy: the slot goes */
+		map->swap[pfn] = 0;
+		f |= PG_dirty;
+		st->cache[off] = SWAP_CACHE_NONE;
+	}
+	st->swap_map[off] = --count;
+	if ((how & SWAPIN_FREE_SWAP) && count == 0 &&
+	    (f & (PG_swapcache | PG_writeback)) == PG_swapcache) {	/* folio_free_swap */
+		map->flags[pfn] = f;
+		swap_cache_del(st, map, off, 1, pfn);
+		f = map->flags[pfn] | PG_dirty;
+		ret |= SWAPIN_UNCACHED;
+	}
+	if (count == 0 && st->cache[off] < 0)
+		ret |= SWAPIN_SLOT_FREE;
+	if (how & SWAPIN_WRITE)
+		f |= PG_dirty;
+	map->flags[pfn] = f;
+	return ret;
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * swaplab._native.SwapTable: one swap area's swap_map and swap-cache
+ * arrays (swaplab.mm.swapfile.SwapInfo) held as buffers, and the steps of
+ * mm/swap_table.c on them.  The methods take plain ints (METH_FASTCALL:
+ * they run on every fault), do not release the GIL and never wait; the
+ * caller holds the cluster lock (and, for swapin_map, the flag lock).
+ * The interface and its documentation are swaplab.mm.swapfile.
+ */
+#include "bindings.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <swaplab/swap_table.h>
+
+typedef struct {
+	PyObject_HEAD
+	struct swap_table st;
+	Py_buffer views[2];	/* swap_map, cache */
+	int nr_views;
+} SwapTableObject;
+
+static void SwapTable_release(SwapTableObject *self)
+{
+	while (self->nr_views > 0)
+		PyBuffer_Release(&self->views[--self->nr_views]);
+	memset(&self->st, 0, sizeof(self->st));
+}
+
+static int SwapTable_init(SwapTableObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"swap_map", "cache", NULL};
+	PyObject *map_o, *cache_o;
+	const char *fmt;
+	Py_buffer *v;
+	int ret;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:SwapTable", kwlist, &map_o, &cache_o))
+		return -1;
+	SwapTable_release(self);
+	v = &self->views[0];
+	if (PyObject_GetBuffer(map_o, v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+		return -1;
+	self->nr_views = 1;
+	fmt = v->format;
+	if (fmt && (fmt[0] == '<' || fmt[0] == '=' || fmt[0] == '@'))
+		fmt++;
+	if (v->ndim != 1 || v->itemsize != 2 || !fmt || strcmp(fmt, "H")) {
+		raise_einval("SwapTable: swap_map must be a 1-D uint16 array");
+		goto fail;
+	}
+	ret = int64_buffer_get(cache_o, &self->views[1], 1);
+	if (ret == -2)
+		raise_einval("SwapTable: cache must be an int64 array");
+	if (ret < 0)
+		goto fail;
+	self->nr_views = 2;
+	if (self->views[1].ndim != 1 || self->views[1].shape[0] != v->shape[0]) {
+		raise_einval("SwapTable: cache has %zd slots, swap_map %zd",
+			     self->views[1].shape[0], v->shape[0]);
+		goto fail;
+	}
+	self->st.swap_map = v->buf;
+	self->st.cache = self->views[1].buf;
+	self->st.nr_slots = (uint64_t)v->shape[0];
+	return 0;
+fail:
+	SwapTable_release(self);
+	return -1;
+}
+
+static void SwapTable_dealloc(SwapTableObject *self)
+{
+	SwapTable_release(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The ints of a fastcall: @n of them into @out; 0, or -1 with an exception. */
+static int fast_ints(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t n,
+		     long long *out, const char *name)
+{
+	Py_ssize_t i;
+
+	if (nargs != n) {
+		PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, n,
+			     nargs);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		out[i] = PyLong_AsLongLong(args[i]);
+		if (out[i] == -1 && PyErr_Occurred())
+			return -1;
+	}
+	return 0;
+}
+
+/* (off, nr) of a method call, checked against the table; 0 or -1. */
+static int slot_range(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs,
+		      Py_ssize_t n, long long *out, const char *name)
+{
+	if (!self->st.swap_map) {
+		PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
+		return -1;
+	}
+	if (fast_ints(args, nargs, n, out, name) < 0)
+		return -1;
+	if (out[0] < 0 || out[1] > 512 ||
+	    !swap_table_range_ok(&self->st, (uint64_t)out[0], (long)out[1])) {
+		raise_einval("%s: slots %lld (+%lld) outside the table of %llu", name, out[0],
+			     out[1], (unsigned long long)self->st.nr_slots);
+		return -1;
+	}
+	return 0;
+}
+
+/* The MemMap and the (off, nr, pfn) of cache_add / cache_del, checked; 0 or -1. */
+static struct mem_map *folio_slots(SwapTableObject *self, PyObject *const *args,
+				   Py_ssize_t nargs, Py_ssize_t n, long long *out,
+				   const char *name)
+{
+	struct mem_map *map;
+
+	if (nargs != n) {
+		PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, n,
+			     nargs);
+		return NULL;
+	}
+	map = mem_map_of(args[0]);
+	if (!map || slot_range(self, args + 1, n - 1, n - 1, out, name) < 0)
+		return NULL;
+	if (out[2] < 0 || (uint64_t)out[2] >= map->nr_frames) {
+		raise_einval("%s: pfn %lld outside the map of %llu frames", name, out[2],
+			     (unsigned long long)map->nr_frames);
+		return NULL;
+	}
+	return map;
+}
+
+PyDoc_STRVAR(cache_add_doc,
+"cache_add(mem_map, off, nr, pfn, entry) -> 0 | -EEXIST | -ENOENT\n\n"
+"Cache the folio at pfn in slots [off, off + nr) and give it entry and\n"
+"PG_swapcache (swap_cache_add).");
+
+static PyObject *SwapTable_cache_add(SwapTableObject *self, PyObject *const *args,
+				     Py_ssize_t nargs)
+{
+	struct mem_map *map;
+	long long a[4];
+
+	map = folio_slots(self, args, nargs, 5, a, "cache_add");
+	if (!map)
+		return NULL;
+	return PyLong_FromLong(swap_cache_add(&self->st, map, (uint64_t)a[0], (long)a[1], a[2],
+					      (uint64_t)a[3]));
+}
+
+PyDoc_STRVAR(cache_del_doc,
+"cache_del(mem_map, off, nr, pfn) -> unused\n\n"
+"Take the folio at pfn out of the cache of slots [off, off + nr); return how\n"
+"many of them have no reference.");
+
+static PyObject *SwapTable_cache_del(SwapTableObject *self, PyObject *const *args,
+				     Py_ssize_t nargs)
+{
+	struct mem_map *map;
+	long long a[3];
+
+	map = folio_slots(self, args, nargs, 4, a, "cache_del");
+	if (!map)
+		return NULL;
+	return PyLong_FromLong(swap_cache_del(&self->st, map, (uint64_t)a[0], (long)a[1], a[2]));
+}
+
+PyDoc_STRVAR(put_doc,
+"put(off, nr) -> unused | -EINVAL\n\n"
+"Drop one reference from each slot of [off, off + nr); return how many are\n"
+"left unused (no reference, no cache folio), or -EINVAL (nothing changed).");
+
+static PyObject *SwapTable_put(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	long long a[2];
+
+	if (slot_range(self, args, nargs, 2, a, "put") < 0)
+		return NULL;
+	return PyLong_FromLong(swap_put(&self->st, (uint64_t)a[0], (long)a[1]));
+}
+
+PyDoc_STRVAR(dup_doc,
+"dup(off, nr) -> 0 | -ENOENT | -ENOMEM\n\n"
+"Take one more reference on each slot of [off, off + nr).");
+
+static PyObject *SwapTable_dup(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	long long a[2];
+
+	if (slot_range(self, args, nargs, 2, a, "dup") < 0)
+		return NULL;
+	return PyLong_FromLong(swap_dup(&self->st, (uint64_t)a[0], (long)a[1]));
+}
+
+PyDoc_STRVAR(swapin_map_doc,
+"swapin_map(mem_map, ptes, vpn, pfn, mm_id, off, how) -> what | -errno\n\n"
+"The end of a swap-in fault on an order-0 folio (swapin_map_folio): map pfn\n"
+"at ptes[vpn] (a uint64 array), drop the fault's reference on slot off and,\n"
+"as how says, the swap copy.  Returns SWAPIN_* bits, or -EAGAIN (the folio\n"
+"is locked), -EIO (not uptodate), -EINVAL; nothing changed on error.");
+
+static PyObject *SwapTable_swapin_map(SwapTableObject *self, PyObject *const *args,
+				      Py_ssize_t nargs)
+{
+	struct mem_map *map;
+	Py_buffer ptes;
+	long long a[5];
+	long ret;
+
+	if (nargs != 7) {
+		PyErr_Format(PyExc_TypeError, "swapin_map() takes 7 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (!self->st.swap_map) {
+		PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
+		return NULL;
+	}
+	map = mem_map_of(args[0]);
+	if (!map || fast_ints(args + 2, 5, 5, a, "swapin_map") < 0)
+		return NULL;
+	if (PyObject_GetBuffer(args[1], &ptes, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+		return NULL;
+	if (ptes.itemsize != 8 || a[0] < 0 || a[0] >= ptes.len / 8 || a[4] < 0 ||
+	    a[2] < INT32_MIN || a[2] > INT32_MAX) {
+		PyBuffer_Release(&ptes);
+		return raise_einval("swapin_map: page %lld outside the mm's %zd PTEs, or mm %lld",
+				    a[0], ptes.len / 8, a[2]);
+	}
+	ret = swapin_map_folio(map, &self->st, (uint64_t *)ptes.buf + a[0], a[1],
+			       (int32_t)a[2], a[0], (uint64_t)a[3], (unsigned int)a[4]);
+	PyBuffer_Release(&ptes);
+	return PyLong_FromLong(ret);
+}
+
+static PyMethodDef SwapTable_methods[] = {
+	{"cache_add", (PyCFunction)(void (*)(void))SwapTable_cache_add, METH_FASTCALL,
+	 cache_add_doc},
+	{"cache_del", (PyCFunction)(void (*)(void))SwapTable_cache_del, METH_FASTCALL,
+	 cache_del_doc},
+	{"put", (PyCFunction)(void (*)(void))SwapTable_put, METH_FASTCALL, put_doc},
+	{"dup", (PyCFunction)(void (*)(void))SwapTable_dup, METH_FASTCALL, dup_doc},
+	{"swapin_map", (PyCFunction)(void (*)(void))SwapTable_swapin_map, METH_FASTCALL,
+	 swapin_map_doc},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SwapTable_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "swaplab._native.SwapTable",
+	.tp_basicsize = sizeof(SwapTableObject),
+	.tp_dealloc = (destructor)SwapTable_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "SwapTable(swap_map, cache): one swap area's slot counts and swap cache",
+	.tp_methods = SwapTable_methods,
+	.tp_init = (initproc)SwapTable_init,
+	.tp_new = PyType_GenericNew,
+};
+
+int swap_table_add_types(PyObject *m)
+{
+	if (PyModule_AddIntConstant(m, "SWAPIN_LOCKED", SWAPIN_LOCKED) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAPIN_FREE_SWAP", SWAPIN_FREE_SWAP) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAPIN_WRITE", SWAPIN_WRITE) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAPIN_BYPASS", SWAPIN_BYPASS) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAPIN_DONE", SWAPIN_DONE) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAPIN_UNCACHED", SWAPIN_UNCACHED) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAPIN_SLOT_FREE", SWAPIN_SLOT_FREE) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_LOCKED", PG_locked) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_WRITEBACK", PG_writeback) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_UPTODATE", PG_uptodate) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_DIRTY", PG_dirty) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_SWAPCACHE", PG_swapcache) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_READAHEAD", PG_readahead) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_YOUNG", PG_young) < 0)
+		return -1;
+	return PyModule_AddType(m, &SwapTable_Type);
+}

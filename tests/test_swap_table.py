@@ -1,0 +1,168 @@
+"""The swap table's compiled steps (mm/swap_table.c) on their own arrays:
+reference counts, the swap cache, and the end of a swap-in fault, each with
+the errno the kernel's step gives and nothing changed on error."""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+
+from swaplab import _native
+from swaplab.mm.folio import PG
+from swaplab.mm.swapfile import SWAP_CACHE_CLAIMED, SWAP_CACHE_NONE, SWAP_MAP_BAD, SWAP_MAP_MAX
+from swaplab.mm.swapops import mk_pte, swp_entry
+
+NR_SLOTS = 1024
+NR_FRAMES = 64
+
+
+class Arrays:
+    """A swap table and a frame map over fresh arrays, kept to look at."""
+
+    def __init__(self) -> None:
+        self.swap_map = np.zeros(NR_SLOTS, dtype=np.uint16)
+        self.swap_map[0] = SWAP_MAP_BAD
+        self.cache = np.full(NR_SLOTS, SWAP_CACHE_NONE, dtype=np.int64)
+        self.table = _native.SwapTable(self.swap_map, self.cache)
+        self.flags = np.zeros(NR_FRAMES, dtype=np.uint32)
+        self.order = np.zeros(NR_FRAMES, dtype=np.int8)
+        self.swap = np.zeros(NR_FRAMES, dtype=np.uint64)
+        self.memcg = np.zeros(NR_FRAMES, dtype=np.int32)
+        self.mapping = np.full(NR_FRAMES, -1, dtype=np.int32)
+        self.index = np.zeros(NR_FRAMES, dtype=np.int64)
+        self.map = _native.MemMap(self.flags, self.order, self.swap, self.memcg,
+                                  self.mapping, self.index)
+        self.ptes = np.zeros(16, dtype=np.uint64)
+
+    def state(self) -> tuple[bytes, ...]:
+        return tuple(a.tobytes() for a in (self.swap_map, self.cache, self.flags, self.swap,
+                                           self.mapping, self.index, self.ptes))
+
+
+@pytest.fixture
+def t() -> Arrays:
+    return Arrays()
+
+
+def test_flag_bits_are_the_python_ones() -> None:
+    for name in ("locked", "writeback", "uptodate", "dirty", "swapcache", "readahead",
+                 "young"):
+        assert getattr(_native, f"PG_{name.upper()}") == getattr(PG, name), name
+
+
+def test_cache_add_and_del(t: Arrays) -> None:
+    e = swp_entry(1, 10)
+    assert t.table.cache_add(t.map, 10, 1, 5, e) == -errno.ENOENT  # no reference
+    t.swap_map[10:14] = 1
+    assert t.table.cache_add(t.map, 10, 4, 5, e) == 0
+    assert t.cache[10:14].tolist() == [5] * 4
+    assert t.swap[5] == e and t.flags[5] == PG.swapcache
+    t.cache[20] = SWAP_CACHE_CLAIMED
+    t.swap_map[20] = 1
+    before = t.state()
+    assert t.table.cache_add(t.map, 12, 1, 6, e + 2) == -errno.EEXIST
+    assert t.table.cache_add(t.map, 20, 1, 6, e + 10) == -errno.EEXIST  # a bypass claim
+    assert t.state() == before  # nothing changed on error
+    t.swap_map[11] = 0
+    t.swap_map[13] = 0
+    assert t.table.cache_del(t.map, 10, 4, 5) == 2  # the two unreferenced slots
+    assert (t.cache[10:14] == SWAP_CACHE_NONE).all()
+    assert t.swap[5] == 0 and t.flags[5] == 0
+
+
+def test_put_and_dup(t: Arrays) -> None:
+    t.swap_map[30:33] = [1, 2, 1]
+    t.cache[32] = 7
+    assert t.table.put(30, 3) == 1  # 30 unused; 32 still cached
+    assert t.swap_map[30:33].tolist() == [0, 1, 0]
+    before = t.state()
+    assert t.table.put(30, 2) == -errno.EINVAL  # slot 30 has nothing to drop
+    assert t.table.put(0, 1) == -errno.EINVAL  # the header slot is bad
+    assert t.state() == before
+    assert t.table.dup(30, 1) == -errno.ENOENT  # not in use
+    assert t.table.dup(32, 1) == 0  # cached, count 0: in use
+    t.swap_map[40] = SWAP_MAP_MAX
+    assert t.table.dup(40, 1) == -errno.ENOMEM
+    assert t.swap_map[40] == SWAP_MAP_MAX
+
+
+@pytest.mark.parametrize(("off", "nr"), [(-1, 1), (NR_SLOTS, 1), (NR_SLOTS - 1, 2), (5, 0)])
+def test_ranges_outside_the_table_are_refused(t: Arrays, off: int, nr: int) -> None:
+    for call in (lambda: t.table.put(off, nr), lambda: t.table.dup(off, nr),
+                 lambda: t.table.cache_del(t.map, off, nr, 1)):
+        with pytest.raises(OSError) as e:
+            call()
+        assert e.value.errno == errno.EINVAL
+
+
+def _cached(t: Arrays, off: int, pfn: int, count: int = 1, flags: int = 0) -> None:
+    t.swap_map[off] = count
+    assert t.table.cache_add(t.map, off, 1, pfn, swp_entry(0, off)) == 0
+    t.flags[pfn] |= PG.uptodate | PG.readahead | flags
+
+
+def test_swapin_map_frees_the_swap_copy(t: Arrays) -> None:
+    _cached(t, 50, 3)
+    how = _native.SWAPIN_FREE_SWAP
+    ret = t.table.swapin_map(t.map, t.ptes, 4, 3, 9, 50, how)
+    assert ret == _native.SWAPIN_DONE | _native.SWAPIN_UNCACHED | _native.SWAPIN_SLOT_FREE
+    assert t.ptes[4] == mk_pte(3) and t.mapping[3] == 9 and t.index[3] == 4
+    assert t.swap_map[50] == 0 and t.cache[50] == SWAP_CACHE_NONE and t.swap[3] == 0
+    assert t.flags[3] == PG.uptodate | PG.young | PG.dirty  # readahead cleared
+
+
+def test_swapin_map_keeps_a_shared_or_kept_copy(t: Arrays) -> None:
+    _cached(t, 60, 3, count=2)  # another PTE still references the slot
+    ret = t.table.swapin_map(t.map, t.ptes, 1, 3, 9, 60, _native.SWAPIN_FREE_SWAP)
+    assert ret == _native.SWAPIN_DONE
+    assert t.swap_map[60] == 1 and t.cache[60] == 3 and t.flags[3] & PG.swapcache
+    _cached(t, 61, 4)
+    ret = t.table.swapin_map(t.map, t.ptes, 2, 4, 9, 61, 0)  # no free_swap: the copy stays
+    assert ret == _native.SWAPIN_DONE and t.cache[61] == 4 and not t.flags[4] & PG.dirty
+    _cached(t, 62, 5, flags=PG.writeback)  # under writeback: stays cached
+    ret = t.table.swapin_map(t.map, t.ptes, 3, 5, 9, 62,
+                             _native.SWAPIN_FREE_SWAP | _native.SWAPIN_WRITE)
+    assert ret == _native.SWAPIN_DONE and t.cache[62] == 5 and t.flags[5] & PG.dirty
+
+
+def test_swapin_map_bypass_releases_the_claim(t: Arrays) -> None:
+    t.swap_map[70] = 1
+    t.cache[70] = SWAP_CACHE_CLAIMED
+    t.swap[6] = swp_entry(0, 70)
+    t.flags[6] = PG.uptodate
+    ret = t.table.swapin_map(t.map, t.ptes, 0, 6, 2, 70, _native.SWAPIN_BYPASS)
+    assert ret == _native.SWAPIN_DONE | _native.SWAPIN_SLOT_FREE
+    assert t.cache[70] == SWAP_CACHE_NONE and t.swap[6] == 0 and t.flags[6] & PG.dirty
+
+
+def test_swapin_map_errors_change_nothing(t: Arrays) -> None:
+    _cached(t, 80, 3)
+    t.flags[3] |= PG.locked
+    before = t.state()
+    assert t.table.swapin_map(t.map, t.ptes, 0, 3, 1, 80, 0) == -errno.EAGAIN
+    assert t.state() == before
+    t.flags[3] &= ~np.uint32(PG.uptodate)
+    assert t.table.swapin_map(t.map, t.ptes, 0, 3, 1, 80, _native.SWAPIN_LOCKED) == -errno.EIO
+    t.flags[3] &= ~np.uint32(PG.locked)
+    assert t.table.swapin_map(t.map, t.ptes, 0, 3, 1, 80, 0) == -errno.EIO
+    t.flags[3] |= PG.uptodate
+    t.swap_map[80] = 0
+    assert t.table.swapin_map(t.map, t.ptes, 0, 3, 1, 80, 0) == -errno.EINVAL
+    t.swap_map[80] = 1
+    t.order[3] = 1  # a large folio is not mapped by this step
+    assert t.table.swapin_map(t.map, t.ptes, 0, 3, 1, 80, 0) == -errno.EINVAL
+    t.order[3] = 0
+    with pytest.raises(OSError):
+        t.table.swapin_map(t.map, t.ptes, 16, 3, 1, 80, 0)  # past the mm's PTEs
+
+
+def test_wrong_arrays_are_refused() -> None:
+    with pytest.raises(OSError):
+        _native.SwapTable(np.zeros(8, dtype=np.int16), np.zeros(8, dtype=np.int64))
+    with pytest.raises(OSError):
+        _native.SwapTable(np.zeros(8, dtype=np.uint16), np.zeros(7, dtype=np.int64))
+    with pytest.raises(TypeError):
+        _native.SwapTable(np.zeros(8, dtype=np.uint16),
+                          np.zeros(8, dtype=np.int64)).cache_del(object(), 1, 1, 0)
