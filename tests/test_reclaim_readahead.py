@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -189,3 +191,31 @@ def test_synchronous_device_skips_readahead_and_frees_the_slot():
         assert mm.swap_entry_at(0) == 0 and mm.folio_at(0) is not None
         assert not mm.folio_at(0).test(PG.swapcache)
         assert s.root_memcg.lruvec.lists[LRU_INACTIVE_ANON] is not None
+
+
+def test_a_fault_on_a_locked_swap_cache_folio_waits_for_the_unlock():
+    """The end of a fault (the compiled swapin_map step) refuses a folio that
+    someone holds locked; do_swap_page then sleeps on the folio lock, as
+    folio_lock does, and maps it once it is released."""
+    with System("64M") as s:
+        s.swap_ra.vma_ra_enabled = False
+        mm = _swapped_mm(s)
+        data = sample_page_bytes(256)
+        mm.read(10)
+        assert mm.read(11) == data[11]  # adjacent: reads 12 ahead into the swap cache
+        entry = mm.swap_entry_at(12)
+        folio = swap_cache_get_folio(s, entry)
+        assert folio is not None and folio.test(PG.uptodate)
+        folio.lock()  # as reclaim would while it looks at the folio
+        got = []
+        t = threading.Thread(target=lambda: got.append(mm.read(12)))
+        t.start()
+        t.join(0.3)
+        assert t.is_alive() and not got  # still waiting on the lock
+        assert mm.swap_entry_at(12) == entry  # the PTE not yet changed
+        folio.unlock()
+        t.join(30)
+        assert not t.is_alive() and got == [data[12]]
+        assert mm.folio_at(12) == folio and mm.swap_entry_at(12) == 0
+        assert not folio.test(PG.locked)
+        assert s.vmstat["swap_ra_hit"] == 1

@@ -266,6 +266,8 @@ class MmStruct:
                 raise kerror(errno.EIO, f"mm {self.id}: swap-in of page {vpn} from {si.name} "
                              f"offset {off} failed; page stays on swap")
             if ret not in (-errno.EAGAIN, -errno.EIO) or locked:
+                if locked:
+                    folio.unlock()
                 raise kerror(errno.EINVAL, f"mm {self.id}: page {vpn}: swap entry {entry:#x} "
                              f"has no reference to drop, or folio {folio.pfn} cannot be "
                              "mapped")
