@@ -11,6 +11,7 @@ import pytest
 
 from swaplab import _native
 from swaplab.mm.folio import PG
+from swaplab.mm.page_alloc import PhysMem
 from swaplab.mm.swapfile import SWAP_CACHE_CLAIMED, SWAP_CACHE_NONE, SWAP_MAP_BAD, SWAP_MAP_MAX
 from swaplab.mm.swapops import mk_pte, swp_entry
 
@@ -26,14 +27,9 @@ class Arrays:
         self.swap_map[0] = SWAP_MAP_BAD
         self.cache = np.full(NR_SLOTS, SWAP_CACHE_NONE, dtype=np.int64)
         self.table = _native.SwapTable(self.swap_map, self.cache)
-        self.flags = np.zeros(NR_FRAMES, dtype=np.uint32)
-        self.order = np.zeros(NR_FRAMES, dtype=np.int8)
-        self.swap = np.zeros(NR_FRAMES, dtype=np.uint64)
-        self.memcg = np.zeros(NR_FRAMES, dtype=np.int32)
-        self.mapping = np.full(NR_FRAMES, -1, dtype=np.int32)
-        self.index = np.zeros(NR_FRAMES, dtype=np.int64)
-        self.map = _native.MemMap(self.flags, self.order, self.swap, self.memcg,
-                                  self.mapping, self.index)
+        mem = PhysMem(NR_FRAMES)  # the frame arrays and their MemMap
+        self.flags, self.order, self.swap = mem.flags, mem.order, mem.swap
+        self.mapping, self.index, self.map = mem.mapping, mem.index, mem.map
         self.ptes = np.zeros(16, dtype=np.uint64)
 
     def state(self) -> tuple[bytes, ...]:

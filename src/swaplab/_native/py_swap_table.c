@@ -177,13 +177,20 @@ PyDoc_STRVAR(put_doc,
 "Drop one reference from each slot of [off, off + nr); return how many are\n"
 "left unused (no reference, no cache folio), or -EINVAL (nothing changed).");
 
-static PyObject *SwapTable_put(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* A per-slot step of (off, nr) with its result as an int. */
+static PyObject *slot_step(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs,
+			   const char *name, long (*step)(struct swap_table *, uint64_t, long))
 {
 	long long a[2];
 
-	if (slot_range(self, args, nargs, 2, a, "put") < 0)
+	if (slot_range(self, args, nargs, 2, a, name) < 0)
 		return NULL;
-	return PyLong_FromLong(swap_put(&self->st, (uint64_t)a[0], (long)a[1]));
+	return PyLong_FromLong(step(&self->st, (uint64_t)a[0], (long)a[1]));
+}
+
+static PyObject *SwapTable_put(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	return slot_step(self, args, nargs, "put", swap_put);
 }
 
 PyDoc_STRVAR(dup_doc,
@@ -192,11 +199,7 @@ PyDoc_STRVAR(dup_doc,
 
 static PyObject *SwapTable_dup(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	long long a[2];
-
-	if (slot_range(self, args, nargs, 2, a, "dup") < 0)
-		return NULL;
-	return PyLong_FromLong(swap_dup(&self->st, (uint64_t)a[0], (long)a[1]));
+	return slot_step(self, args, nargs, "dup", swap_dup);
 }
 
 PyDoc_STRVAR(swapin_map_doc,

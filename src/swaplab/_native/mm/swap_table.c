@@ -58,7 +58,7 @@ long swap_put(struct swap_table *st, uint64_t off, long nr)
 	return unused;
 }
 
-int swap_dup(struct swap_table *st, uint64_t off, long nr)
+long swap_dup(struct swap_table *st, uint64_t off, long nr)
 {
 	long i;
 

@@ -72,7 +72,7 @@ long swap_put(struct swap_table *st, uint64_t off, long nr);
  * bad; -ENOMEM when a count would pass SWAP_MAP_MAX.  Nothing changes on
  * error.
  */
-int swap_dup(struct swap_table *st, uint64_t off, long nr);
+long swap_dup(struct swap_table *st, uint64_t off, long nr);
 
 /* How swapin_map_folio finishes a fault (@how). */
 #define SWAPIN_LOCKED		(1U << 0)	/* the caller holds PG_locked */
