@@ -139,7 +139,7 @@ class Lruvec:
         mem = self.mem
         which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
         with mem.flag_lock:
-            fl = int(mem.flags[pfn])
+            fl = mem.flags.item(pfn)
             if fl & PG.lru:
                 raise RuntimeError(f"folio_add_lru: folio {pfn} is on a list")
             mem.flags[pfn] = (fl | PG.lru | PG.active) if active else (fl | PG.lru) & ~PG.active

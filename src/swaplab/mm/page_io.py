@@ -386,8 +386,11 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
     sis = folio_swap_info(folio)
     off = swp_offset(folio.swap)
     nr = folio.nr_pages
-    zero = sis.zeromap[off : off + nr]
-    if nr == 1 and not zero[0]:
+    if nr == 1 and not sis.zeromap.item(off):  # one scalar read: every fault
+        zero = None
+    else:
+        zero = sis.zeromap[off : off + nr]
+    if zero is None:
         pass
     elif zero.all():
         folio.data[:] = 0

@@ -97,7 +97,7 @@ def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
             return None, False
         ret = swap_cache_add_folio(folio, entry)
         if ret == 0:
-            system.memcgs[int(system.mem.memcg[folio.pfn])].lruvec.add_folio(folio.pfn)
+            system.memcgs[system.mem.memcg.item(folio.pfn)].lruvec.add_folio(folio.pfn)
             swap_read_folio(folio, ctx)
             return folio, True
         folio.unlock()
