@@ -386,23 +386,21 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
     sis = folio_swap_info(folio)
     off = swp_offset(folio.swap)
     nr = folio.nr_pages
-    if nr == 1 and not sis.zeromap.item(off):  # one scalar read: every fault
-        zero = None
-    else:
+    # an order-0 folio's zero bit is one scalar read (every fault takes it)
+    if nr > 1 or sis.zeromap.item(off):
         zero = sis.zeromap[off : off + nr]
-    if zero is None:
-        pass
-    elif zero.all():
-        folio.data[:] = 0
-        folio.set(PG.uptodate)
-        system.vmstat.count(VmEvent.swpin_zero, nr)
-        system.memcg_stats.count(int(folio.mem.memcg[folio.pfn]), MemcgEvent.swpin_zero, nr)
-        folio.unlock()
-        return
-    elif zero.any():
-        folio.set(PG.error)
-        folio.unlock()
-        return
+        if zero.all():
+            folio.data[:] = 0
+            folio.set(PG.uptodate)
+            system.vmstat.count(VmEvent.swpin_zero, nr)
+            system.memcg_stats.count(folio.mem.memcg.item(folio.pfn), MemcgEvent.swpin_zero,
+                                     nr)
+            folio.unlock()
+            return
+        if zero.any():
+            folio.set(PG.error)
+            folio.unlock()
+            return
     zswap = system.zswap
     if zswap is not None:
         ret = zswap.load(folio)

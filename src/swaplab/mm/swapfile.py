@@ -371,7 +371,9 @@ class SwapInfo:
     # --- freeing ------------------------------------------------------------------------
     def _free_unused(self, off: int, nr: int) -> None:
         """Free the slots of [off, off+nr) whose count is 0 and that no cache
-        folio holds, each contiguous run as one range, in offset order.
+        folio holds, each contiguous run as one range, in offset order. The
+        callers come here when a compiled step reported unused slots in the
+        range, so a one-slot range is freed without looking again.
 
         The range lies in one cluster; the caller holds that cluster's lock.
         """
