@@ -44,6 +44,10 @@ void batch_put(struct page_batch *b);
  */
 int int64_buffer_get(PyObject *o, Py_buffer *v, int writable);
 
+/* int64_buffer_get for an argument: 0, or -1 with OSError(EINVAL) naming
+ * @what ("alloc_bulk: out") when it is not an int64 array. */
+int int64_buffer_arg(PyObject *o, Py_buffer *v, int writable, const char *what);
+
 /* Each binding file adds its types to the module; 0 or -1. */
 int zsmalloc_add_types(PyObject *m);
 int zram_add_types(PyObject *m);

@@ -79,6 +79,15 @@ int int64_buffer_get(PyObject *o, Py_buffer *v, int writable)
 	return 0;
 }
 
+int int64_buffer_arg(PyObject *o, Py_buffer *v, int writable, const char *what)
+{
+	int ret = int64_buffer_get(o, v, writable);
+
+	if (ret == -2)
+		raise_einval("%s must be a%s int64 array", what, writable ? " writable" : "n");
+	return ret < 0 ? -1 : 0;
+}
+
 int batch_get(struct page_batch *b, PyObject *pages_o, PyObject *rows_o, int writable)
 {
 	int flags = PyBUF_ND | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);

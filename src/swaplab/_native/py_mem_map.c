@@ -122,16 +122,6 @@ static int ready(MemMapObject *self)
 	return 1;
 }
 
-/* An int64 array of the caller's (named @what in the error); 0 or -1. */
-static int int64_buffer(PyObject *o, Py_buffer *v, int writable, const char *what)
-{
-	int ret = int64_buffer_get(o, v, writable);
-
-	if (ret == -2)
-		raise_einval("MemMap: %s must be an int64 array", what);
-	return ret < 0 ? -1 : 0;
-}
-
 PyDoc_STRVAR(folios_pages_doc,
 "folios_pages(folios, out) -> (nr_folios, nr_pages)\n\n"
 "The head pfn of every folio of the list into out[0], the pfn of every page\n"
@@ -150,7 +140,7 @@ static PyObject *MemMap_folios_pages(MemMapObject *self, PyObject *args)
 	seq = PySequence_Fast(folios, "folios_pages: folios must be a sequence");
 	if (!seq)
 		return NULL;
-	if (int64_buffer(out_o, &out, 1, "out") < 0) {
+	if (int64_buffer_arg(out_o, &out, 1, "MemMap: out") < 0) {
 		Py_DECREF(seq);
 		return NULL;
 	}
@@ -209,10 +199,10 @@ static PyObject *MemMap_end_io(MemMapObject *self, PyObject *args, PyObject *kw)
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "OKK|Ol:end_io", kwlist, &heads_o, &set,
 					 &clear, &ev_o, &item) || !ready(self))
 		return NULL;
-	if (int64_buffer(heads_o, &heads, 0, "heads") < 0)
+	if (int64_buffer_arg(heads_o, &heads, 0, "MemMap: heads") < 0)
 		return NULL;
 	if (ev_o != Py_None) {
-		if (int64_buffer(ev_o, &ev, 1, "ev") < 0)
+		if (int64_buffer_arg(ev_o, &ev, 1, "MemMap: ev") < 0)
 			goto fail;
 		if (ev.ndim != 2 || item < 0 || item >= ev.shape[1]) {
 			raise_einval("end_io: ev must be 2-D with a column %ld", item);

@@ -85,14 +85,8 @@ static PyObject *BuddyZone_alloc_bulk(BuddyZoneObject *self, PyObject *arg)
 {
 	Py_buffer out;
 	long got;
-	int err;
 
-	if (!ready(self))
-		return NULL;
-	err = int64_buffer_get(arg, &out, 1);
-	if (err == -2)
-		return raise_einval("alloc_bulk: out must be a writable int64 array");
-	if (err)
+	if (!ready(self) || int64_buffer_arg(arg, &out, 1, "alloc_bulk: out") < 0)
 		return NULL;
 	got = buddy_alloc_bulk(&self->zone, (long)(out.len / 8), out.buf);
 	PyBuffer_Release(&out);
@@ -126,14 +120,8 @@ static PyObject *BuddyZone_free_frames(BuddyZoneObject *self, PyObject *arg)
 	Py_buffer v;
 	const int64_t *pfns;
 	Py_ssize_t k, n;
-	int err;
 
-	if (!ready(self))
-		return NULL;
-	err = int64_buffer_get(arg, &v, 0);
-	if (err == -2)
-		return raise_einval("free_frames: pfns must be an int64 array");
-	if (err)
+	if (!ready(self) || int64_buffer_arg(arg, &v, 0, "free_frames: pfns") < 0)
 		return NULL;
 	pfns = v.buf;
 	n = v.len / 8;

@@ -34,7 +34,6 @@ static int SwapTable_init(SwapTableObject *self, PyObject *args, PyObject *kw)
 	PyObject *map_o, *cache_o;
 	const char *fmt;
 	Py_buffer *v;
-	int ret;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:SwapTable", kwlist, &map_o, &cache_o))
 		return -1;
@@ -50,10 +49,7 @@ static int SwapTable_init(SwapTableObject *self, PyObject *args, PyObject *kw)
 		raise_einval("SwapTable: swap_map must be a 1-D uint16 array");
 		goto fail;
 	}
-	ret = int64_buffer_get(cache_o, &self->views[1], 1);
-	if (ret == -2)
-		raise_einval("SwapTable: cache must be an int64 array");
-	if (ret < 0)
+	if (int64_buffer_arg(cache_o, &self->views[1], 1, "SwapTable: cache") < 0)
 		goto fail;
 	self->nr_views = 2;
 	if (self->views[1].ndim != 1 || self->views[1].shape[0] != v->shape[0]) {
