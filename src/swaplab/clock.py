@@ -31,7 +31,7 @@ class RealClock:
         return time.monotonic_ns() - self._boot
 
     def seconds(self) -> int:
-        return self.now_ns() // 1_000_000_000
+        return (time.monotonic_ns() - self._boot) // 1_000_000_000
 
 
 class VirtualClock:

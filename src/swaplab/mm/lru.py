@@ -73,7 +73,8 @@ class LruList:
         self.tail += n
 
     def append_one(self, pfn: int, seq: int) -> None:
-        self._make_room(1)
+        if self.tail >= len(self.pfn):
+            self._make_room(1)
         self.pfn[self.tail] = pfn
         self.seq[self.tail] = seq
         self.tail += 1
@@ -104,6 +105,9 @@ class Lruvec:
         self.memcg_id = memcg.id
         self.lists = (LruList(mem, memcg.id, LRU_INACTIVE_ANON),
                       LruList(mem, memcg.id, LRU_ACTIVE_ANON))
+        #: this cgroup's row of ``mem.lru_count`` as a memoryview: a scalar
+        #: add through it costs a fraction of numpy's 2-D item update
+        self._count = memoryview(mem.lru_count[memcg.id])
 
     @property
     def nr_inactive(self) -> int:
@@ -147,7 +151,7 @@ class Lruvec:
             mem.lru_next = seq + 1
             mem.lru_seq[pfn] = seq
             with mem.zone_lock:
-                mem.lru_count[self.memcg_id, which] += 1
+                self._count[which] += 1
             self.lists[which].append_one(pfn, seq)
 
     def isolate(self, which: int, n: int) -> np.ndarray:

@@ -86,6 +86,15 @@ class MemcgStats:
         with self.lock:
             self._flat[memcg_id * self._cols + item] += n
 
+    def count2(self, memcg_id: int, item: MemcgEvent, other: MemcgEvent) -> None:
+        """Add 1 to ``item`` and to ``other`` of one cgroup in one step."""
+        if not 0 <= memcg_id < MAX_MEMCG:
+            raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
+        row = memcg_id * self._cols
+        with self.lock:
+            self._flat[row + item] += 1
+            self._flat[row + other] += 1
+
     def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int | np.ndarray = 1) -> None:
         """Add ``n`` (or ``n[k]``) to ``item`` of cgroup ``ids[k]`` for every k
         (a batch of frames' cgroups)."""

@@ -52,12 +52,12 @@ from .swap_state import (
     read_swap_cache_async,
     swap_update_readahead,
     swapin_readahead,
+    swapin_sync,
     swapin_sync_bypass,
 )
 from .swapfile import (
     folio_free_swap,
     swap_cache_del_folio,
-    swap_cache_get_folio,
     swap_put_entries,
     swap_put_slots,
     swapcache_clear,
@@ -72,6 +72,7 @@ from .swapops import (
     ptes_present,
     ptes_swap,
     ptes_to_swp_entries,
+    swp_entry,
     swp_offset,
     swp_types,
 )
@@ -174,19 +175,20 @@ class MmStruct:
     # --- faults -------------------------------------------------------------------------
     def fault(self, vpn: int, write: bool = False) -> Folio:
         """handle_mm_fault: make ``vpn`` present and return its (unlocked) folio."""
-        self._check(vpn)
+        if not 0 <= vpn < self.nr_pages:
+            self._check(vpn)
         system = self.system
         with self.ptl:
-            pte = int(self.ptes[vpn])
+            pte = self.ptes.item(vpn)
             if pte_present(pte):
                 folio = Folio(system.mem, pte_pfn(pte))
                 folio.set(PG.young | PG.dirty if write else PG.young)
                 return folio
-            system.vmstat.count(VmEvent.pgfault)
-            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
             if pte == 0:
+                system.vmstat.count(VmEvent.pgfault)
+                system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
                 return self.do_anonymous_page(vpn)
-            return self.do_swap_page(vpn, pte_to_swp_entry(pte), write)
+            return self.do_swap_page(vpn, pte_to_swp_entry(pte), write)  # counts pgfault
 
     def do_anonymous_page(self, vpn: int) -> Folio:
         folio = alloc_folio(self.system, 0)
@@ -202,41 +204,47 @@ class MmStruct:
         return folio
 
     def do_swap_page(self, vpn: int, entry: int, write: bool) -> Folio:
-        """Bring the page of swap ``entry`` back and map it at ``vpn``. Caller holds ptl."""
+        """Bring the page of swap ``entry`` back and map it at ``vpn``; count
+        the fault (pgfault, and pgmajfault when it read). Caller holds ptl."""
         system = self.system
         si = system.swap.info_of(entry)
+        off = swp_offset(entry)
         vma = self.find_vma(vpn)
-        folio = swap_cache_get_folio(system, entry)
+        pfn = si.cache.item(off)  # swap_cache_get_folio, with the area at hand
         bypass = False
-        if folio is not None:
+        if pfn >= 0:
+            folio = Folio(system.mem, pfn)
+            system.vmstat.count(VmEvent.pgfault)
+            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
             swap_update_readahead(system, folio, vma, vpn)
         else:
-            if si.synchronous_io and si.swap_map.item(swp_offset(entry)) == 1:  # swap_count
+            folio = None
+            if si.synchronous_io and si.swap_map.item(off) == 1:  # swap_count
                 if system.swapin == "sync-bypass":
                     folio = swapin_sync_bypass(system, entry)
                     bypass = folio is not None
                 if folio is None:  # the swap table's path, or the slot was taken meanwhile
-                    ctx = SwapIoCtx()
-                    folio, _ = read_swap_cache_async(system, entry, ctx)
-                    swap_read_submit(ctx)
+                    folio = swapin_sync(system, si, entry, off)
             else:
                 folio = swapin_readahead(system, self, vma, vpn)
             if folio is None:
+                system.vmstat.count(VmEvent.pgfault)
+                system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
                 raise kerror(errno.ENOMEM, f"mm {self.id}: no memory to swap in page {vpn}")
-            system.vmstat.count(VmEvent.pgmajfault)
-            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgmajfault)
+            system.vmstat.count2(VmEvent.pgfault, VmEvent.pgmajfault)
+            system.memcg_stats.count2(self.memcg.id, MemcgEvent.pgfault, MemcgEvent.pgmajfault)
         how = SWAPIN_BYPASS if bypass else 0
         if si.synchronous_io or write or vm_swap_full(system):
             how |= SWAPIN_FREE_SWAP
         if write:
             how |= SWAPIN_WRITE
-        self._swapin_map(si, folio, vpn, entry, how)
+        self._swapin_map(si, folio, vpn, off, how)
         return folio
 
-    def _swapin_map(self, si: SwapInfo, folio: Folio, vpn: int, entry: int, how: int) -> None:
+    def _swapin_map(self, si: SwapInfo, folio: Folio, vpn: int, off: int, how: int) -> None:
         """The end of a swap-in fault, one compiled step (swapin_map_folio) under
         the slot's cluster lock and the flag lock: map ``folio`` at ``vpn``,
-        drop the fault's reference on ``entry`` and, as ``how`` says, the swap
+        drop the fault's reference on slot ``off`` and, as ``how`` says, the swap
         copy; then free the slot if nothing holds it any more. A folio that
         is locked (its read still running, or reclaim looking at it) is waited
         for, as folio_lock would; a failed read (not uptodate) leaves the PTE
@@ -244,7 +252,6 @@ class MmStruct:
         bypass claim), frees it, and raises EIO naming the page."""
         system = self.system
         mem = system.mem
-        off = swp_offset(entry)
         lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
         locked = 0
         while True:
@@ -258,7 +265,7 @@ class MmStruct:
                 break
             if ret == -errno.EIO and locked:
                 if how & SWAPIN_BYPASS:
-                    swapcache_clear(system, entry)
+                    swapcache_clear(system, swp_entry(si.type, off))
                 else:
                     swap_cache_del_folio(folio)
                 folio.unlock()
@@ -268,8 +275,8 @@ class MmStruct:
             if ret not in (-errno.EAGAIN, -errno.EIO) or locked:
                 if locked:
                     folio.unlock()
-                raise kerror(errno.EINVAL, f"mm {self.id}: page {vpn}: swap entry {entry:#x} "
-                             f"has no reference to drop, or folio {folio.pfn} cannot be "
+                raise kerror(errno.EINVAL, f"mm {self.id}: page {vpn}: swap slot {off} of "
+                             f"{si.name} has no reference to drop, or folio {folio.pfn} cannot be "
                              "mapped")
             folio.lock()  # sleeps while the read (or reclaim) holds it
             locked = SWAPIN_LOCKED

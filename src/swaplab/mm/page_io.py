@@ -81,12 +81,14 @@ def _submit(ctx: SwapIoCtx, rw: int) -> None:
         swap_read_submit(ctx)
 
 
-def swap_add_folio(ctx: SwapIoCtx, folio: Folio, rw: int) -> None:
-    """Add ``folio`` to the caller's batch, flushing first or after as the rules say."""
+def swap_add_folio(ctx: SwapIoCtx, folio: Folio, rw: int, sis: SwapInfo | None = None) -> None:
+    """Add ``folio`` to the caller's batch, flushing first or after as the
+    rules say. ``sis``, when given, is the folio's area (saves the lookup)."""
     if ctx.sio is not None and not swap_can_merge(ctx, folio, rw):
         _submit(ctx, ctx.sio.rw)
     if ctx.sio is None:
-        sis = folio_swap_info(folio)
+        if sis is None:
+            sis = folio_swap_info(folio)
         ctx.sis = sis
         ctx.sio = SwapIocb(sis, rw)
     sio = ctx.sio
@@ -375,16 +377,19 @@ def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
 
 # --- swap-in ---------------------------------------------------------------------------
 
-def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
-    """Start reading a locked, not-uptodate swap-cache folio.
+def swap_read_folio(folio: Folio, ctx: SwapIoCtx, sis: SwapInfo | None = None,
+                    off: int = 0) -> None:
+    """Start reading a locked, not-uptodate swap-cache folio (of area ``sis``
+    at slot ``off``, when the caller has them at hand).
 
     Zero-map pages are filled at once and zswap is asked before any device
     I/O; otherwise the folio joins the read batch in ``ctx`` and is unlocked by
     :func:`swap_read_end` when the batch completes.
     """
     system = _system(folio)
-    sis = folio_swap_info(folio)
-    off = swp_offset(folio.swap)
+    if sis is None:
+        sis = folio_swap_info(folio)
+        off = swp_offset(folio.swap)
     nr = folio.nr_pages
     # an order-0 folio's zero bit is one scalar read (every fault takes it)
     if nr > 1 or sis.zeromap.item(off):
@@ -409,7 +414,7 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx) -> None:
                 folio.set(PG.error)
             folio.unlock()
             return
-    swap_add_folio(ctx, folio, READ)
+    swap_add_folio(ctx, folio, READ, sis)
 
 
 # --- the default block ops (swap_bdev_ops) ---------------------------------------------

@@ -35,8 +35,7 @@ from .page_io import swap_read_folio, swap_read_submit
 from .swap_iocb import SwapIoCtx
 from .swapfile import (
     SWP,
-    swap_cache_add_folio,
-    swap_cache_get_folio,
+    swap_cache_add,
     swapcache_clear,
     swapcache_prepare,
 )
@@ -47,6 +46,7 @@ from .vmstat import VmEvent
 if TYPE_CHECKING:
     from ..system import System
     from .memory import MmStruct, Vma
+    from .swapfile import SwapInfo
 
 #: VMA readahead never looks further than 1 << 5 pages.
 SWAP_RA_ORDER_CEILING = 5
@@ -58,22 +58,25 @@ SWAP_RA_HITS_MAX = 0xFF
 BYPASS_BACKOFF_S = 0.0001
 
 
-def _swapin_folio_alloc(system: System, entry: int) -> Folio | None:
-    """A new locked, swap-backed order-0 folio for ``entry``, charged to the
-    cgroup that owns the slot; None without memory or room in that cgroup."""
+def _swapin_folio_alloc(system: System, si: SwapInfo, off: int) -> Folio | None:
+    """A new locked, swap-backed order-0 folio for slot ``off`` of ``si``,
+    charged to the cgroup that owns the slot; None without memory or room in
+    that cgroup."""
     try:
         folio = alloc_folio(system, 0)
     except OSError:
         return None
-    si = system.swap.info_of(entry)
-    memcg = system.memcgs.get(si.swap_cgroup.item(swp_offset(entry)))
+    memcg = system.memcgs.get(si.swap_cgroup.item(off))
     if memcg is not None and memcg.id:
         try:
             mem_cgroup_charge(folio, memcg)
         except OSError:
             folio.free()
             return None
-    folio.set(PG.locked | PG.swapbacked)  # new: nobody else can hold or wait on it
+    # __folio_set_locked, __folio_set_swapbacked: a plain store, no flag lock,
+    # on a folio nobody else can see yet
+    flags = folio.mem.flags
+    flags[folio.pfn] = flags.item(folio.pfn) | PG.locked | PG.swapbacked
     return folio
 
 
@@ -88,24 +91,42 @@ def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
     means no memory (or no room in the owning cgroup), or the entry was freed
     meanwhile.
     """
+    return _read_swap_cache(system, system.swap.info_of(entry), entry, swp_offset(entry), ctx)
+
+
+def _read_swap_cache(system: System, si: SwapInfo, entry: int, off: int, ctx: SwapIoCtx
+                     ) -> tuple[Folio | None, bool]:
+    """:func:`read_swap_cache_async` for ``entry``, slot ``off`` of ``si``."""
     while True:
-        folio = swap_cache_get_folio(system, entry)
-        if folio is not None:
-            return folio, False
-        folio = _swapin_folio_alloc(system, entry)
+        pfn = si.cache.item(off)
+        if pfn >= 0:
+            return Folio(system.mem, pfn), False
+        folio = _swapin_folio_alloc(system, si, off)
         if folio is None:
             return None, False
-        ret = swap_cache_add_folio(folio, entry)
+        ret = swap_cache_add(si, off, folio, entry)
         if ret == 0:
             system.memcgs[system.mem.memcg.item(folio.pfn)].lruvec.add_folio(folio.pfn)
-            swap_read_folio(folio, ctx)
+            swap_read_folio(folio, ctx, si, off)
             return folio, True
         folio.unlock()
         folio.free()
         if ret != -errno.EEXIST:
             return None, False
-        if swap_cache_get_folio(system, entry) is None:
+        if si.cache.item(off) < 0:
             time.sleep(BYPASS_BACKOFF_S)  # claimed by a bypassing swap-in: let it finish
+
+
+def swapin_sync(system: System, si: SwapInfo, entry: int, off: int) -> Folio | None:
+    """The swap-in of a count-1 ``entry`` (slot ``off`` of ``si``) on a
+    SWP_SYNCHRONOUS_IO area through the swap cache, as since the swap
+    table: :func:`read_swap_cache_async` and the read submitted at once, in
+    a batch of its own. Returns the folio (locked until its read ends; not
+    uptodate if it failed), or None as read_swap_cache_async does."""
+    ctx = SwapIoCtx()
+    folio, _ = _read_swap_cache(system, si, entry, off, ctx)
+    swap_read_submit(ctx)
+    return folio
 
 
 def swapin_sync_bypass(system: System, entry: int) -> Folio | None:
@@ -119,7 +140,8 @@ def swapin_sync_bypass(system: System, entry: int) -> Folio | None:
     releases the claim (swapcache_clear) once the PTE is set."""
     if swapcache_prepare(system, entry):
         return None
-    folio = _swapin_folio_alloc(system, entry)
+    si = system.swap.info_of(entry)
+    folio = _swapin_folio_alloc(system, si, swp_offset(entry))
     if folio is None:
         swapcache_clear(system, entry)
         return None

@@ -226,7 +226,7 @@ class SwapInfo:
             self.inflight += 1
 
     def io_end(self) -> None:
-        with self.io_idle:
+        with self.io_lock:  # io_idle's own lock (the Condition's with is Python code)
             self.inflight -= 1
             if self.inflight == 0 and self.io_waiters:
                 self.io_idle.notify_all()
@@ -253,8 +253,8 @@ class SwapInfo:
 
     def _relocate(self, c: int) -> None:
         """Put cluster ``c`` on the list its count says (after alloc or free)."""
-        n = self.cluster_count[c]
-        flag = self.cluster_flags[c]
+        n = self.cluster_count.item(c)
+        flag = self.cluster_flags.item(c)
         if n == 0:
             self._move(c, CLUSTER_FLAG_FREE)
             if self.flags & SWP.PAGE_DISCARD:
@@ -390,8 +390,12 @@ class SwapInfo:
         c = off // SWAPFILE_CLUSTER
         swap_range_free(self, off, nr)
         with self.lock:
-            self.cluster_count[c] -= nr
-            self._relocate(c)
+            counts = self.cluster_count
+            n = counts.item(c) - nr
+            counts[c] = n
+            # a cluster changes lists only when it empties or stops being full
+            if n == 0 or self.cluster_flags.item(c) in (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL):
+                self._relocate(c)
 
 
 # --- the swap table of a System --------------------------------------------------------
@@ -745,14 +749,20 @@ def swap_cache_add_folio(folio: Folio, entry: int) -> int:
     Returns 0, -EEXIST when another folio already caches the slot (a racing
     fault won), or -ENOENT when the slot is not in use.
     """
-    system = folio.mem.system
     nr = folio.nr_pages
-    si, off, c = _range_of(system, entry, nr)
+    si, off, _ = _range_of(folio.mem.system, entry, nr)
+    return swap_cache_add(si, off, folio, entry, nr)
+
+
+def swap_cache_add(si: SwapInfo, off: int, folio: Folio, entry: int, nr: int = 1) -> int:
+    """:func:`swap_cache_add_folio` for a caller that has looked up ``entry``'s
+    area ``si`` and offset ``off`` already (and checked that its ``nr`` slots
+    lie in one cluster)."""
     mem = folio.mem
-    with si.cluster_locks[c], mem.flag_lock:
+    with si.cluster_locks[off // SWAPFILE_CLUSTER], mem.flag_lock:
         ret = si.table.cache_add(mem.map, off, nr, folio.pfn, entry)
     if not ret:
-        system.vmstat.mod(VmEvent.nr_swapcached, nr)
+        si.system.vmstat.mod(VmEvent.nr_swapcached, nr)
     return ret
 
 

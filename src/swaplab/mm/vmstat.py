@@ -66,6 +66,14 @@ class VmStat:
         with self._lock:
             self._ev[item] += n
 
+    def count2(self, item: VmEvent, other: VmEvent) -> None:
+        """Add 1 to ``item`` and to ``other`` in one step (a major fault's
+        pgfault and pgmajfault)."""
+        with self._lock:
+            ev = self._ev
+            ev[item] += 1
+            ev[other] += 1
+
     def mod(self, item: VmEvent, delta: int) -> None:
         """Move a gauge (``nr_swapcached``) by ``delta``."""
         with self._lock:

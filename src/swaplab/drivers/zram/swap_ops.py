@@ -70,7 +70,8 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
 
 
 def zram_swap_slot_free_notify(sis: SwapInfo, offset: int) -> None:
-    _zram(sis).slot_free_notify(offset)
+    # _zram(sis), without the call: every freed slot comes here
+    (sis.private_data or sis.bdev.private_data).slot_free_notify(offset)
 
 
 zram_swap_ops = SwapOps(name="zram", submit_write=zram_swap_submit_write,
