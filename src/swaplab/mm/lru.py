@@ -142,7 +142,8 @@ class Lruvec:
         """:meth:`add` for one folio with scalar operations (every fault adds one)."""
         mem = self.mem
         which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
-        with mem.flag_lock:
+        mem.flag_lock.acquire()  # not ``with``: every fault (see VmStat.count)
+        try:
             fl = mem.flags.item(pfn)
             if fl & PG.lru:
                 raise RuntimeError(f"folio_add_lru: folio {pfn} is on a list")
@@ -150,9 +151,12 @@ class Lruvec:
             seq = mem.lru_next
             mem.lru_next = seq + 1
             mem.lru_seq[pfn] = seq
-            with mem.zone_lock:
-                self._count[which] += 1
+            mem.zone_lock.acquire()
+            self._count[which] += 1  # cannot raise: a memoryview of int64
+            mem.zone_lock.release()
             self.lists[which].append_one(pfn, seq)
+        finally:
+            mem.flag_lock.release()
 
     def isolate(self, which: int, n: int) -> np.ndarray:
         """isolate_lru_folios: take up to ``n`` folios off the old end (PG_lru cleared)."""

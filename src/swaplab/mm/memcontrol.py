@@ -83,17 +83,23 @@ class MemcgStats:
     def count(self, memcg_id: int, item: MemcgEvent, n: int = 1) -> None:
         if not 0 <= memcg_id < MAX_MEMCG:
             raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
-        with self.lock:
+        self.lock.acquire()  # not ``with``: on every fault (see VmStat.count)
+        try:
             self._flat[memcg_id * self._cols + item] += n
+        finally:
+            self.lock.release()
 
     def count2(self, memcg_id: int, item: MemcgEvent, other: MemcgEvent) -> None:
         """Add 1 to ``item`` and to ``other`` of one cgroup in one step."""
         if not 0 <= memcg_id < MAX_MEMCG:
             raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
         row = memcg_id * self._cols
-        with self.lock:
+        self.lock.acquire()
+        try:
             self._flat[row + item] += 1
             self._flat[row + other] += 1
+        finally:
+            self.lock.release()
 
     def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int | np.ndarray = 1) -> None:
         """Add ``n`` (or ``n[k]``) to ``item`` of cgroup ``ids[k]`` for every k
@@ -209,8 +215,11 @@ class MemCgroup:
             return n
 
     def uncharge_swap(self, nr: int) -> None:
-        with self.lock:
+        self.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
+        try:
             self.swap_usage -= nr
+        finally:
+            self.lock.release()
 
     # --- zswap charge -------------------------------------------------------------------
     def zswap_may_store(self) -> bool:

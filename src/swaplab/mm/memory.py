@@ -178,7 +178,8 @@ class MmStruct:
         if not 0 <= vpn < self.nr_pages:
             self._check(vpn)
         system = self.system
-        with self.ptl:
+        self.ptl.acquire()  # not ``with``: every fault (see VmStat.count)
+        try:
             pte = self.ptes.item(vpn)
             if pte_present(pte):
                 folio = Folio(system.mem, pte_pfn(pte))
@@ -189,6 +190,8 @@ class MmStruct:
                 system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
                 return self.do_anonymous_page(vpn)
             return self.do_swap_page(vpn, pte_to_swp_entry(pte), write)  # counts pgfault
+        finally:
+            self.ptl.release()
 
     def do_anonymous_page(self, vpn: int) -> Folio:
         folio = alloc_folio(self.system, 0)
@@ -255,12 +258,18 @@ class MmStruct:
         lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
         locked = 0
         while True:
-            with lock:
-                with mem.flag_lock:
+            lock.acquire()  # not ``with``: every fault (see VmStat.count)
+            try:
+                mem.flag_lock.acquire()
+                try:
                     ret = si.table.swapin_map(mem.map, self.ptes, vpn, folio.pfn, self.id,
                                               off, how | locked)
+                finally:
+                    mem.flag_lock.release()
                 if ret > 0 and ret & SWAPIN_SLOT_FREE:
                     si._entries_free(off, 1)
+            finally:
+                lock.release()
             if ret > 0:
                 break
             if ret == -errno.EIO and locked:

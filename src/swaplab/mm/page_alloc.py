@@ -102,11 +102,14 @@ class PhysMem:
         """
         if not 0 <= order <= MAX_PAGE_ORDER:
             raise ValueError(f"page order {order} outside 0..{MAX_PAGE_ORDER}")
-        with self.zone_lock:
+        self.zone_lock.acquire()  # not ``with``: every fault (see VmStat.count)
+        try:
             pfn = self.zone.alloc(order)
             if pfn < 0:
                 return -1
             self.memcg_pages[0] += 1 << order
+        finally:
+            self.zone_lock.release()
         if order:  # the rest of a free frame's state is clean already (free_pages)
             self.order[pfn : pfn + (1 << order)] = order
         return pfn

@@ -177,12 +177,15 @@ def _end_once(sio: SwapIocb, what: str) -> None:
     """Mark the batch ended (BatchEndedTwice the second time) and add the time
     since its submission to the area's ``backend_ns``."""
     sis = sio.sis
-    with sis.io_lock:
+    sis.io_lock.acquire()  # not ``with``: every batch (see VmStat.count)
+    try:
         if sio._ended:
             raise BatchEndedTwice(f"{what} called twice for {sio!r}")
         sio._ended = True
         if sio.start_ns:
             sis.backend_ns[sio.rw] += _perf_ns() - sio.start_ns
+    finally:
+        sis.io_lock.release()
 
 
 def swap_write_end(sio: SwapIocb, failed: bool) -> None:
@@ -209,10 +212,17 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
         folios_set_flags(mem, sio.pfns(), set_=PG.error, clear=PG.locked | PG.uptodate)
     else:
         stats = system.memcg_stats
-        with mem.flag_lock, stats.lock:  # one compiled walk: flags and cgroup counts
-            nr, orders = mem.map.end_io(sio.pfns(), PG.uptodate, PG.locked | PG.error,
+        pfns = sio.pfns()
+        mem.flag_lock.acquire()  # not ``with``: every batch (see VmStat.count)
+        stats.lock.acquire()
+        try:  # one compiled walk: flags and cgroup counts
+            nr, orders = mem.map.end_io(pfns, PG.uptodate, PG.locked | PG.error,
                                         stats.ev, MemcgEvent.pswpin)
-            mem.wake_flags()
+            if mem.flag_sleepers:  # wake_flags
+                mem.flag_wait.notify_all()
+        finally:
+            stats.lock.release()
+            mem.flag_lock.release()
         system.vmstat.count(VmEvent.pswpin, nr)
         if orders is not None:
             for order, n in enumerate(orders):

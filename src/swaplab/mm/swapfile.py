@@ -221,15 +221,23 @@ class SwapInfo:
         return start_block + (offset - start_page)
 
     # --- in-flight batches (swapoff waits for them) -------------------------------------
+    # io_lock as acquire / try / finally release, not ``with``: every batch
+    # (see VmStat.count); it is io_idle's own lock
     def io_begin(self) -> None:
-        with self.io_lock:
+        self.io_lock.acquire()
+        try:
             self.inflight += 1
+        finally:
+            self.io_lock.release()
 
     def io_end(self) -> None:
-        with self.io_lock:  # io_idle's own lock (the Condition's with is Python code)
+        self.io_lock.acquire()
+        try:
             self.inflight -= 1
             if self.inflight == 0 and self.io_waiters:
                 self.io_idle.notify_all()
+        finally:
+            self.io_lock.release()
 
     # --- cluster lists (caller holds self.lock) -----------------------------------------
     def _list_of(self, c: int) -> dict[int, None]:
@@ -389,13 +397,16 @@ class SwapInfo:
     def _entries_free(self, off: int, nr: int) -> None:
         c = off // SWAPFILE_CLUSTER
         swap_range_free(self, off, nr)
-        with self.lock:
+        self.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
+        try:
             counts = self.cluster_count
             n = counts.item(c) - nr
             counts[c] = n
             # a cluster changes lists only when it empties or stops being full
             if n == 0 or self.cluster_flags.item(c) in (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL):
                 self._relocate(c)
+        finally:
+            self.lock.release()
 
 
 # --- the swap table of a System --------------------------------------------------------
@@ -759,8 +770,14 @@ def swap_cache_add(si: SwapInfo, off: int, folio: Folio, entry: int, nr: int = 1
     area ``si`` and offset ``off`` already (and checked that its ``nr`` slots
     lie in one cluster)."""
     mem = folio.mem
-    with si.cluster_locks[off // SWAPFILE_CLUSTER], mem.flag_lock:
+    lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
+    lock.acquire()  # not ``with``: every swap-in (see VmStat.count)
+    mem.flag_lock.acquire()
+    try:
         ret = si.table.cache_add(mem.map, off, nr, folio.pfn, entry)
+    finally:
+        mem.flag_lock.release()
+        lock.release()
     if not ret:
         si.system.vmstat.mod(VmEvent.nr_swapcached, nr)
     return ret
@@ -828,12 +845,15 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
         for cid, cnt in zip(*np.unique(ids, return_counts=True), strict=True):
             memcgs[int(cid)].uncharge_swap(int(cnt))
     st = system.swap
-    with st.lock:
+    st.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
+    try:
         st.nr_swap_pages += nr
         was_full = si.inuse_pages >= si.pages
         si.inuse_pages -= nr
         if was_full and si.flags & SWP.WRITEOK:
             st._add_avail(si)
+    finally:
+        st.lock.release()
 
 
 # --- driver registration: one ops table per block driver -----------------------------
