@@ -396,10 +396,10 @@ def swap_read_folio(folio: Folio, ctx: SwapIoCtx, sis: SwapInfo | None = None,
     I/O; otherwise the folio joins the read batch in ``ctx`` and is unlocked by
     :func:`swap_read_end` when the batch completes.
     """
-    system = _system(folio)
     if sis is None:
         sis = folio_swap_info(folio)
         off = swp_offset(folio.swap)
+    system = sis.system
     nr = folio.nr_pages
     # an order-0 folio's zero bit is one scalar read (every fault takes it)
     if nr > 1 or sis.zeromap.item(off):

@@ -65,7 +65,10 @@ class SwapIocb:
             folios = self.folios
             out = np.empty((3, max(len(folios), self.len >> PAGE_SHIFT)), dtype=np.int64)
             nr_folios, nr_pages = folios[0].mem.map.folios_pages(folios, out)
-            p = self._pages = (out[0, :nr_folios], out[1, :nr_pages], out[2, :nr_pages])
+            if nr_folios == nr_pages == out.shape[1]:  # all order 0: whole rows, no slices
+                p = self._pages = (out[0], out[1], out[2])
+            else:
+                p = self._pages = (out[0, :nr_folios], out[1, :nr_pages], out[2, :nr_pages])
         return p
 
     def pfns(self) -> np.ndarray:

@@ -831,8 +831,11 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
             zswap.invalidate(swp_entry(si.type, off))
     notify = si.ops.slot_free_notify if si.ops is not None else None
     if notify is not None:
-        for off in range(offset, offset + nr):
-            notify(si, off)
+        if nr == 1:
+            notify(si, offset)
+        else:
+            for off in range(offset, offset + nr):
+                notify(si, off)
     memcgs = system.memcgs
     if si.vswap is not None:  # a virtual slot was never charged
         si.zeromap[offset : offset + nr] = False

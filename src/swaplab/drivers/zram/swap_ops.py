@@ -66,7 +66,7 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
     sio = ctx.sio
     _, pfns, idx = sio.pages()
     m, err = zram.read_pages(sio.folios[0].mem.data, idx, pfns)
-    swap_read_end(sio, _failed(zram, "Read", err, idx, m))
+    swap_read_end(sio, err < 0 and _failed(zram, "Read", err, idx, m))
 
 
 def zram_swap_slot_free_notify(sis: SwapInfo, offset: int) -> None:
