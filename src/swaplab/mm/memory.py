@@ -212,24 +212,24 @@ class MmStruct:
         system = self.system
         si = system.swap.info_of(entry)
         off = swp_offset(entry)
-        vma = self.find_vma(vpn)
+        sync_io = si.synchronous_io
         pfn = si.cache.item(off)  # swap_cache_get_folio, with the area at hand
         bypass = False
         if pfn >= 0:
             folio = Folio(system.mem, pfn)
             system.vmstat.count(VmEvent.pgfault)
             system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
-            swap_update_readahead(system, folio, vma, vpn)
+            swap_update_readahead(system, folio, self.find_vma(vpn), vpn)
         else:
             folio = None
-            if si.synchronous_io and si.swap_map.item(off) == 1:  # swap_count
+            if sync_io and si.swap_map.item(off) == 1:  # swap_count
                 if system.swapin == "sync-bypass":
                     folio = swapin_sync_bypass(system, entry)
                     bypass = folio is not None
                 if folio is None:  # the swap table's path, or the slot was taken meanwhile
                     folio = swapin_sync(system, si, entry, off)
             else:
-                folio = swapin_readahead(system, self, vma, vpn)
+                folio = swapin_readahead(system, self, self.find_vma(vpn), vpn)
             if folio is None:
                 system.vmstat.count(VmEvent.pgfault)
                 system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
@@ -237,7 +237,7 @@ class MmStruct:
             system.vmstat.count2(VmEvent.pgfault, VmEvent.pgmajfault)
             system.memcg_stats.count2(self.memcg.id, MemcgEvent.pgfault, MemcgEvent.pgmajfault)
         how = SWAPIN_BYPASS if bypass else 0
-        if si.synchronous_io or write or vm_swap_full(system):
+        if sync_io or write or vm_swap_full(system):
             how |= SWAPIN_FREE_SWAP
         if write:
             how |= SWAPIN_WRITE
