@@ -67,6 +67,12 @@ class MemcgEvent(IntEnum):
     pgdeactivate = 12
 
 
+# The cgroup events counted on every fault, as plain ints (see vmstat.PGFAULT)
+MEMCG_PGFAULT = MemcgEvent.pgfault.value
+MEMCG_PGMAJFAULT = MemcgEvent.pgmajfault.value
+MEMCG_PSWPIN = MemcgEvent.pswpin.value
+
+
 class MemcgStats:
     """Event counters of every cgroup of a System: one ``(MAX_MEMCG, events)`` array."""
 
@@ -80,7 +86,7 @@ class MemcgStats:
         #: while holding it (mm/page_io.py)
         self.lock = threading.Lock()
 
-    def count(self, memcg_id: int, item: MemcgEvent, n: int = 1) -> None:
+    def count(self, memcg_id: int, item: MemcgEvent | int, n: int = 1) -> None:
         if not 0 <= memcg_id < MAX_MEMCG:
             raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
         self.lock.acquire()  # not ``with``: on every fault (see VmStat.count)
@@ -89,7 +95,7 @@ class MemcgStats:
         finally:
             self.lock.release()
 
-    def count2(self, memcg_id: int, item: MemcgEvent, other: MemcgEvent) -> None:
+    def count2(self, memcg_id: int, item: MemcgEvent | int, other: MemcgEvent | int) -> None:
         """Add 1 to ``item`` and to ``other`` of one cgroup in one step."""
         if not 0 <= memcg_id < MAX_MEMCG:
             raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")

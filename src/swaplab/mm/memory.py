@@ -45,7 +45,13 @@ from .._native import (
 from ..consts import HPAGE_PMD_NR, SWAPFILE_CLUSTER
 from ..errors import kerror
 from .folio import PG, Folio
-from .memcontrol import MemcgEvent, mem_cgroup_charge, mem_cgroup_charge_frames
+from .memcontrol import (
+    MEMCG_PGFAULT,
+    MEMCG_PGMAJFAULT,
+    MemcgEvent,
+    mem_cgroup_charge,
+    mem_cgroup_charge_frames,
+)
 from .page_io import swap_read_submit
 from .swap_iocb import SwapIoCtx
 from .swap_state import (
@@ -77,7 +83,7 @@ from .swapops import (
     swp_types,
 )
 from .vmscan import SWAP_CLUSTER_MAX, alloc_folio, balance_pgdat, shrink_folio_list
-from .vmstat import VmEvent
+from .vmstat import NR_SWAPCACHE, PGFAULT, PGMAJFAULT, VmEvent
 
 if TYPE_CHECKING:
     from ..system import System
@@ -217,8 +223,8 @@ class MmStruct:
         bypass = False
         if pfn >= 0:
             folio = Folio(system.mem, pfn)
-            system.vmstat.count(VmEvent.pgfault)
-            system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
+            system.vmstat.count(PGFAULT)
+            system.memcg_stats.count(self.memcg.id, MEMCG_PGFAULT)
             swap_update_readahead(system, folio, self.find_vma(vpn), vpn)
         else:
             folio = None
@@ -234,8 +240,8 @@ class MmStruct:
                 system.vmstat.count(VmEvent.pgfault)
                 system.memcg_stats.count(self.memcg.id, MemcgEvent.pgfault)
                 raise kerror(errno.ENOMEM, f"mm {self.id}: no memory to swap in page {vpn}")
-            system.vmstat.count2(VmEvent.pgfault, VmEvent.pgmajfault)
-            system.memcg_stats.count2(self.memcg.id, MemcgEvent.pgfault, MemcgEvent.pgmajfault)
+            system.vmstat.count2(PGFAULT, PGMAJFAULT)
+            system.memcg_stats.count2(self.memcg.id, MEMCG_PGFAULT, MEMCG_PGMAJFAULT)
         how = SWAPIN_BYPASS if bypass else 0
         if sync_io or write or vm_swap_full(system):
             how |= SWAPIN_FREE_SWAP
@@ -290,7 +296,7 @@ class MmStruct:
             folio.lock()  # sleeps while the read (or reclaim) holds it
             locked = SWAPIN_LOCKED
         if ret & SWAPIN_UNCACHED:
-            system.vmstat.mod(VmEvent.nr_swapcached, -1)
+            system.vmstat.mod(NR_SWAPCACHE, -1)
         if locked:
             folio.unlock()
 

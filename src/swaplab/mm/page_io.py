@@ -38,10 +38,10 @@ import numpy as np
 from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
 from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
 from .folio import PG, Folio, folios_set_flags
-from .memcontrol import MemcgEvent
+from .memcontrol import MEMCG_PSWPIN, MemcgEvent
 from .swap_iocb import READ, WRITE, SwapIocb, SwapIoCtx, SwapOps
 from .swapops import swp_offset, swp_offsets, swp_types
-from .vmstat import MthpStat, VmEvent
+from .vmstat import NRSWPIN, NRSWPOUT, PSWPIN, MthpStat, VmEvent
 from .vswap_table import VT
 
 _perf_ns = time.perf_counter_ns
@@ -125,7 +125,7 @@ def swap_add_folios(ctx: SwapIoCtx, folios: list[Folio], sis: SwapInfo, rw: int)
             _submit(ctx, rw)
 
 
-def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
+def _flush(ctx: SwapIoCtx, rw: int, event: int) -> None:
     """Hand the batch to the area's ops. A backend that raises instead of
     completing does not wedge the core: the error is logged, the batch ends
     as failed (pages stay dirty / not uptodate) unless the backend ended it
@@ -158,12 +158,12 @@ def _flush(ctx: SwapIoCtx, rw: int, event: VmEvent) -> None:
 
 def swap_write_submit(ctx: SwapIoCtx) -> None:
     """Flush the write batch being built (no-op when there is none)."""
-    _flush(ctx, WRITE, VmEvent.nrswpout)
+    _flush(ctx, WRITE, NRSWPOUT)
 
 
 def swap_read_submit(ctx: SwapIoCtx) -> None:
     """Flush the read batch being built (no-op when there is none)."""
-    _flush(ctx, READ, VmEvent.nrswpin)
+    _flush(ctx, READ, NRSWPIN)
 
 
 # --- completion ------------------------------------------------------------------------
@@ -217,13 +217,13 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
         stats.lock.acquire()
         try:  # one compiled walk: flags and cgroup counts
             nr, orders = mem.map.end_io(pfns, PG.uptodate, PG.locked | PG.error,
-                                        stats.ev, MemcgEvent.pswpin)
+                                        stats.ev, MEMCG_PSWPIN)
             if mem.flag_sleepers:  # wake_flags
                 mem.flag_wait.notify_all()
         finally:
             stats.lock.release()
             mem.flag_lock.release()
-        system.vmstat.count(VmEvent.pswpin, nr)
+        system.vmstat.count(PSWPIN, nr)
         if orders is not None:
             for order, n in enumerate(orders):
                 if n:

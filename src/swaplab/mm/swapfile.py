@@ -59,7 +59,7 @@ from .swapops import (
     swp_type,
     swp_types,
 )
-from .vmstat import MthpStat, VmEvent
+from .vmstat import NR_SWAPCACHE, MthpStat, VmEvent
 from .vswap_table import VT
 
 if TYPE_CHECKING:
@@ -779,7 +779,7 @@ def swap_cache_add(si: SwapInfo, off: int, folio: Folio, entry: int, nr: int = 1
         mem.flag_lock.release()
         lock.release()
     if not ret:
-        si.system.vmstat.mod(VmEvent.nr_swapcached, nr)
+        si.system.vmstat.mod(NR_SWAPCACHE, nr)
     return ret
 
 

@@ -40,6 +40,17 @@ class VmEvent(IntEnum):
     nrswpout = 19
 
 
+# The items counted on every fault, as plain ints under the kernel's names:
+# looking an IntEnum member up and indexing a list with it cost ~2.5x a plain
+# int, and a fault counts six of them.
+NR_SWAPCACHE = VmEvent.nr_swapcached.value
+PGFAULT = VmEvent.pgfault.value
+PGMAJFAULT = VmEvent.pgmajfault.value
+PSWPIN = VmEvent.pswpin.value
+NRSWPIN = VmEvent.nrswpin.value
+NRSWPOUT = VmEvent.nrswpout.value
+
+
 class MthpStat(IntEnum):
     """Per-size files in /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats/."""
 
@@ -64,7 +75,7 @@ class VmStat:
     # The lock is taken as acquire / try / finally release, not ``with``:
     # these run several times a fault, and ``with`` costs 2.5x as much (it
     # builds two bound methods on every entry).
-    def count(self, item: VmEvent, n: int = 1) -> None:
+    def count(self, item: VmEvent | int, n: int = 1) -> None:
         """Add ``n`` to ``item``."""
         self._lock.acquire()
         try:
@@ -72,7 +83,7 @@ class VmStat:
         finally:
             self._lock.release()
 
-    def count2(self, item: VmEvent, other: VmEvent) -> None:
+    def count2(self, item: VmEvent | int, other: VmEvent | int) -> None:
         """Add 1 to ``item`` and to ``other`` in one step (a major fault's
         pgfault and pgmajfault)."""
         ev = self._ev
@@ -83,7 +94,7 @@ class VmStat:
         finally:
             self._lock.release()
 
-    def mod(self, item: VmEvent, delta: int) -> None:
+    def mod(self, item: VmEvent | int, delta: int) -> None:
         """Move a gauge (``nr_swapcached``) by ``delta``."""
         self._lock.acquire()
         try:
