@@ -34,7 +34,6 @@ from .memcontrol import mem_cgroup_charge
 from .page_io import swap_read_folio, swap_read_submit
 from .swap_iocb import SwapIoCtx
 from .swapfile import (
-    SWP,
     swap_cache_add,
     swapcache_clear,
     swapcache_prepare,
@@ -204,7 +203,7 @@ def swap_use_vma_readahead(system: System) -> bool:
     """VMA readahead when enabled and no active area is rotational (nr_rotate_swap)."""
     if not system.swap_ra.vma_ra_enabled:
         return False
-    return all(si.flags & SWP.SOLIDSTATE for si in system.swap.active())
+    return all(si.solidstate for si in system.swap.active())
 
 
 def swap_update_readahead(system: System, folio: Folio, vma: Vma | None, vpn: int) -> None:

@@ -294,7 +294,7 @@ class VirtualSwap:
             charged.append((cid, cnt))
         out = np.empty(n, dtype=np.int64)
         got = 0
-        if psi.flags & SWP.WRITEOK:
+        if psi.writeok:
             while got < n:
                 off = psi.cluster_alloc_swap_entry(0, -1, count=1)
                 if off < 0:
@@ -339,7 +339,7 @@ class VirtualSwap:
         before it decompresses a batch of entries to write them back."""
         system = self.system
         psi = self.physical
-        if not psi.flags & SWP.WRITEOK:
+        if not psi.writeok:
             return 0
         free = psi.pages - psi.inuse_pages
         want: dict[int, int] = {}
