@@ -70,8 +70,10 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
 
 
 def zram_swap_slot_free_notify(sis: SwapInfo, offset: int) -> None:
-    # _zram(sis), without the call: every freed slot comes here
-    (sis.private_data or sis.bdev.private_data).slot_free_notify(offset)
+    zram = sis.private_data  # _zram(sis), without the call: every freed slot comes here
+    if zram is None:
+        zram = sis.bdev.private_data
+    zram.slot_free_notify(offset)
 
 
 zram_swap_ops = SwapOps(name="zram", submit_write=zram_swap_submit_write,
