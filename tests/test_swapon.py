@@ -224,8 +224,10 @@ def test_swapoff_brings_every_page_back(system, disk, pages):
     assert mm.resident() == 0
     si = system.swap.active()[0]
     assert si.inuse_pages == len(pages)
+    assert si.writeok and si.solidstate  # the bools the hot paths read, beside the flags
     free_before = system.mem.nr_free
     system.swapoff(disk)
+    assert not si.writeok and not si.flags & SWP.WRITEOK
     assert system.swap.active() == [] and disk.holder is None
     assert mm.resident() == len(pages)
     assert system.mem.nr_free == free_before - len(pages)

@@ -6,6 +6,14 @@ import threading
 
 import pytest
 
+from swaplab.mm import vmstat
+from swaplab.mm.memcontrol import (
+    MEMCG_PGFAULT,
+    MEMCG_PGMAJFAULT,
+    MEMCG_PSWPIN,
+    MemcgEvent,
+    MemcgStats,
+)
 from swaplab.mm.vmstat import MthpStat, VmEvent, VmStat
 
 
@@ -48,3 +56,33 @@ def test_counts_from_threads_add_up():
     for t in ts:
         t.join()
     assert v["pswpin"] == 20000
+
+
+def test_counts_from_threads_add_up_in_pairs():
+    """count2 (a major fault's pgfault + pgmajfault) and the per-cgroup pair
+    lose nothing under contention, and the plain-int items the fault path
+    counts with name the same counters as the enums."""
+    v = VmStat()
+    st = MemcgStats()
+
+    def work():
+        for _ in range(5000):
+            v.count2(vmstat.PGFAULT, vmstat.PGMAJFAULT)
+            v.mod(vmstat.NR_SWAPCACHE, 1)
+            st.count2(3, MEMCG_PGFAULT, MEMCG_PGMAJFAULT)
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert v["pgfault"] == v["pgmajfault"] == v["nr_swapcached"] == 20000
+    assert v["pswpin"] == 0
+    assert st.ev[3, MemcgEvent.pgfault] == st.ev[3, MemcgEvent.pgmajfault] == 20000
+    assert st.ev[3].sum() == 40000 and st.ev.sum() == 40000
+    for name in ("PGFAULT", "PGMAJFAULT", "PSWPIN", "NRSWPIN", "NRSWPOUT"):
+        assert getattr(vmstat, name) == VmEvent[name.lower()]
+    assert vmstat.NR_SWAPCACHE == VmEvent.nr_swapcached
+    assert MEMCG_PSWPIN == MemcgEvent.pswpin
+    with pytest.raises(IndexError):
+        st.count2(256, MEMCG_PGFAULT, MEMCG_PGMAJFAULT)
