@@ -82,7 +82,7 @@ def test_counts_from_threads_add_up_in_pairs():
     assert st.ev[3].sum() == 40000 and st.ev.sum() == 40000
     for name in ("PGFAULT", "PGMAJFAULT", "PSWPIN", "NRSWPIN", "NRSWPOUT"):
         assert getattr(vmstat, name) == VmEvent[name.lower()]
-    assert vmstat.NR_SWAPCACHE == VmEvent.nr_swapcached
-    assert MEMCG_PSWPIN == MemcgEvent.pswpin
+    assert VmEvent.nr_swapcached == vmstat.NR_SWAPCACHE
+    assert MemcgEvent.pswpin == MEMCG_PSWPIN
     with pytest.raises(IndexError):
         st.count2(256, MEMCG_PGFAULT, MEMCG_PGMAJFAULT)
