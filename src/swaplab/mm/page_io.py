@@ -218,8 +218,7 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
         try:  # one compiled walk: flags and cgroup counts
             nr, orders = mem.map.end_io(pfns, PG.uptodate, PG.locked | PG.error,
                                         stats.ev, MEMCG_PSWPIN)
-            if mem.flag_sleepers:  # wake_flags
-                mem.flag_wait.notify_all()
+            mem.wake_flags()
         finally:
             stats.lock.release()
             mem.flag_lock.release()

@@ -405,11 +405,8 @@ class SwapInfo:
         self.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
         try:
             counts = self.cluster_count
-            n = counts.item(c) - nr
-            counts[c] = n
-            # a cluster changes lists only when it empties or stops being full
-            if n == 0 or self.cluster_flags.item(c) in (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL):
-                self._relocate(c)
+            counts[c] = counts.item(c) - nr
+            self._relocate(c)
         finally:
             self.lock.release()
 

@@ -404,11 +404,7 @@ def alloc_folio(system: System, order: int = 0) -> Folio:
     mem = system.mem
     if mem.nr_free - (1 << order) < system.watermark["low"] and system.kswapd_enabled:
         balance_pgdat(system)
-    if order:
-        folio = Folio.alloc(mem, order)
-    else:  # Folio.alloc's order-0 case without its checks: every fault
-        pfn = mem.alloc_pages(0)
-        folio = Folio(mem, pfn) if pfn >= 0 else None
+    folio = Folio.alloc(mem, order)
     if folio is None:
         try_to_free_pages(system, 1 << order)
         folio = Folio.alloc(mem, order)

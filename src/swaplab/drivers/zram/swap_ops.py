@@ -70,10 +70,7 @@ def zram_swap_submit_read(ctx: SwapIoCtx) -> None:
 
 
 def zram_swap_slot_free_notify(sis: SwapInfo, offset: int) -> None:
-    zram = sis.private_data  # _zram(sis), without the call: every freed slot comes here
-    if zram is None:
-        zram = sis.bdev.private_data
-    zram.slot_free_notify(offset)
+    _zram(sis).slot_free_notify(offset)
 
 
 zram_swap_ops = SwapOps(name="zram", submit_write=zram_swap_submit_write,
