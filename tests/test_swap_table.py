@@ -162,3 +162,86 @@ def test_wrong_arrays_are_refused() -> None:
     with pytest.raises(TypeError):
         _native.SwapTable(np.zeros(8, dtype=np.uint16),
                           np.zeros(8, dtype=np.int64)).cache_del(object(), 1, 1, 0)
+
+
+def test_find_free_continues_from_start_then_wraps(t: Arrays) -> None:
+    t.swap_map[0:512] = 1
+    t.swap_map[[3, 100, 200]] = 0
+    t.cache[100] = 7  # cached, count 0: a slot folio_alloc_swap just took
+    assert t.table.find_free(0, 512, 0, 0) == 3
+    assert t.table.find_free(0, 512, 0, 150) == 200  # from the hint on
+    assert t.table.find_free(0, 512, 0, 201) == 3  # nothing after it: wrap
+    assert t.table.find_free(0, 512, 0, 9999) == 3  # a hint outside: the start
+    t.swap_map[200] = 1
+    t.swap_map[3] = 1
+    assert t.table.find_free(0, 512, 0, 0) == -1
+    # order 2: a free aligned run of four; the hint rounds down to the alignment
+    t.swap_map[516:520] = 0  # one aligned run of four free slots
+    t.swap_map[512:516] = 1
+    t.swap_map[520:1024] = 1
+    t.swap_map[520:524] = 0
+    assert t.table.find_free(512, 1024, 2, 522) == 520
+    assert t.table.find_free(512, 1024, 2, 512) == 516
+    with pytest.raises(OSError) as e:
+        t.table.find_free(1, 512, 2, 0)  # lo not aligned to the order
+    assert e.value.errno == errno.EINVAL
+    with pytest.raises(OSError):
+        t.table.find_free(0, NR_SLOTS + 512, 0, 0)
+
+
+def test_alloc_scan_takes_free_slots_in_order_one_a_folio(t: Arrays) -> None:
+    t.swap_map[1:512] = 1
+    t.swap_map[[40, 41, 90, 300]] = 0
+    t.cache[41] = SWAP_CACHE_CLAIMED  # held by a bypassing swap-in: not free
+    pfns = np.array([5, 6, 7], dtype=np.int64)
+    offs = np.full(3, -9, dtype=np.int64)
+    assert t.table.alloc_scan(30, 512, pfns, offs) == 3
+    assert offs.tolist() == [40, 90, 300]
+    assert t.cache[[40, 90, 300]].tolist() == [5, 6, 7]
+    assert t.swap_map[[40, 90, 300]].tolist() == [0, 0, 0]  # cached, count 0
+    # nothing left from 30 on; a short scan takes fewer than asked, none twice
+    assert t.table.alloc_scan(30, 512, pfns, offs) == 0
+    t.swap_map[500] = 0
+    assert t.table.alloc_scan(0, 512, pfns, offs) == 1 and offs[0] == 500
+    with pytest.raises(OSError) as e:
+        t.table.alloc_scan(0, 512, pfns.astype(np.int32), offs)
+    assert e.value.errno == errno.EINVAL
+
+
+def test_dup_slots_takes_each_reference_or_refuses_it(t: Arrays) -> None:
+    t.swap_map[[10, 11, 12]] = [1, SWAP_MAP_MAX, 0]
+    t.cache[13] = 3  # count 0 but cached: in use
+    offs = np.array([10, 11, 12, 13, 0], dtype=np.int64)  # 0 is the bad header slot
+    ok = np.zeros(5, dtype=bool)
+    assert t.table.dup_slots(offs, ok) == 2
+    assert ok.tolist() == [True, False, False, True, False]
+    assert t.swap_map[[10, 11, 12, 13, 0]].tolist() == [2, SWAP_MAP_MAX, 0, 1, SWAP_MAP_BAD]
+    before = t.state()
+    with pytest.raises(OSError) as e:
+        t.table.dup_slots(np.array([10, NR_SLOTS], dtype=np.int64), np.zeros(2, dtype=bool))
+    assert e.value.errno == errno.EINVAL and str(NR_SLOTS) in str(e.value)
+    with pytest.raises(OSError):
+        t.table.dup_slots(offs, np.zeros(4, dtype=bool))  # ok of the wrong length
+    assert t.state() == before
+
+
+def test_cache_del_slots_reports_the_unused(t: Arrays) -> None:
+    for pfn, off, count in ((5, 20, 0), (6, 700, 2), (7, 21, 0)):
+        t.swap_map[off] = count
+        t.cache[off] = pfn
+        t.swap[pfn] = swp_entry(1, off)
+        t.flags[pfn] = PG.swapcache | PG.uptodate
+    pfns = np.array([5, 6, 7], dtype=np.int64)
+    offs = np.array([20, 700, 21], dtype=np.int64)
+    unused = np.full(3, -1, dtype=np.int64)
+    assert t.table.cache_del_slots(t.map, pfns, offs, unused) == 2
+    assert unused[:2].tolist() == [20, 21]
+    assert t.cache[[20, 700, 21]].tolist() == [SWAP_CACHE_NONE] * 3
+    assert t.swap[[5, 6, 7]].tolist() == [0, 0, 0]
+    assert t.flags[[5, 6, 7]].tolist() == [PG.uptodate] * 3
+    before = t.state()
+    with pytest.raises(OSError) as e:
+        t.table.cache_del_slots(t.map, np.array([NR_FRAMES], dtype=np.int64),
+                                np.array([20], dtype=np.int64), unused[:1])
+    assert e.value.errno == errno.EINVAL and f"pfn {NR_FRAMES}" in str(e.value)
+    assert t.state() == before

@@ -238,7 +238,187 @@ static PyObject *SwapTable_swapin_map(SwapTableObject *self, PyObject *const *ar
 	return PyLong_FromLong(ret);
 }
 
+static int table_ready(SwapTableObject *self)
+{
+	if (self->st.swap_map)
+		return 0;
+	PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
+	return -1;
+}
+
+/* Every offset of @offs inside the table; 0, or -1 with OSError(EINVAL). */
+static int offsets_ok(SwapTableObject *self, const int64_t *offs, Py_ssize_t n,
+		      const char *name)
+{
+	Py_ssize_t k;
+
+	for (k = 0; k < n; k++)
+		if (offs[k] < 0 || (uint64_t)offs[k] >= self->st.nr_slots) {
+			raise_einval("%s: slot %lld outside the table of %llu", name,
+				     (long long)offs[k], (unsigned long long)self->st.nr_slots);
+			return -1;
+		}
+	return 0;
+}
+
+PyDoc_STRVAR(find_free_doc,
+"find_free(lo, hi, order, start) -> offset | -1\n\n"
+"The first free run of 2**order aligned slots in [lo, hi), looking from\n"
+"start to hi and then from lo (swap_find_free).");
+
+static PyObject *SwapTable_find_free(SwapTableObject *self, PyObject *const *args,
+				     Py_ssize_t nargs)
+{
+	long long a[4];
+
+	if (table_ready(self) < 0 || fast_ints(args, nargs, 4, a, "find_free") < 0)
+		return NULL;
+	if (a[0] < 0 || a[1] < a[0] || (uint64_t)a[1] > self->st.nr_slots || a[2] < 0 ||
+	    a[2] > 9 || ((a[0] | a[1]) & ((1LL << a[2]) - 1)))
+		return raise_einval("find_free: slots [%lld, %lld) of order %lld: not aligned "
+				    "or outside the table of %llu", a[0], a[1], a[2],
+				    (unsigned long long)self->st.nr_slots);
+	return PyLong_FromLongLong(swap_find_free(&self->st, (uint64_t)a[0], (uint64_t)a[1],
+						  (unsigned int)a[2], (uint64_t)a[3]));
+}
+
+PyDoc_STRVAR(alloc_scan_doc,
+"alloc_scan(lo, hi, pfns, offs) -> n\n\n"
+"Take the free slots of [lo, hi) in offset order for the order-0 folios at\n"
+"pfns (int64), one each, at most min(len(pfns), len(offs)): slot k is\n"
+"cached by pfns[k] and its offset written to offs[k] (a writable int64\n"
+"array).  Returns how many were taken (swap_alloc_scan).");
+
+static PyObject *SwapTable_alloc_scan(SwapTableObject *self, PyObject *const *args,
+				      Py_ssize_t nargs)
+{
+	Py_buffer pfns, offs;
+	long long a[2];
+	long n;
+
+	if (table_ready(self) < 0)
+		return NULL;
+	if (nargs != 4) {
+		PyErr_Format(PyExc_TypeError, "alloc_scan() takes 4 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (fast_ints(args, 2, 2, a, "alloc_scan") < 0)
+		return NULL;
+	if (a[0] < 0 || a[1] < a[0] || (uint64_t)a[1] > self->st.nr_slots)
+		return raise_einval("alloc_scan: slots [%lld, %lld) outside the table of %llu",
+				    a[0], a[1], (unsigned long long)self->st.nr_slots);
+	if (int64_buffer_arg(args[2], &pfns, 0, "alloc_scan: pfns") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[3], &offs, 1, "alloc_scan: offs") < 0) {
+		PyBuffer_Release(&pfns);
+		return NULL;
+	}
+	n = (long)(pfns.len < offs.len ? pfns.len : offs.len) / 8;
+	n = swap_alloc_scan(&self->st, (uint64_t)a[0], (uint64_t)a[1], pfns.buf, n, offs.buf);
+	PyBuffer_Release(&offs);
+	PyBuffer_Release(&pfns);
+	return PyLong_FromLong(n);
+}
+
+PyDoc_STRVAR(dup_slots_doc,
+"dup_slots(offs, ok) -> took\n\n"
+"One more reference on the slot at each of offs (distinct, int64): ok[k]\n"
+"(a writable bool array as long) says whether slot offs[k] took it; returns\n"
+"how many did (swap_dup_slots).  The caller holds every slot's cluster lock.");
+
+static PyObject *SwapTable_dup_slots(SwapTableObject *self, PyObject *const *args,
+				     Py_ssize_t nargs)
+{
+	Py_buffer offs, ok;
+	PyObject *ret = NULL;
+
+	if (table_ready(self) < 0)
+		return NULL;
+	if (nargs != 2) {
+		PyErr_Format(PyExc_TypeError, "dup_slots() takes 2 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (int64_buffer_arg(args[0], &offs, 0, "dup_slots: offs") < 0)
+		return NULL;
+	if (PyObject_GetBuffer(args[1], &ok, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+		goto out_offs;
+	if (ok.itemsize != 1 || ok.len != offs.len / 8)
+		raise_einval("dup_slots: ok must be a bool array of %zd items", offs.len / 8);
+	else if (offsets_ok(self, offs.buf, offs.len / 8, "dup_slots") == 0)
+		ret = PyLong_FromLong(swap_dup_slots(&self->st, offs.buf, (long)(offs.len / 8),
+						     ok.buf));
+	PyBuffer_Release(&ok);
+out_offs:
+	PyBuffer_Release(&offs);
+	return ret;
+}
+
+PyDoc_STRVAR(cache_del_slots_doc,
+"cache_del_slots(mem_map, pfns, offs, unused) -> n\n\n"
+"The order-0 folios at pfns leave the swap cache of their slots offs (int64\n"
+"arrays of one length); the offsets left with no reference go to unused (a\n"
+"writable int64 array as long), n of them (swap_cache_del_slots).  The\n"
+"caller holds the flag lock and every slot's cluster lock.");
+
+static PyObject *SwapTable_cache_del_slots(SwapTableObject *self, PyObject *const *args,
+					   Py_ssize_t nargs)
+{
+	Py_buffer pfns, offs, unused;
+	struct mem_map *map;
+	PyObject *ret = NULL;
+	Py_ssize_t k, n;
+
+	if (table_ready(self) < 0)
+		return NULL;
+	if (nargs != 4) {
+		PyErr_Format(PyExc_TypeError, "cache_del_slots() takes 4 arguments (%zd given)",
+			     nargs);
+		return NULL;
+	}
+	map = mem_map_of(args[0]);
+	if (!map || int64_buffer_arg(args[1], &pfns, 0, "cache_del_slots: pfns") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[2], &offs, 0, "cache_del_slots: offs") < 0)
+		goto out_pfns;
+	if (int64_buffer_arg(args[3], &unused, 1, "cache_del_slots: unused") < 0)
+		goto out_offs;
+	n = offs.len / 8;
+	if (pfns.len != offs.len || unused.len != offs.len) {
+		raise_einval("cache_del_slots: %zd pfns, %zd slots, room for %zd unused",
+			     pfns.len / 8, n, unused.len / 8);
+		goto out;
+	}
+	if (offsets_ok(self, offs.buf, n, "cache_del_slots") < 0)
+		goto out;
+	for (k = 0; k < n; k++) {
+		int64_t pfn = ((const int64_t *)pfns.buf)[k];
+
+		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames) {
+			raise_einval("cache_del_slots: pfn %lld outside the map of %llu frames",
+				     (long long)pfn, (unsigned long long)map->nr_frames);
+			goto out;
+		}
+	}
+	ret = PyLong_FromLong(swap_cache_del_slots(&self->st, map, pfns.buf, offs.buf, (long)n,
+						   unused.buf));
+out:
+	PyBuffer_Release(&unused);
+out_offs:
+	PyBuffer_Release(&offs);
+out_pfns:
+	PyBuffer_Release(&pfns);
+	return ret;
+}
+
 static PyMethodDef SwapTable_methods[] = {
+	{"find_free", (PyCFunction)(void (*)(void))SwapTable_find_free, METH_FASTCALL,
+	 find_free_doc},
+	{"alloc_scan", (PyCFunction)(void (*)(void))SwapTable_alloc_scan, METH_FASTCALL,
+	 alloc_scan_doc},
+	{"dup_slots", (PyCFunction)(void (*)(void))SwapTable_dup_slots, METH_FASTCALL,
+	 dup_slots_doc},
+	{"cache_del_slots", (PyCFunction)(void (*)(void))SwapTable_cache_del_slots,
+	 METH_FASTCALL, cache_del_slots_doc},
 	{"cache_add", (PyCFunction)(void (*)(void))SwapTable_cache_add, METH_FASTCALL,
 	 cache_add_doc},
 	{"cache_del", (PyCFunction)(void (*)(void))SwapTable_cache_del, METH_FASTCALL,

@@ -291,24 +291,11 @@ class SwapInfo:
         return (self.swap_map[lo:hi] == 0) & (self.cache[lo:hi] < 0)
 
     def _scan_cluster(self, c: int, order: int, start: int | None) -> int:
-        """First free aligned run of ``2**order`` slots in cluster ``c`` (from ``start``); -1."""
+        """First free aligned run of ``2**order`` slots in cluster ``c`` (from ``start``,
+        then from the cluster's first slot); -1. Compiled (swap_find_free)."""
         lo = c * SWAPFILE_CLUSTER
-        n = 1 << order
-        if start is not None and order == 0 and lo <= start < lo + SWAPFILE_CLUSTER \
-                and self.swap_map[start] == 0 and self.cache[start] < 0:
-            return start
-        free = self._free_mask(lo, lo + SWAPFILE_CLUSTER)
-        if order:
-            free = free.reshape(-1, n).all(axis=1)
-        idx = np.flatnonzero(free)
-        if idx.size == 0:
-            return -1
-        if start is not None:
-            first = (start - lo) >> order
-            later = idx[idx >= first]
-            if later.size:
-                return lo + (int(later[0]) << order)
-        return lo + (int(idx[0]) << order)
+        return self.table.find_free(lo, lo + SWAPFILE_CLUSTER, order,
+                                    lo if start is None else start)
 
     def _take(self, c: int, order: int, start: int | None, folio_pfn: int,
               count: int = 0) -> int:
@@ -495,7 +482,9 @@ def folio_alloc_swap(folio: Folio) -> int:
         if (si.writeok and si in st.avail and hint < si.max
                 and (charged or si is ghost)):
             c = hint // SWAPFILE_CLUSTER
-            if si.cluster_order[c] == order and si.cluster_flags[c] != CLUSTER_FLAG_FREE:
+            # cluster_is_usable: still serving this order, neither free nor full
+            if (si.cluster_order.item(c) == order
+                    and si.cluster_flags.item(c) not in (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL)):
                 off = si._take(c, order, hint, folio.pfn)
     if off < 0:
         with st.lock:
@@ -572,7 +561,8 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
     if not (si.writeok and si in st.avail and hint < si.max):
         return 0
     c = hint // SWAPFILE_CLUSTER
-    if si.cluster_order[c] != 0 or si.cluster_flags[c] == CLUSTER_FLAG_FREE:
+    if si.cluster_order.item(c) != 0 or si.cluster_flags.item(c) in (CLUSTER_FLAG_FREE,
+                                                                   CLUSTER_FLAG_FULL):
         return 0
     ids = mem.memcg[pfns]
     run = int(np.argmax(ids != ids[0])) or len(pfns)
@@ -583,12 +573,12 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
     if not run:
         return 0
     end = (c + 1) * SWAPFILE_CLUSTER
+    offs = np.empty(run, dtype=np.int64)
     with si.cluster_locks[c]:
-        offs = np.flatnonzero((si.swap_map[hint:end] == 0) & (si.cache[hint:end] < 0))
-        offs = offs[:run] + hint
-        n = len(offs)
+        # alloc_swap_scan_cluster from the hint, one slot a folio (compiled)
+        n = si.table.alloc_scan(hint, end, pfns[:run], offs)
+        offs = offs[:n]
         if n:
-            si.cache[offs] = pfns[:n]
             with si.lock:
                 si.cluster_count[c] += n
                 si._relocate(c)
@@ -637,18 +627,55 @@ def _by_cluster(system: System, entries: np.ndarray
     return out
 
 
+def _by_area(system: System, entries: np.ndarray
+             ) -> list[tuple[SwapInfo, np.ndarray, np.ndarray | None]]:
+    """Group order-0 ``entries`` by area: (area, the offsets, their positions
+    in ``entries``; None: all of them), areas in order of first appearance."""
+    if not len(entries):
+        return []
+    types = swp_types(entries)
+    offs = swp_offsets(entries)
+    if types.min() == types.max():  # the common case: one area
+        return [(system.swap.info_of(int(entries[0])), offs, None)]
+    out = []
+    for t in dict.fromkeys(types.tolist()):
+        pos = np.flatnonzero(types == t)
+        out.append((system.swap.info_of(int(entries[pos[0]])), offs[pos], pos))
+    return out
+
+
+def _lock_clusters(si: SwapInfo, offs: np.ndarray) -> list[threading.Lock]:
+    """Take the cluster locks of all of ``offs`` (an area's slots), in cluster
+    order so that two batches cannot deadlock; the locks, for
+    :func:`_unlock_clusters`."""
+    locks = si.cluster_locks
+    held = [locks[c] for c in sorted(set((offs // SWAPFILE_CLUSTER).tolist()))]
+    for lock in held:
+        lock.acquire()
+    return held
+
+
+def _unlock_clusters(held: list[threading.Lock]) -> None:
+    for lock in reversed(held):
+        lock.release()
+
+
 def swap_dup_slots(system: System, entries: np.ndarray) -> np.ndarray:
     """:func:`swap_dup_entries` for distinct order-0 ``entries`` (uint64): one
     more reference on each; a bool array of those that took it (a slot not
     allocated, bad, or at the maximum count refuses, as the single call's
-    -ENOENT / -ENOMEM)."""
+    -ENOENT / -ENOMEM). One compiled step per area, under the cluster
+    locks of all its slots."""
     ok = np.zeros(len(entries), dtype=bool)
-    for si, c, offs, pos in _by_cluster(system, entries):
-        with si.cluster_locks[c]:
-            m = si.swap_map[offs]
-            good = (m != SWAP_MAP_BAD) & (m < SWAP_MAP_MAX) & ((m != 0) | (si.cache[offs] >= 0))
-            si.swap_map[offs[good]] += np.uint16(1)
-        ok[pos[good]] = True
+    for si, offs, pos in _by_area(system, entries):
+        got = ok if pos is None else np.zeros(len(offs), dtype=bool)
+        held = _lock_clusters(si, offs)
+        try:
+            si.table.dup_slots(offs, got)
+        finally:
+            _unlock_clusters(held)
+        if pos is not None:
+            ok[pos] = got
     return ok
 
 
@@ -674,17 +701,24 @@ def swap_put_slots(system: System, entries: np.ndarray) -> None:
 
 def swap_cache_del_folios(mem: PhysMem, pfns: np.ndarray) -> None:
     """:func:`swap_cache_del_folio` for order-0 swap-cache folios at ``pfns``:
-    they leave the cache; slots nobody references are freed, in order."""
+    they leave the cache (one compiled step per area, under the cluster
+    locks of all their slots); slots nobody references are freed, in order."""
     entries = mem.swap[pfns]
     system = mem.system
-    for si, c, offs, _ in _by_cluster(system, entries):
-        with si.cluster_locks[c]:
-            si.cache[offs] = SWAP_CACHE_NONE
-            for off in offs[si.swap_map[offs] == 0].tolist():
+    for si, offs, pos in _by_area(system, entries):
+        mine = pfns if pos is None else pfns[pos]
+        unused = np.empty(len(offs), dtype=np.int64)
+        held = _lock_clusters(si, offs)
+        try:
+            mem.flag_lock.acquire()
+            try:
+                n = si.table.cache_del_slots(mem.map, mine, offs, unused)
+            finally:
+                mem.flag_lock.release()
+            for off in unused[:n].tolist():
                 si._entries_free(off, 1)
-    with mem.flag_lock:
-        mem.flags[pfns] &= ~np.uint32(PG.swapcache)
-    mem.swap[pfns] = 0
+        finally:
+            _unlock_clusters(held)
     system.vmstat.mod(VmEvent.nr_swapcached, -len(pfns))
 
 

@@ -76,6 +76,80 @@ long swap_dup(struct swap_table *st, uint64_t off, long nr)
 	return 0;
 }
 
+static inline int slot_free(const struct swap_table *st, uint64_t off)
+{
+	return st->swap_map[off] == 0 && st->cache[off] == SWAP_CACHE_NONE;
+}
+
+static int run_free(const struct swap_table *st, uint64_t off, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (!slot_free(st, off + i))
+			return 0;
+	return 1;
+}
+
+int64_t swap_find_free(const struct swap_table *st, uint64_t lo, uint64_t hi,
+		       unsigned int order, uint64_t start)
+{
+	uint64_t n = 1ULL << order, first = lo, off;
+
+	if (start > lo && start < hi)
+		first = lo + ((start - lo) & ~(n - 1));
+	for (off = first; off + n <= hi; off += n)
+		if (run_free(st, off, n))
+			return (int64_t)off;
+	for (off = lo; off < first; off += n)
+		if (run_free(st, off, n))
+			return (int64_t)off;
+	return -1;
+}
+
+long swap_alloc_scan(struct swap_table *st, uint64_t lo, uint64_t hi, const int64_t *pfns,
+		     long nr, int64_t *offs)
+{
+	uint64_t off;
+	long k = 0;
+
+	for (off = lo; off < hi && k < nr; off++) {
+		if (!slot_free(st, off))
+			continue;
+		st->cache[off] = pfns[k];
+		offs[k++] = (int64_t)off;
+	}
+	return k;
+}
+
+long swap_dup_slots(struct swap_table *st, const int64_t *offs, long n, uint8_t *ok)
+{
+	long k, took = 0;
+
+	for (k = 0; k < n; k++) {
+		uint64_t off = (uint64_t)offs[k];
+		uint16_t v = st->swap_map[off];
+
+		ok[k] = !((v == 0 && st->cache[off] < 0) || v >= SWAP_MAP_MAX);
+		if (ok[k]) {
+			st->swap_map[off] = v + 1;
+			took++;
+		}
+	}
+	return took;
+}
+
+long swap_cache_del_slots(struct swap_table *st, struct mem_map *map, const int64_t *pfns,
+			  const int64_t *offs, long n, int64_t *unused)
+{
+	long k, nr_unused = 0;
+
+	for (k = 0; k < n; k++)
+		if (swap_cache_del(st, map, (uint64_t)offs[k], 1, pfns[k]))
+			unused[nr_unused++] = offs[k];
+	return nr_unused;
+}
+
 long swapin_map_folio(struct mem_map *map, struct swap_table *st, uint64_t *pte,
 		      int64_t pfn, int32_t mm_id, int64_t vpn, uint64_t off, unsigned int how)
 {

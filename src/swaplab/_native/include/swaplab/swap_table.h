@@ -74,6 +74,45 @@ long swap_put(struct swap_table *st, uint64_t off, long nr);
  */
 long swap_dup(struct swap_table *st, uint64_t off, long nr);
 
+/*
+ * swap_find_free - the first run of (1 << @order) free slots (no reference,
+ * no cache folio), aligned to its size, in [@lo, @hi): looking from @start
+ * (rounded down to the alignment) to @hi, then from @lo up to @start, as
+ * alloc_swap_scan_cluster continues from the per-CPU "next" offset.  The
+ * offset, or -1 when there is none.  @lo and @hi are aligned and inside the
+ * table; @start outside [@lo, @hi) means @lo.
+ */
+int64_t swap_find_free(const struct swap_table *st, uint64_t lo, uint64_t hi,
+		       unsigned int order, uint64_t start);
+
+/*
+ * swap_alloc_scan - the free slots of [@lo, @hi) in offset order, up to @nr
+ * of them, each taken for one order-0 folio: the k-th slot found is cached
+ * by the folio at @pfns[k] (count 0, as folio_alloc_swap leaves it) and its
+ * offset stored in @offs[k].  Returns how many were taken (0..@nr).
+ */
+long swap_alloc_scan(struct swap_table *st, uint64_t lo, uint64_t hi, const int64_t *pfns,
+		     long nr, int64_t *offs);
+
+/*
+ * swap_dup_slots - swap_dup of the one slot at each of @offs[0..@n): @ok[k]
+ * is 1 when slot @offs[k] took its reference, 0 when it refused (not in
+ * use, bad, or at SWAP_MAP_MAX; unchanged).  Returns how many took one.
+ * The offsets are distinct and inside the table; the caller holds the
+ * cluster locks of all of them.
+ */
+long swap_dup_slots(struct swap_table *st, const int64_t *offs, long n, uint8_t *ok);
+
+/*
+ * swap_cache_del_slots - swap_cache_del of the order-0 folios at @pfns[k],
+ * cached in slot @offs[k], k < @n.  The offsets of those slots left with
+ * no reference go to @unused, in the order given; returns how many (the
+ * caller frees them).  The caller holds the flag lock and the cluster
+ * locks of all the slots.
+ */
+long swap_cache_del_slots(struct swap_table *st, struct mem_map *map, const int64_t *pfns,
+			  const int64_t *offs, long n, int64_t *unused);
+
 /* How swapin_map_folio finishes a fault (@how). */
 #define SWAPIN_LOCKED		(1U << 0)	/* the caller holds PG_locked */
 #define SWAPIN_FREE_SWAP	(1U << 1)	/* drop the swap copy if unused */
