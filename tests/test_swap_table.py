@@ -193,19 +193,30 @@ def test_alloc_scan_takes_free_slots_in_order_one_a_folio(t: Arrays) -> None:
     t.swap_map[1:512] = 1
     t.swap_map[[40, 41, 90, 300]] = 0
     t.cache[41] = SWAP_CACHE_CLAIMED  # held by a bypassing swap-in: not free
+    t.flags[[5, 6, 7]] = PG.locked
     pfns = np.array([5, 6, 7], dtype=np.int64)
     offs = np.full(3, -9, dtype=np.int64)
-    assert t.table.alloc_scan(30, 512, pfns, offs) == 3
+    assert t.table.alloc_scan(t.map, 30, 512, pfns, offs, 2) == 3
     assert offs.tolist() == [40, 90, 300]
     assert t.cache[[40, 90, 300]].tolist() == [5, 6, 7]
     assert t.swap_map[[40, 90, 300]].tolist() == [0, 0, 0]  # cached, count 0
+    # each folio is in the swap cache at its slot, as swap_cache_add leaves it
+    assert t.swap[[5, 6, 7]].tolist() == [swp_entry(2, o) for o in (40, 90, 300)]
+    assert t.flags[[5, 6, 7]].tolist() == [PG.locked | PG.swapcache] * 3
     # nothing left from 30 on; a short scan takes fewer than asked, none twice
-    assert t.table.alloc_scan(30, 512, pfns, offs) == 0
+    assert t.table.alloc_scan(t.map, 30, 512, pfns, offs, 2) == 0
     t.swap_map[500] = 0
-    assert t.table.alloc_scan(0, 512, pfns, offs) == 1 and offs[0] == 500
-    with pytest.raises(OSError) as e:
-        t.table.alloc_scan(0, 512, pfns.astype(np.int32), offs)
-    assert e.value.errno == errno.EINVAL
+    assert t.table.alloc_scan(t.map, 0, 512, pfns[2:], offs, 2) == 1 and offs[0] == 500
+    assert t.cache[500] == 7 and t.swap[7] == swp_entry(2, 500)
+    t.swap_map[600] = 0  # a free slot each refused call below would have taken
+    before = t.state()
+    for bad in ((t.map, 0, 1024, pfns.astype(np.int32), offs, 2),
+                (t.map, 0, 1024, np.array([NR_FRAMES], dtype=np.int64), offs, 2),
+                (t.map, 0, NR_SLOTS + 1, pfns, offs, 2)):
+        with pytest.raises(OSError) as e:
+            t.table.alloc_scan(*bad)
+        assert e.value.errno == errno.EINVAL
+    assert t.state() == before
 
 
 def test_dup_slots_takes_each_reference_or_refuses_it(t: Arrays) -> None:

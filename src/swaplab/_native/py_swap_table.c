@@ -283,41 +283,60 @@ static PyObject *SwapTable_find_free(SwapTableObject *self, PyObject *const *arg
 }
 
 PyDoc_STRVAR(alloc_scan_doc,
-"alloc_scan(lo, hi, pfns, offs) -> n\n\n"
+"alloc_scan(mem_map, lo, hi, pfns, offs, type) -> n\n\n"
 "Take the free slots of [lo, hi) in offset order for the order-0 folios at\n"
-"pfns (int64), one each, at most min(len(pfns), len(offs)): slot k is\n"
-"cached by pfns[k] and its offset written to offs[k] (a writable int64\n"
-"array).  Returns how many were taken (swap_alloc_scan).");
+"pfns (int64), one each, at most min(len(pfns), len(offs)), adding each\n"
+"folio to the swap cache: slot k is cached by pfns[k], that folio gets the\n"
+"entry (type, slot) and PG_swapcache, and the offset goes to offs[k] (a\n"
+"writable int64 array).  Returns how many were taken (swap_alloc_scan).\n"
+"The caller holds the cluster lock and the flag lock.");
 
 static PyObject *SwapTable_alloc_scan(SwapTableObject *self, PyObject *const *args,
 				      Py_ssize_t nargs)
 {
 	Py_buffer pfns, offs;
-	long long a[2];
+	struct mem_map *map;
+	PyObject *ret = NULL;
+	long long a[3];
+	Py_ssize_t k;
 	long n;
 
 	if (table_ready(self) < 0)
 		return NULL;
-	if (nargs != 4) {
-		PyErr_Format(PyExc_TypeError, "alloc_scan() takes 4 arguments (%zd given)", nargs);
+	if (nargs != 6) {
+		PyErr_Format(PyExc_TypeError, "alloc_scan() takes 6 arguments (%zd given)", nargs);
 		return NULL;
 	}
-	if (fast_ints(args, 2, 2, a, "alloc_scan") < 0)
+	map = mem_map_of(args[0]);
+	if (!map || fast_ints(args + 1, 2, 2, a, "alloc_scan") < 0 ||
+	    fast_ints(args + 5, 1, 1, a + 2, "alloc_scan") < 0)
 		return NULL;
-	if (a[0] < 0 || a[1] < a[0] || (uint64_t)a[1] > self->st.nr_slots)
-		return raise_einval("alloc_scan: slots [%lld, %lld) outside the table of %llu",
-				    a[0], a[1], (unsigned long long)self->st.nr_slots);
-	if (int64_buffer_arg(args[2], &pfns, 0, "alloc_scan: pfns") < 0)
+	if (a[0] < 0 || a[1] < a[0] || (uint64_t)a[1] > self->st.nr_slots || a[2] < 0 ||
+	    a[2] >= 1LL << (64 - MEM_MAP_SWP_TYPE_SHIFT))
+		return raise_einval("alloc_scan: slots [%lld, %lld) of type %lld: outside the "
+				    "table of %llu", a[0], a[1], a[2],
+				    (unsigned long long)self->st.nr_slots);
+	if (int64_buffer_arg(args[3], &pfns, 0, "alloc_scan: pfns") < 0)
 		return NULL;
-	if (int64_buffer_arg(args[3], &offs, 1, "alloc_scan: offs") < 0) {
-		PyBuffer_Release(&pfns);
-		return NULL;
-	}
+	if (int64_buffer_arg(args[4], &offs, 1, "alloc_scan: offs") < 0)
+		goto out_pfns;
 	n = (long)(pfns.len < offs.len ? pfns.len : offs.len) / 8;
-	n = swap_alloc_scan(&self->st, (uint64_t)a[0], (uint64_t)a[1], pfns.buf, n, offs.buf);
+	for (k = 0; k < n; k++) {
+		int64_t pfn = ((const int64_t *)pfns.buf)[k];
+
+		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames) {
+			raise_einval("alloc_scan: pfn %lld outside the map of %llu frames",
+				     (long long)pfn, (unsigned long long)map->nr_frames);
+			goto out;
+		}
+	}
+	ret = PyLong_FromLong(swap_alloc_scan(&self->st, map, (uint64_t)a[0], (uint64_t)a[1],
+					      pfns.buf, n, offs.buf, (uint64_t)a[2]));
+out:
 	PyBuffer_Release(&offs);
+out_pfns:
 	PyBuffer_Release(&pfns);
-	return PyLong_FromLong(n);
+	return ret;
 }
 
 PyDoc_STRVAR(dup_slots_doc,

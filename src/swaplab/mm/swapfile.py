@@ -52,7 +52,6 @@ from .swap_header import parse_swap_header
 from .swap_iocb import SwapOps
 from .swapops import (
     SWP_TYPE_SHIFT,
-    swp_entries,
     swp_entry,
     swp_offset,
     swp_offsets,
@@ -64,6 +63,7 @@ from .vswap_table import VT
 
 if TYPE_CHECKING:
     from ..system import System
+    from .memcontrol import MemCgroup
     from .page_alloc import PhysMem
     from .vswap import VirtualSwap
 
@@ -526,8 +526,9 @@ def folio_alloc_swap(folio: Folio) -> int:
 
 
 def folios_alloc_swap(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
-    """:func:`folio_alloc_swap` for locked order-0 folios at ``pfns``, in
-    order; a bool array of those that got a slot (and entered the swap cache).
+    """:func:`folio_alloc_swap` for locked order-0 folios at ``pfns`` (int64),
+    in order; a bool array of those that got a slot (and entered the swap
+    cache).
 
     The result is what a loop of folio_alloc_swap calls gives. The common
     case, a run of folios of one cgroup continuing at the per-CPU cluster
@@ -536,22 +537,33 @@ def folios_alloc_swap(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
     taken), up to the cluster's end or the cgroup's swap.max. A folio the
     run cannot serve takes folio_alloc_swap's own path, which moves the hint.
     """
-    ok = np.zeros(len(pfns), dtype=bool)
+    n = len(pfns)
+    ok = np.zeros(n, dtype=bool)
+    if not n:
+        return ok
+    ids = mem.memcg[pfns]
+    # where the owning cgroup changes: each run is charged to one cgroup
+    cuts = (np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist() if n > 1 else []
+    cuts.append(n)
+    memcgs = mem.system.memcgs
     k = 0
-    while k < len(pfns):
-        got = _alloc_run(mem, pfns[k:])
-        if got:
-            ok[k : k + got] = True
-            k += got
-        else:
-            ok[k] = folio_alloc_swap(Folio(mem, int(pfns[k]))) == 0
-            k += 1
+    for end in cuts:
+        memcg = memcgs[int(ids[k])]
+        while k < end:
+            got = _alloc_run(mem, pfns[k:end], memcg)
+            if got:
+                ok[k : k + got] = True
+                k += got
+            else:
+                ok[k] = folio_alloc_swap(Folio(mem, int(pfns[k]))) == 0
+                k += 1
     return ok
 
 
-def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
-    """Slots for the longest leading run of ``pfns`` the per-CPU hint serves
-    (see :func:`folios_alloc_swap`); how many got one (0: none did)."""
+def _alloc_run(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> int:
+    """Slots for the longest leading run of ``pfns`` (folios of ``memcg``) the
+    per-CPU hint serves (see :func:`folios_alloc_swap`); how many got one (0:
+    none did)."""
     system = mem.system
     st = system.swap
     pc = st.percpu_cluster[0]
@@ -564,44 +576,56 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray) -> int:
     if si.cluster_order.item(c) != 0 or si.cluster_flags.item(c) in (CLUSTER_FLAG_FREE,
                                                                    CLUSTER_FLAG_FULL):
         return 0
-    ids = mem.memcg[pfns]
-    run = int(np.argmax(ids != ids[0])) or len(pfns)
-    memcg = system.memcgs[int(ids[0])]
+    run = len(pfns)
     charge = si.vswap is None  # only physical backing is charged
     if charge:
         run = memcg.charge_swap_upto(run)
-    if not run:
-        return 0
+        if not run:
+            return 0
     end = (c + 1) * SWAPFILE_CLUSTER
     offs = np.empty(run, dtype=np.int64)
-    with si.cluster_locks[c]:
-        # alloc_swap_scan_cluster from the hint, one slot a folio (compiled)
-        n = si.table.alloc_scan(hint, end, pfns[:run], offs)
-        offs = offs[:n]
+    lock = si.cluster_locks[c]
+    lock.acquire()  # not ``with``: every reclaim batch (see VmStat.count)
+    try:
+        # alloc_swap_scan_cluster from the hint, one slot a folio, each folio
+        # entering the swap cache there (compiled)
+        flag_lock = mem.flag_lock
+        flag_lock.acquire()
+        try:
+            n = si.table.alloc_scan(mem.map, hint, end, pfns, offs, si.type)
+        finally:
+            flag_lock.release()
         if n:
-            with si.lock:
-                si.cluster_count[c] += n
+            nxt = int(offs[n - 1]) + 1
+            si.lock.acquire()
+            try:
+                counts = si.cluster_count
+                counts[c] = counts.item(c) + n
                 si._relocate(c)
-                nxt = int(offs[-1]) + 1
+                # the hint never leaves the cluster (cleared when it is used up)
                 si.next_offset[0] = 0 if nxt % SWAPFILE_CLUSTER == 0 else nxt
+            finally:
+                si.lock.release()
+    finally:
+        lock.release()
     if n < run and charge:
         memcg.uncharge_swap(run - n)
     if not n:
         return 0
+    offs = offs[:n]
     si.swap_cgroup[offs] = memcg.id
     if si.vswap is not None:
         si.vswap.mark(offs, VT.FOLIO)
     st.percpu_cluster[0] = None if nxt % SWAPFILE_CLUSTER == 0 else (si, nxt)
-    with st.lock:
+    st.lock.acquire()
+    try:
         st.nr_swap_pages -= n
         si.inuse_pages += n
         if si.inuse_pages >= si.pages:
             st._del_avail(si)
-    taken = pfns[:n]
-    mem.swap[taken] = swp_entries(si.type, offs)
-    with mem.flag_lock:
-        mem.flags[taken] |= np.uint32(PG.swapcache)
-    system.vmstat.mod(VmEvent.nr_swapcached, n)
+    finally:
+        st.lock.release()
+    system.vmstat.mod(NR_SWAPCACHE, n)
     return n
 
 

@@ -107,16 +107,21 @@ int64_t swap_find_free(const struct swap_table *st, uint64_t lo, uint64_t hi,
 	return -1;
 }
 
-long swap_alloc_scan(struct swap_table *st, uint64_t lo, uint64_t hi, const int64_t *pfns,
-		     long nr, int64_t *offs)
+long swap_alloc_scan(struct swap_table *st, struct mem_map *map, uint64_t lo, uint64_t hi,
+		     const int64_t *pfns, long nr, int64_t *offs, uint64_t type)
 {
 	uint64_t off;
 	long k = 0;
 
 	for (off = lo; off < hi && k < nr; off++) {
+		int64_t pfn;
+
 		if (!slot_free(st, off))
 			continue;
-		st->cache[off] = pfns[k];
+		pfn = pfns[k];
+		st->cache[off] = pfn;
+		map->swap[pfn] = (type << MEM_MAP_SWP_TYPE_SHIFT) | off;
+		map->flags[pfn] |= PG_swapcache;
 		offs[k++] = (int64_t)off;
 	}
 	return k;

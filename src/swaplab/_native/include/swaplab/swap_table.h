@@ -87,12 +87,16 @@ int64_t swap_find_free(const struct swap_table *st, uint64_t lo, uint64_t hi,
 
 /*
  * swap_alloc_scan - the free slots of [@lo, @hi) in offset order, up to @nr
- * of them, each taken for one order-0 folio: the k-th slot found is cached
- * by the folio at @pfns[k] (count 0, as folio_alloc_swap leaves it) and its
- * offset stored in @offs[k].  Returns how many were taken (0..@nr).
+ * of them, each taken for one order-0 folio and that folio added to the
+ * swap cache there, as alloc_swap_scan_cluster does: the k-th slot found
+ * is cached by the folio at @pfns[k] (count 0), which gets the entry of
+ * area @type at that slot as folio->swap and PG_swapcache; the slot's
+ * offset goes to @offs[k].  Returns how many were taken (0..@nr).  The
+ * caller holds the slots' cluster lock and the frames' flag lock; the
+ * pfns are inside @map.
  */
-long swap_alloc_scan(struct swap_table *st, uint64_t lo, uint64_t hi, const int64_t *pfns,
-		     long nr, int64_t *offs);
+long swap_alloc_scan(struct swap_table *st, struct mem_map *map, uint64_t lo, uint64_t hi,
+		     const int64_t *pfns, long nr, int64_t *offs, uint64_t type);
 
 /*
  * swap_dup_slots - swap_dup of the one slot at each of @offs[0..@n): @ok[k]
