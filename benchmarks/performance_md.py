@@ -53,14 +53,20 @@ def bench_section(doc: dict) -> str:
                      f"{r['verified']}/{r['pages'] * r['repeats']} |"
                      + (f" {r['avg_vs_kernel']:.2f}x | {r['p50_vs_kernel']:.2f}x |" if vs
                         else ""))
-    by = {r["design"]: r for r in doc["results"]}
-    if "zram/swap_ops" in by and "zram/bio-per-page" in by:
-        a, b = by["zram/swap_ops"], by["zram/bio-per-page"]
-        lines += ["", "zram/swap_ops over zram/bio-per-page: avg "
-                  f"{a['lat_avg_us']['median'] / b['lat_avg_us']['median']:.3f}, p50 "
-                  f"{a['lat_p50_us']['median'] / b['lat_p50_us']['median']:.3f} (the series "
-                  "author on the kernel: 1,750 / 1,812 ns = 0.966 avg, 1,273 / 1,504 ns = "
-                  "0.846 p50)."]
+    # per algorithm: a run of several names its rows "design [algo]"
+    algos = doc.get("algorithms", ["lz4"])
+    per = {a: {r["design"].removesuffix(f" [{a}]"): r for r in doc["results"]
+               if r.get("algorithm", a) == a} for a in algos}
+    by = per[algos[0]]
+    for a in algos:
+        rows = per[a]
+        if "zram/swap_ops" in rows and "zram/bio-per-page" in rows:
+            x, y = rows["zram/swap_ops"], rows["zram/bio-per-page"]
+            lines += ["", f"zram/swap_ops over zram/bio-per-page ({a}): avg "
+                      f"{x['lat_avg_us']['median'] / y['lat_avg_us']['median']:.3f}, p50 "
+                      f"{x['lat_p50_us']['median'] / y['lat_p50_us']['median']:.3f} (the "
+                      "series author on the kernel: 1,750 / 1,812 ns = 0.966 avg, "
+                      "1,273 / 1,504 ns = 0.846 p50)."]
     lines += ["", "| design | swap-out MiB/s | swap-in MiB/s | backing reads/fault | "
               "cold faults | pool MiB | compr. ratio |", "|---|---|---|---|---|---|---|"]
     for r in doc["results"]:

@@ -186,6 +186,33 @@ def test_batch_walks_refuse_what_lies_outside_and_change_nothing():
         mem.map.end_io(np.array([f.pfn], dtype=np.int32), PG.uptodate, 0)
 
 
+def test_touch_marks_reads_of_present_pages_and_stops_at_the_rest():
+    from swaplab.mm.swapops import mk_pte, swp_entry_to_pte
+
+    mem = PhysMem(64)
+    ptes = np.zeros(8, dtype=np.uint64)
+    ptes[[1, 2, 3]] = [mk_pte(10), mk_pte(11), mk_pte(12)]
+    ptes[4] = swp_entry_to_pte(swp_entry(0, 5))  # swapped out: a fault
+    vpns = np.array([1, 2, 1, 3, 4, 2, 0], dtype=np.int64)
+    writes = np.array([0, 0, 0, 1, 0, 0, 0], dtype=bool)
+    assert mem.map.touch(ptes, vpns, writes, 0) == 3  # the write to page 3
+    assert mem.flags[[10, 11, 12]].tolist() == [PG.young, PG.young, 0]
+    assert mem.map.touch(ptes, vpns, writes, 4) == 4  # page 4 is not present
+    assert mem.map.touch(ptes, vpns, writes, 5) == 6  # page 0 was never touched
+    assert mem.map.touch(ptes, vpns, writes, 7) == 7  # nothing left
+    flags = mem.flags.copy()
+    for bad in ((ptes, np.array([8], dtype=np.int64), np.zeros(1, bool), 0),  # no page 8
+                (ptes, vpns, writes[:3], 0), (ptes, vpns, writes, 8),
+                (ptes.astype(np.uint32), vpns, writes, 0)):
+        with pytest.raises(OSError) as e:
+            mem.map.touch(*bad)
+        assert e.value.errno == errno.EINVAL
+    ptes[5] = mk_pte(64)  # a frame past the map's end
+    with pytest.raises(OSError, match="outside the map"):
+        mem.map.touch(ptes, np.array([5], dtype=np.int64), np.zeros(1, bool), 0)
+    assert np.array_equal(mem.flags, flags)
+
+
 # --- the buddy allocator (mm/page_alloc.c) ---------------------------------------------
 
 def _check_buddy_lists(mem: PhysMem, held: dict[int, int]) -> None:

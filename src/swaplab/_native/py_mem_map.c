@@ -245,7 +245,60 @@ fail:
 	return NULL;
 }
 
+PyDoc_STRVAR(touch_doc,
+"touch(ptes, vpns, writes, k) -> index\n\n"
+"The MMU's part of accesses vpns[k:] of one mm (ptes: its uint64 PTE\n"
+"array; vpns: int64; writes: bool, one per access): each read of a present\n"
+"PTE sets PG_young on the frame it maps, up to the first write or\n"
+"non-present PTE, whose index is returned (len(vpns) when all are done;\n"
+"mmu_read_present).  The caller holds the flag lock.");
+
+static PyObject *MemMap_touch(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_buffer ptes, vpns, writes;
+	PyObject *ret = NULL;
+	long long k;
+	long n, got;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 4) {
+		PyErr_Format(PyExc_TypeError, "touch() takes 4 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	k = PyLong_AsLongLong(args[3]);
+	if (k == -1 && PyErr_Occurred())
+		return NULL;
+	if (PyObject_GetBuffer(args[0], &ptes, PyBUF_C_CONTIGUOUS) < 0)
+		return NULL;
+	if (int64_buffer_arg(args[1], &vpns, 0, "touch: vpns") < 0)
+		goto out_ptes;
+	if (PyObject_GetBuffer(args[2], &writes, PyBUF_C_CONTIGUOUS) < 0)
+		goto out_vpns;
+	n = (long)(vpns.len / 8);
+	if (ptes.itemsize != 8 || writes.itemsize != 1 || writes.len != n || k < 0 || k > n) {
+		raise_einval("touch: ptes must be uint64 and writes one bool per access (%ld), "
+			     "from access %lld", n, k);
+		goto out;
+	}
+	got = mmu_read_present(&self->map, ptes.buf, (uint64_t)(ptes.len / 8), vpns.buf,
+			       writes.buf, (long)k, n);
+	if (got < 0)
+		raise_einval("touch: an access outside the mm's %zd pages, or a PTE mapping a "
+			     "frame outside the map", ptes.len / 8);
+	else
+		ret = PyLong_FromLong(got);
+out:
+	PyBuffer_Release(&writes);
+out_vpns:
+	PyBuffer_Release(&vpns);
+out_ptes:
+	PyBuffer_Release(&ptes);
+	return ret;
+}
+
 static PyMethodDef MemMap_methods[] = {
+	{"touch", (PyCFunction)(void (*)(void))MemMap_touch, METH_FASTCALL, touch_doc},
 	{"folios_pages", (PyCFunction)MemMap_folios_pages, METH_VARARGS, folios_pages_doc},
 	{"end_io", (PyCFunction)(void (*)(void))MemMap_end_io, METH_VARARGS | METH_KEYWORDS,
 	 end_io_doc},

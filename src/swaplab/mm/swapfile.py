@@ -541,14 +541,17 @@ def folios_alloc_swap(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
     ok = np.zeros(n, dtype=bool)
     if not n:
         return ok
-    ids = mem.memcg[pfns]
-    # where the owning cgroup changes: each run is charged to one cgroup
-    cuts = (np.flatnonzero(ids[1:] != ids[:-1]) + 1).tolist() if n > 1 else []
-    cuts.append(n)
+    ids = mem.memcg[pfns].tolist()
+    # where the owning cgroup changes: each run is charged to one cgroup (a
+    # reclaim batch comes from one cgroup's LRU: one run, found by a count)
+    if ids.count(ids[0]) == n:
+        cuts = [n]
+    else:
+        cuts = [k for k in range(1, n) if ids[k] != ids[k - 1]] + [n]
     memcgs = mem.system.memcgs
     k = 0
     for end in cuts:
-        memcg = memcgs[int(ids[k])]
+        memcg = memcgs[ids[k]]
         while k < end:
             got = _alloc_run(mem, pfns[k:end], memcg)
             if got:

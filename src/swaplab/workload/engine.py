@@ -252,22 +252,34 @@ class Workload:
         return np.concatenate([*self._lat, self._lat_cur[: self._lat_n]])
 
     def access(self, proc: Process, vpns: np.ndarray, writes: np.ndarray) -> None:
-        """Run one chunk of accesses of one process."""
+        """Run one chunk of accesses of one process.
+
+        Reads of present pages are the MMU's: the compiled loop
+        (``MemMap.touch``) sets their accessed bits up to the next write or
+        missing page, which is taken here (the dirty model, or a fault)."""
         mm = proc.mm
         ptes = mm.ptes
         mem = self.system.mem
-        flags = mem.flags
         lock = mem.flag_lock
-        young = PG.young
-        for vpn, w in zip(vpns.tolist(), writes.tolist(), strict=True):
+        touch = mem.map.touch
+        vpns = np.ascontiguousarray(vpns, dtype=np.int64)
+        writes = np.ascontiguousarray(writes, dtype=bool)
+        n = len(vpns)
+        k = 0
+        while True:
+            lock.acquire()  # not ``with``: once per write or fault (see VmStat.count)
+            try:
+                k = touch(ptes, vpns, writes, k)
+            finally:
+                lock.release()
+            if k >= n:
+                break
+            vpn = int(vpns[k])
+            w = bool(writes[k])
+            k += 1
             pte = int(ptes[vpn])
-            if pte_present(pte):
-                pfn = pte_pfn(pte)
-                if w:
-                    self._write(proc, vpn, pfn)
-                else:
-                    with lock:
-                        flags[pfn] |= young
+            if pte_present(pte):  # a write: the dirty model changes the page
+                self._write(proc, vpn, pte_pfn(pte))
                 continue
             if self.timing and pte:
                 t = perf_ns()
@@ -287,7 +299,7 @@ class Workload:
                 proc.last_in_ns[vpn] = self.clock.now_ns()
             if w:
                 self._write(proc, vpn, folio.pfn)
-        self.accesses += len(vpns)
+        self.accesses += n
 
     def populate(self, proc: Process, lo: int, hi: int) -> None:
         """The first touch of pages ``[lo, hi)`` of ``proc``, as a read of each

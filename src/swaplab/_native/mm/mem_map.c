@@ -65,3 +65,23 @@ long folios_end_io(struct mem_map *map, const int64_t *heads, long n,
 	}
 	return pages;
 }
+
+long mmu_read_present(struct mem_map *map, const uint64_t *ptes, uint64_t nr_ptes,
+		      const int64_t *vpns, const uint8_t *writes, long k, long n)
+{
+	for (; k < n; k++) {
+		int64_t vpn = vpns[k];
+		uint64_t pte, pfn;
+
+		if (vpn < 0 || (uint64_t)vpn >= nr_ptes)
+			return -1;
+		pte = ptes[vpn];
+		if (writes[k] || !(pte & MEM_MAP_PTE_PRESENT))
+			return k;
+		pfn = pte >> 1;
+		if (pfn >= map->nr_frames)
+			return -1;
+		map->flags[pfn] |= PG_young;
+	}
+	return n;
+}

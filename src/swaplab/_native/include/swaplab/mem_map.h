@@ -68,4 +68,17 @@ long folios_end_io(struct mem_map *map, const int64_t *heads, long n,
 		   uint32_t set, uint32_t clear, long *nr_order,
 		   int64_t *ev, long ev_rows, long ev_stride, long item);
 
+/*
+ * mmu_read_present - what the MMU does for a run of one mm's accesses that
+ * hit mapped pages: from access @k on, each read (@writes[k] == 0) whose
+ * PTE @ptes[@vpns[k]] is present sets the accessed bit (PG_young) of the
+ * frame it maps.  Stops at the first access that is a write or finds no
+ * present PTE, and returns its index (@n when all are done): the caller's
+ * write or fault path takes that one.  -1 (the access at which it stopped
+ * is not done) when a vpn lies outside @nr_ptes or a PTE maps a frame
+ * outside the map.  The caller holds the frames' flag lock.
+ */
+long mmu_read_present(struct mem_map *map, const uint64_t *ptes, uint64_t nr_ptes,
+		      const int64_t *vpns, const uint8_t *writes, long k, long n);
+
 #endif /* _SWAPLAB_MEM_MAP_H */
