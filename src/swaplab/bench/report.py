@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -105,18 +106,22 @@ def plot_cdf(latencies: dict[str, np.ndarray], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for name, lat in latencies.items():
+    many = len(latencies) > 10  # tab10 would repeat colours: tab20, legend beside
+    fig, ax = plt.subplots(figsize=(11 if many else 8, 5), dpi=110, layout="constrained")
+    colours = plt.get_cmap("tab20" if many else "tab10").colors
+    for k, (name, lat) in enumerate(latencies.items()):
         xs = np.sort(lat) / 1000.0
         ys = np.arange(1, len(xs) + 1) / len(xs)
-        ax.plot(xs, ys, label=name)
+        ax.plot(xs, ys, label=name, color=colours[k % len(colours)])
     ax.set_xscale("log")
     ax.set_xlabel("first-touch swap-in latency (µs)")
     ax.set_ylabel("fraction of faults")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 90), fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    if many:
+        fig.legend(loc="outside right upper", fontsize="small")
+    else:
+        ax.legend(fontsize="small")
     fig.savefig(path)
     plt.close(fig)
 
@@ -133,15 +138,15 @@ def plot_split(results: list[dict[str, Any]], path: Path, title: str) -> None:
     names = [r["design"] for r in results]
     core = [r["core_avg_us"]["median"] for r in results]
     back = [r["backend_avg_us"]["median"] for r in results]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(names) + 2.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 2.2), dpi=110,
+                           layout="constrained")
     ax.barh(names, core, label="core (fault, swap cache, readahead, zswap, completion)")
     ax.barh(names, back, left=core, label="backend (submit_read to swap_read_end)")
     ax.invert_yaxis()
     ax.set_xlabel("average first-touch swap-in time (µs)")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70), fontsize="medium")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="small")
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", fontsize="small")
     fig.savefig(path)
     plt.close(fig)
 
