@@ -242,3 +242,35 @@ def test_dropping_references_per_cluster_frees_what_nobody_holds():
     with pytest.raises(OSError, match=f"Unused swap offset entry {bad:#x}") as e:
         swap_put_slots(b, np.array([bad], dtype=np.uint64))
     assert e.value.errno == errno.EINVAL and (sb.swap_map == before).all()
+
+
+def test_a_batch_continues_at_the_hint_and_passes_over_a_full_cluster(system, area):
+    from swaplab.mm.swapfile import folios_alloc_swap
+
+    first, ret = alloc(system)  # one folio: the hint now points into its cluster
+    assert ret == 0
+    c = swp_offset(first.swap) // SWAPFILE_CLUSTER
+    folios = [Folio.alloc(system.mem, 0) for _ in range(SWAPFILE_CLUSTER + 8)]
+    for f in folios:
+        f.lock()
+    pfns = np.array([f.pfn for f in folios], dtype=np.int64)
+    ok = folios_alloc_swap(system.mem, pfns)
+    assert ok.all()
+    offs = [swp_offset(f.swap) for f in folios]
+    # the cluster of the first folio fills up, in order, then the batch moves on
+    assert area.cluster_count[c] == SWAPFILE_CLUSTER and area.cluster_flags[c] == CLUSTER_FLAG_FULL
+    assert offs == sorted(offs) and len(set(offs)) == len(offs)
+    assert offs[0] == swp_offset(first.swap) + 1
+    for f, o in zip(folios, offs, strict=True):
+        assert f.test(PG.swapcache) and area.cache[o] == f.pfn
+    # a refused batch (not int64) takes nothing and leaves the cgroup's swap charge
+    more = [Folio.alloc(system.mem, 0) for _ in range(4)]
+    memcg = system.memcgs[0]
+    before = (memcg.swap_usage, area.inuse_pages, area.cache.copy())
+    with pytest.raises(OSError) as e:
+        folios_alloc_swap(system.mem, np.array([f.pfn for f in more], dtype=np.int32))
+    assert e.value.errno == errno.EINVAL
+    assert (memcg.swap_usage, area.inuse_pages) == before[:2]
+    assert np.array_equal(area.cache, before[2])
+    for f in folios:
+        f.unlock()

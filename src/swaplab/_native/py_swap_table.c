@@ -261,6 +261,21 @@ static int offsets_ok(SwapTableObject *self, const int64_t *offs, Py_ssize_t n,
 	return 0;
 }
 
+/* Every frame of @pfns inside @map; 0, or -1 with OSError(EINVAL). */
+static int pfns_ok(const struct mem_map *map, const int64_t *pfns, Py_ssize_t n,
+		   const char *name)
+{
+	Py_ssize_t k;
+
+	for (k = 0; k < n; k++)
+		if (pfns[k] < 0 || (uint64_t)pfns[k] >= map->nr_frames) {
+			raise_einval("%s: pfn %lld outside the map of %llu frames", name,
+				     (long long)pfns[k], (unsigned long long)map->nr_frames);
+			return -1;
+		}
+	return 0;
+}
+
 PyDoc_STRVAR(find_free_doc,
 "find_free(lo, hi, order, start) -> offset | -1\n\n"
 "The first free run of 2**order aligned slots in [lo, hi), looking from\n"
@@ -298,7 +313,6 @@ static PyObject *SwapTable_alloc_scan(SwapTableObject *self, PyObject *const *ar
 	struct mem_map *map;
 	PyObject *ret = NULL;
 	long long a[3];
-	Py_ssize_t k;
 	long n;
 
 	if (table_ready(self) < 0)
@@ -321,15 +335,8 @@ static PyObject *SwapTable_alloc_scan(SwapTableObject *self, PyObject *const *ar
 	if (int64_buffer_arg(args[4], &offs, 1, "alloc_scan: offs") < 0)
 		goto out_pfns;
 	n = (long)(pfns.len < offs.len ? pfns.len : offs.len) / 8;
-	for (k = 0; k < n; k++) {
-		int64_t pfn = ((const int64_t *)pfns.buf)[k];
-
-		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames) {
-			raise_einval("alloc_scan: pfn %lld outside the map of %llu frames",
-				     (long long)pfn, (unsigned long long)map->nr_frames);
-			goto out;
-		}
-	}
+	if (pfns_ok(map, pfns.buf, n, "alloc_scan") < 0)
+		goto out;
 	ret = PyLong_FromLong(swap_alloc_scan(&self->st, map, (uint64_t)a[0], (uint64_t)a[1],
 					      pfns.buf, n, offs.buf, (uint64_t)a[2]));
 out:
@@ -385,7 +392,7 @@ static PyObject *SwapTable_cache_del_slots(SwapTableObject *self, PyObject *cons
 	Py_buffer pfns, offs, unused;
 	struct mem_map *map;
 	PyObject *ret = NULL;
-	Py_ssize_t k, n;
+	Py_ssize_t n;
 
 	if (table_ready(self) < 0)
 		return NULL;
@@ -409,15 +416,8 @@ static PyObject *SwapTable_cache_del_slots(SwapTableObject *self, PyObject *cons
 	}
 	if (offsets_ok(self, offs.buf, n, "cache_del_slots") < 0)
 		goto out;
-	for (k = 0; k < n; k++) {
-		int64_t pfn = ((const int64_t *)pfns.buf)[k];
-
-		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames) {
-			raise_einval("cache_del_slots: pfn %lld outside the map of %llu frames",
-				     (long long)pfn, (unsigned long long)map->nr_frames);
-			goto out;
-		}
-	}
+	if (pfns_ok(map, pfns.buf, n, "cache_del_slots") < 0)
+		goto out;
 	ret = PyLong_FromLong(swap_cache_del_slots(&self->st, map, pfns.buf, offs.buf, (long)n,
 						   unused.buf));
 out:

@@ -596,6 +596,10 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> int:
         flag_lock.acquire()
         try:
             n = si.table.alloc_scan(mem.map, hint, end, pfns, offs, si.type)
+        except BaseException:  # refused (EINVAL: nothing taken): the charge goes back
+            if charge:
+                memcg.uncharge_swap(run)
+            raise
         finally:
             flag_lock.release()
         if n:
