@@ -72,6 +72,14 @@ static void SwapTable_dealloc(SwapTableObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+static int table_ready(SwapTableObject *self)
+{
+	if (self->st.swap_map)
+		return 0;
+	PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
+	return -1;
+}
+
 /* The ints of a fastcall: @n of them into @out; 0, or -1 with an exception. */
 static int fast_ints(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t n,
 		     long long *out, const char *name)
@@ -95,10 +103,8 @@ static int fast_ints(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t n,
 static int slot_range(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs,
 		      Py_ssize_t n, long long *out, const char *name)
 {
-	if (!self->st.swap_map) {
-		PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
+	if (table_ready(self) < 0)
 		return -1;
-	}
 	if (fast_ints(args, nargs, n, out, name) < 0)
 		return -1;
 	if (out[0] < 0 || out[1] > 512 ||
@@ -217,10 +223,8 @@ static PyObject *SwapTable_swapin_map(SwapTableObject *self, PyObject *const *ar
 		PyErr_Format(PyExc_TypeError, "swapin_map() takes 7 arguments (%zd given)", nargs);
 		return NULL;
 	}
-	if (!self->st.swap_map) {
-		PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
+	if (table_ready(self) < 0)
 		return NULL;
-	}
 	map = mem_map_of(args[0]);
 	if (!map || fast_ints(args + 2, 5, 5, a, "swapin_map") < 0)
 		return NULL;
@@ -236,14 +240,6 @@ static PyObject *SwapTable_swapin_map(SwapTableObject *self, PyObject *const *ar
 			       (int32_t)a[2], a[0], (uint64_t)a[3], (unsigned int)a[4]);
 	PyBuffer_Release(&ptes);
 	return PyLong_FromLong(ret);
-}
-
-static int table_ready(SwapTableObject *self)
-{
-	if (self->st.swap_map)
-		return 0;
-	PyErr_SetString(PyExc_RuntimeError, "SwapTable is not initialised");
-	return -1;
 }
 
 /* Every offset of @offs inside the table; 0, or -1 with OSError(EINVAL). */
