@@ -279,8 +279,10 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
     """
     if memcg.id == 0:
         return  # frames start charged to the root
-    _make_room(memcg, folio.nr_pages)
-    folio.mem.move_charge(folio.pfn, folio.nr_pages, memcg.id)
+    nr = folio.nr_pages
+    if memcg.usage + nr > memcg.max:  # try_charge's fast path: room already
+        _make_room(memcg, nr)
+    folio.mem.move_charge(folio.pfn, nr, memcg.id)
 
 
 def mem_cgroup_charge_frames(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> None:
@@ -290,7 +292,8 @@ def mem_cgroup_charge_frames(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -
     ENOMEM as there; the frames then stay the root's and the caller frees them."""
     if memcg.id == 0 or not len(pfns):
         return
-    _make_room(memcg, len(pfns))
+    if memcg.usage + len(pfns) > memcg.max:
+        _make_room(memcg, len(pfns))
     mem.move_charge_frames(pfns, memcg.id)
 
 
@@ -298,10 +301,9 @@ def _make_room(memcg: MemCgroup, nr: int) -> None:
     """try_charge's loop: while ``nr`` more pages would pass memory.max, count
     a max event and reclaim from the cgroup; ENOMEM (and an oom event) after
     MAX_RECLAIM_RETRIES passes."""
-    from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges through memcontrol
-
     retries = MAX_RECLAIM_RETRIES
     while memcg.usage + nr > memcg.max:
+        from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges here
         memcg.events["max"] += 1
         if retries == 0:
             memcg.events["oom"] += 1

@@ -172,11 +172,17 @@ class PhysMem:
 
     def move_charge(self, pfn: int, nr: int, memcg_id: int) -> None:
         """Move the charge of frames [pfn, pfn+nr) to cgroup ``memcg_id``."""
-        with self.zone_lock:
-            old = int(self.memcg[pfn])
+        self.zone_lock.acquire()  # not ``with``: every fault (see VmStat.count)
+        try:
+            old = self.memcg.item(pfn)
             self.memcg_pages[old] -= nr
             self.memcg_pages[memcg_id] += nr
-            self.memcg[pfn : pfn + nr] = memcg_id
+            if nr == 1:  # a scalar store: a slice costs a few thousand instructions
+                self.memcg[pfn] = memcg_id
+            else:
+                self.memcg[pfn : pfn + nr] = memcg_id
+        finally:
+            self.zone_lock.release()
 
     def move_charge_frames(self, pfns: np.ndarray, memcg_id: int) -> None:
         """Move the charge of order-0 frames at ``pfns`` to cgroup ``memcg_id``."""
