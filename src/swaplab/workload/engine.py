@@ -220,7 +220,7 @@ class Workload:
     def _verify(self, proc: Process, vpn: int, data: np.ndarray, when: str) -> None:
         got = page_hash(data)
         self.verified += 1
-        if got != int(proc.expect[vpn]):
+        if got != proc.expect.item(vpn):
             raise PageCorruption(
                 f"{when}: process {proc.name} (mm {proc.mm.id}) page {vpn} "
                 f"(address {vpn * PAGE_SIZE:#x}) reads back with hash {got:#018x}, expected "
@@ -228,15 +228,19 @@ class Workload:
 
     def _write(self, proc: Process, vpn: int, pfn: int) -> None:
         mem = self.system.mem
-        if mem.flags[pfn] & PG.writeback:
+        if mem.flags.item(pfn) & PG.writeback:
             Folio(mem, pfn).wait_writeback()
         page = mem.data[pfn]
         proc.dirty.apply(page)
         proc.expect[vpn] = page_hash(page)
         proc.writes[vpn] += 1
         proc.last_write_ns[vpn] = self.clock.now_ns()
-        with mem.flag_lock:
-            mem.flags[pfn] |= PG.dirty | PG.young
+        lock = mem.flag_lock
+        lock.acquire()  # not ``with``: every write (see VmStat.count)
+        try:
+            mem.flags[pfn] = mem.flags.item(pfn) | PG.dirty | PG.young
+        finally:
+            lock.release()
 
     def _record(self, ns: int) -> None:
         if self._lat_n == len(self._lat_cur):
@@ -264,6 +268,10 @@ class Workload:
         touch = mem.map.touch
         vpns = np.ascontiguousarray(vpns, dtype=np.int64)
         writes = np.ascontiguousarray(writes, dtype=bool)
+        # the accesses Python takes (writes, faults) read them one at a time:
+        # from a list, a fraction of a numpy scalar read
+        vl = vpns.tolist()
+        wl = writes.tolist()
         n = len(vpns)
         k = 0
         while True:
@@ -274,10 +282,10 @@ class Workload:
                 lock.release()
             if k >= n:
                 break
-            vpn = int(vpns[k])
-            w = bool(writes[k])
+            vpn = vl[k]
+            w = wl[k]
             k += 1
-            pte = int(ptes[vpn])
+            pte = ptes.item(vpn)
             if pte_present(pte):  # a write: the dirty model changes the page
                 self._write(proc, vpn, pte_pfn(pte))
                 continue
