@@ -27,14 +27,16 @@ class Arrays:
         self.swap_map[0] = SWAP_MAP_BAD
         self.cache = np.full(NR_SLOTS, SWAP_CACHE_NONE, dtype=np.int64)
         self.table = _native.SwapTable(self.swap_map, self.cache)
-        mem = PhysMem(NR_FRAMES)  # the frame arrays and their MemMap
+        mem = PhysMem(NR_FRAMES)  # the frame arrays, their MemMap and the buddy zone
+        self.zone, self.memcg = mem.zone, mem.memcg
         self.flags, self.order, self.swap = mem.flags, mem.order, mem.swap
         self.mapping, self.index, self.map = mem.mapping, mem.index, mem.map
         self.ptes = np.zeros(16, dtype=np.uint64)
 
-    def state(self) -> tuple[bytes, ...]:
-        return tuple(a.tobytes() for a in (self.swap_map, self.cache, self.flags, self.swap,
-                                           self.mapping, self.index, self.ptes))
+    def state(self) -> tuple[bytes | int, ...]:
+        return (*(a.tobytes() for a in (self.swap_map, self.cache, self.flags, self.swap,
+                                        self.memcg, self.mapping, self.index, self.ptes)),
+                self.zone.nr_free)
 
 
 @pytest.fixture
@@ -66,6 +68,53 @@ def test_cache_add_and_del(t: Arrays) -> None:
     assert t.table.cache_del(t.map, 10, 4, 5) == 2  # the two unreferenced slots
     assert (t.cache[10:14] == SWAP_CACHE_NONE).all()
     assert t.swap[5] == 0 and t.flags[5] == 0
+
+
+def test_cache_alloc_takes_a_frame_into_the_cache(t: Arrays) -> None:
+    """swap_cache_alloc_folio: a free frame, charged, locked, swap-backed,
+    PG_lru (inactive), with the entry and PG_swapcache, cached at the slot."""
+    e = swp_entry(1, 10)
+    t.swap_map[10] = 1
+    free = t.zone.nr_free
+    pfn = t.table.cache_alloc(t.map, t.zone, 10, e, 3)
+    assert 0 <= pfn < NR_FRAMES and t.zone.nr_free == free - 1
+    assert int(t.cache[10]) == pfn and int(t.swap[pfn]) == e and int(t.memcg[pfn]) == 3
+    assert int(t.flags[pfn]) == PG.locked | PG.swapbacked | PG.lru | PG.swapcache
+    assert not t.flags[pfn] & PG.active
+    # a second swap-in of the slot finds it cached: no frame is taken
+    before = t.state()
+    assert t.table.cache_alloc(t.map, t.zone, 10, e, 3) == -errno.EEXIST
+    assert t.state() == before
+
+
+def test_cache_alloc_errors_change_nothing(t: Arrays) -> None:
+    e = swp_entry(1, 20)
+    before = t.state()
+    assert t.table.cache_alloc(t.map, t.zone, 20, e, 0) == -errno.ENOENT  # freed meanwhile
+    t.swap_map[20] = 1
+    t.cache[20] = SWAP_CACHE_CLAIMED  # a bypassing swap-in holds it
+    before = t.state()
+    assert t.table.cache_alloc(t.map, t.zone, 20, e, 0) == -errno.EEXIST
+    assert t.state() == before
+    t.cache[20] = SWAP_CACHE_NONE
+    held = np.empty(t.zone.nr_free, dtype=np.int64)
+    assert t.zone.alloc_bulk(held) == len(held)  # every frame taken
+    before = t.state()
+    assert t.table.cache_alloc(t.map, t.zone, 20, e, 0) == -errno.ENOMEM
+    assert t.state() == before
+
+
+@pytest.mark.parametrize("args", [(NR_SLOTS, 0, 0), (-1, 0, 0), (5, 0, -1)])
+def test_cache_alloc_refuses_bad_input(t: Arrays, args: tuple[int, int, int]) -> None:
+    before = t.state()
+    with pytest.raises(OSError) as ei:
+        t.table.cache_alloc(t.map, t.zone, *args)
+    assert ei.value.errno == errno.EINVAL
+    with pytest.raises(TypeError):
+        t.table.cache_alloc(t.zone, t.map, 5, 0, 0)  # the arguments swapped
+    with pytest.raises(OSError):
+        t.table.cache_alloc(t.map, _native.BuddyZone(NR_FRAMES * 2), 5, 0, 0)  # another map's
+    assert t.state() == before
 
 
 def test_put_and_dup(t: Arrays) -> None:

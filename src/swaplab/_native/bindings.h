@@ -62,6 +62,9 @@ extern const char first_touch_doc[];
 /* The frame arrays behind a swaplab._native.MemMap (NULL: not one). */
 struct mem_map *mem_map_of(PyObject *obj);
 
+/* The buddy allocator behind a swaplab._native.BuddyZone (NULL: not one). */
+struct buddy_zone *buddy_zone_of(PyObject *obj);
+
 /* The zsmalloc pool behind a swaplab._native.ZsPool (NULL: not one). */
 struct zs_pool *zs_pool_of(PyObject *obj);
 

@@ -196,6 +196,15 @@ static PyTypeObject BuddyZone_Type = {
 	.tp_new = PyType_GenericNew,
 };
 
+struct buddy_zone *buddy_zone_of(PyObject *obj)
+{
+	if (!PyObject_TypeCheck(obj, &BuddyZone_Type) || !((BuddyZoneObject *)obj)->zone.nr_frames) {
+		PyErr_SetString(PyExc_TypeError, "an initialised swaplab._native.BuddyZone");
+		return NULL;
+	}
+	return &((BuddyZoneObject *)obj)->zone;
+}
+
 int page_alloc_add_types(PyObject *m)
 {
 	return PyModule_AddType(m, &BuddyZone_Type);

@@ -139,6 +139,49 @@ static struct mem_map *folio_slots(SwapTableObject *self, PyObject *const *args,
 	return map;
 }
 
+PyDoc_STRVAR(cache_alloc_doc,
+"cache_alloc(mem_map, zone, off, entry, memcg) -> pfn | -EEXIST | -ENOENT | -ENOMEM\n\n"
+"A new order-0 folio for slot off, in the swap cache there\n"
+"(swap_cache_alloc_folio): a frame of zone charged to cgroup memcg,\n"
+"locked, swap-backed, PG_lru, with entry and PG_swapcache.");
+
+static PyObject *SwapTable_cache_alloc(SwapTableObject *self, PyObject *const *args,
+				       Py_ssize_t nargs)
+{
+	struct buddy_zone *zone;
+	struct mem_map *map;
+	long long a[3];
+
+	if (table_ready(self) < 0)
+		return NULL;
+	if (nargs != 5) {
+		PyErr_Format(PyExc_TypeError, "cache_alloc() takes 5 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	map = mem_map_of(args[0]);
+	if (!map)
+		return NULL;
+	zone = buddy_zone_of(args[1]);
+	if (!zone || fast_ints(args + 2, 3, 3, a, "cache_alloc") < 0)
+		return NULL;
+	if ((uint64_t)zone->nr_frames != map->nr_frames) {
+		raise_einval("cache_alloc: a zone of %lld frames for a map of %llu",
+			     (long long)zone->nr_frames, (unsigned long long)map->nr_frames);
+		return NULL;
+	}
+	if (a[0] < 0 || (uint64_t)a[0] >= self->st.nr_slots) {
+		raise_einval("cache_alloc: slot %lld outside the table of %llu", a[0],
+			     (unsigned long long)self->st.nr_slots);
+		return NULL;
+	}
+	if (a[2] < 0 || a[2] > INT32_MAX) {
+		raise_einval("cache_alloc: cgroup id %lld", a[2]);
+		return NULL;
+	}
+	return PyLong_FromLongLong(swap_cache_alloc_folio(&self->st, map, zone, (uint64_t)a[0],
+							  (uint64_t)a[1], (int32_t)a[2]));
+}
+
 PyDoc_STRVAR(cache_add_doc,
 "cache_add(mem_map, off, nr, pfn, entry) -> 0 | -EEXIST | -ENOENT\n\n"
 "Cache the folio at pfn in slots [off, off + nr) and give it entry and\n"
@@ -434,6 +477,8 @@ static PyMethodDef SwapTable_methods[] = {
 	 dup_slots_doc},
 	{"cache_del_slots", (PyCFunction)(void (*)(void))SwapTable_cache_del_slots,
 	 METH_FASTCALL, cache_del_slots_doc},
+	{"cache_alloc", (PyCFunction)(void (*)(void))SwapTable_cache_alloc, METH_FASTCALL,
+	 cache_alloc_doc},
 	{"cache_add", (PyCFunction)(void (*)(void))SwapTable_cache_add, METH_FASTCALL,
 	 cache_add_doc},
 	{"cache_del", (PyCFunction)(void (*)(void))SwapTable_cache_del, METH_FASTCALL,

@@ -158,6 +158,18 @@ class Lruvec:
         finally:
             mem.flag_lock.release()
 
+    def link_new(self, pfn: int) -> None:
+        """Link a new folio the compiled core has just flagged PG_lru
+        (inactive) into this cgroup's inactive list: what :meth:`add_folio`
+        does after the flags. The caller holds the flag lock and the zone
+        lock (swapfile.swap_cache_alloc)."""
+        mem = self.mem
+        seq = mem.lru_next
+        mem.lru_next = seq + 1
+        mem.lru_seq[pfn] = seq
+        self._count[LRU_INACTIVE_ANON] += 1
+        self.lists[LRU_INACTIVE_ANON].append_one(pfn, seq)
+
     def isolate(self, which: int, n: int) -> np.ndarray:
         """isolate_lru_folios: take up to ``n`` folios off the old end (PG_lru cleared)."""
         mem = self.mem

@@ -281,7 +281,7 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
         return  # frames start charged to the root
     nr = folio.nr_pages
     if memcg.usage + nr > memcg.max:  # try_charge's fast path: room already
-        _make_room(memcg, nr)
+        make_room(memcg, nr)
     folio.mem.move_charge(folio.pfn, nr, memcg.id)
 
 
@@ -293,11 +293,11 @@ def mem_cgroup_charge_frames(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -
     if memcg.id == 0 or not len(pfns):
         return
     if memcg.usage + len(pfns) > memcg.max:
-        _make_room(memcg, len(pfns))
+        make_room(memcg, len(pfns))
     mem.move_charge_frames(pfns, memcg.id)
 
 
-def _make_room(memcg: MemCgroup, nr: int) -> None:
+def make_room(memcg: MemCgroup, nr: int) -> None:
     """try_charge's loop: while ``nr`` more pages would pass memory.max, count
     a max event and reclaim from the cgroup; ENOMEM (and an oom event) after
     MAX_RECLAIM_RETRIES passes."""

@@ -30,16 +30,16 @@ from typing import TYPE_CHECKING
 
 from ..errors import kerror
 from .folio import PG, Folio
-from .memcontrol import mem_cgroup_charge
+from .memcontrol import make_room, mem_cgroup_charge
 from .page_io import swap_read_folio, swap_read_submit
 from .swap_iocb import SwapIoCtx
 from .swapfile import (
-    swap_cache_add,
+    swap_cache_alloc,
     swapcache_clear,
     swapcache_prepare,
 )
 from .swapops import swp_entry, swp_offset, swp_type
-from .vmscan import alloc_folio
+from .vmscan import alloc_folio, balance_pgdat, try_to_free_pages
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
@@ -79,6 +79,32 @@ def _swapin_folio_alloc(system: System, si: SwapInfo, off: int) -> Folio | None:
     return folio
 
 
+def _swapin_cache_folio(system: System, si: SwapInfo, entry: int, off: int) -> int:
+    """The new swap-cache folio of a swap-in of slot ``off`` of ``si``: the
+    policy of the allocation and the charge, then the compiled
+    allocate-and-insert (:func:`swap_cache_alloc`). kswapd is woken below
+    the low watermark and the slot's cgroup gets room first (try_charge's
+    reclaim, at memory.max), then a frame is taken; with none free, direct
+    reclaim and one more try. Returns the pfn (a locked folio, on the LRU,
+    in the swap cache), -EEXIST when the slot is cached or claimed already,
+    -ENOENT when it was freed, -ENOMEM without memory or room."""
+    mem = system.mem
+    memcg = system.memcgs.get(si.swap_cgroup.item(off))
+    memcg_id = memcg.id if memcg is not None else 0
+    if mem.zone.nr_free - 1 < system.watermark["low"] and system.kswapd_enabled:
+        balance_pgdat(system)
+    if memcg_id and memcg.usage + 1 > memcg.max:
+        try:
+            make_room(memcg, 1)
+        except OSError:
+            return -errno.ENOMEM
+    pfn = swap_cache_alloc(si, off, entry, memcg_id)
+    if pfn == -errno.ENOMEM:
+        try_to_free_pages(system, 1)
+        pfn = swap_cache_alloc(si, off, entry, memcg_id)
+    return pfn
+
+
 def read_swap_cache_async(system: System, entry: int, ctx: SwapIoCtx
                           ) -> tuple[Folio | None, bool]:
     """Return ``(folio, started)`` for ``entry``.
@@ -100,17 +126,12 @@ def _read_swap_cache(system: System, si: SwapInfo, entry: int, off: int, ctx: Sw
         pfn = si.cache.item(off)
         if pfn >= 0:
             return Folio(system.mem, pfn), False
-        folio = _swapin_folio_alloc(system, si, off)
-        if folio is None:
-            return None, False
-        ret = swap_cache_add(si, off, folio, entry)
-        if ret == 0:
-            system.memcgs[system.mem.memcg.item(folio.pfn)].lruvec.add_folio(folio.pfn)
+        pfn = _swapin_cache_folio(system, si, entry, off)
+        if pfn >= 0:
+            folio = Folio(system.mem, pfn)
             swap_read_folio(folio, ctx, si, off)
             return folio, True
-        folio.unlock()
-        folio.free()
-        if ret != -errno.EEXIST:
+        if pfn != -errno.EEXIST:
             return None, False
         if si.cache.item(off) < 0:
             time.sleep(BYPASS_BACKOFF_S)  # claimed by a bypassing swap-in: let it finish

@@ -850,6 +850,37 @@ def swap_cache_add(si: SwapInfo, off: int, folio: Folio, entry: int, nr: int = 1
     return ret
 
 
+def swap_cache_alloc(si: SwapInfo, off: int, entry: int, memcg_id: int) -> int:
+    """A new order-0 folio for slot ``off`` of ``si`` (``entry``), charged to
+    cgroup ``memcg_id``, locked, swap-backed, on that cgroup's inactive list
+    and in the swap cache there: the allocate-and-insert of
+    __read_swap_cache_async in one compiled step (swap_cache_alloc_folio)
+    under the slot's cluster lock, the flag lock and the zone lock.
+
+    Returns the pfn, -EEXIST (the slot is cached or claimed already),
+    -ENOENT (no reference: freed meanwhile) or -ENOMEM (no free frame; the
+    caller reclaims). The cgroup's room is the caller's policy, checked
+    before: nothing here reclaims."""
+    system = si.system
+    mem = system.mem
+    lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
+    lock.acquire()  # not ``with``: every swap-in (see VmStat.count)
+    mem.flag_lock.acquire()
+    mem.zone_lock.acquire()
+    try:
+        pfn = si.table.cache_alloc(mem.map, mem.zone, off, entry, memcg_id)
+        if pfn >= 0:
+            mem.memcg_pages[memcg_id] += 1
+            system.memcgs[memcg_id].lruvec.link_new(pfn)
+    finally:
+        mem.zone_lock.release()
+        mem.flag_lock.release()
+        lock.release()
+    if pfn >= 0:
+        system.vmstat.mod(NR_SWAPCACHE, 1)
+    return pfn
+
+
 def swap_cache_del_folio(folio: Folio) -> None:
     """Remove a folio from the swap cache; slots nobody references are freed."""
     system = folio.mem.system

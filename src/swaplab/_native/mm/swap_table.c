@@ -26,6 +26,27 @@ int swap_cache_add(struct swap_table *st, struct mem_map *map, uint64_t off, lon
 	return 0;
 }
 
+int64_t swap_cache_alloc_folio(struct swap_table *st, struct mem_map *map,
+			       struct buddy_zone *zone, uint64_t off, uint64_t entry,
+			       int32_t memcg)
+{
+	int64_t pfn;
+
+	if (st->cache[off] != SWAP_CACHE_NONE)
+		return -EEXIST;
+	if (st->swap_map[off] == 0)
+		return -ENOENT;
+	pfn = buddy_alloc(zone, 0);
+	if (pfn == BUDDY_NONE)
+		return -ENOMEM;
+	/* a free frame's state is clean (order 0, no flags, no entry): set it */
+	map->memcg[pfn] = memcg;
+	map->flags[pfn] = PG_locked | PG_swapbacked | PG_lru | PG_swapcache;
+	map->swap[pfn] = entry;
+	st->cache[off] = pfn;
+	return pfn;
+}
+
 long swap_cache_del(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
 		    int64_t pfn)
 {

@@ -24,7 +24,9 @@
 #define PG_writeback	(1U << 1)
 #define PG_uptodate	(1U << 3)
 #define PG_dirty	(1U << 4)
+#define PG_lru		(1U << 5)
 #define PG_swapcache	(1U << 10)
+#define PG_swapbacked	(1U << 17)
 #define PG_readahead	(1U << 20)
 #define PG_young	(1U << 22)	/* the PTE's accessed bit */
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include <swaplab/mem_map.h>
+#include <swaplab/page_alloc.h>
 
 #define SWAP_MAP_MAX		0xFFFE	/* most references one slot takes */
 #define SWAP_MAP_BAD		0xFFFF	/* bad block, header or past the end */
@@ -48,6 +49,22 @@ static inline int swap_table_range_ok(const struct swap_table *st, uint64_t off,
  */
 int swap_cache_add(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
 		   int64_t pfn, uint64_t entry);
+
+/*
+ * swap_cache_alloc_folio - the allocate-and-insert of __read_swap_cache_async
+ * for an order-0 folio of slot @off: a frame from @zone, charged to cgroup
+ * @memcg, locked, swap-backed and on an LRU list (PG_lru: the caller links
+ * it into its cgroup's inactive list), cached in the slot with @entry as
+ * folio->swap and PG_swapcache.  Returns its pfn; -EEXIST when the slot is
+ * cached or claimed already (a racing swap-in won), -ENOENT when it has no
+ * reference (freed meanwhile), both checked before a frame is taken;
+ * -ENOMEM when no frame is free.  Nothing changes on error.  The caller
+ * holds the slot's cluster lock, the frames' flag lock and the zone lock,
+ * and @zone has the frames of @map.
+ */
+int64_t swap_cache_alloc_folio(struct swap_table *st, struct mem_map *map,
+			       struct buddy_zone *zone, uint64_t off, uint64_t entry,
+			       int32_t memcg);
 
 /*
  * swap_cache_del - take the folio at @pfn out of the cache of slots
