@@ -274,3 +274,66 @@ def test_a_batch_continues_at_the_hint_and_passes_over_a_full_cluster(system, ar
     assert np.array_equal(area.cache, before[2])
     for f in folios:
         f.unlock()
+
+
+def _fragmented(nr_batch: int):
+    """An area whose first three clusters are full but for holes all over
+    them (so all three are on the nonfull list, in offset order), the per-CPU
+    hint used up, and ``nr_batch`` new locked folios to give slots to."""
+    from swaplab import System
+
+    s = System("32M")
+    rd = s.add_ramdisk("8M")
+    s.mkswap(rd)
+    si = s.swapon(rd)
+    held = [alloc(s)[0] for _ in range(3 * SWAPFILE_CLUSTER - 1)]  # slot 0 is the header
+    for f in held[5::7]:
+        f.lock()
+        swap_cache_del_folio(f)
+        f.unlock()
+    folios = [Folio.alloc(s.mem, 0) for _ in range(nr_batch)]
+    for f in folios:
+        f.lock()
+    return s, si, folios
+
+
+def _alloc_state(s, si, folios) -> dict:
+    pc = s.swap.percpu_cluster[0]
+    return {"offs": [swp_offset(f.swap) if f.test(PG.swapcache) else -1 for f in folios],
+            "cache": si.cache.tolist(), "map": si.swap_map.tolist(),
+            "count": si.cluster_count.tolist(), "flags": si.cluster_flags.tolist(),
+            "nonfull": list(si.nonfull_clusters[0]), "frag": list(si.frag_clusters[0]),
+            "free": list(si.free_clusters), "next": list(si.next_offset),
+            "pc": None if pc is None else (pc[0].type, pc[1]), "inuse": si.inuse_pages,
+            "nr": s.swap.nr_swap_pages, "vm": s.vmstat.snapshot()}
+
+
+def test_a_batch_across_fragmented_clusters_takes_the_single_calls_slots(monkeypatch):
+    """A reclaim batch over clusters with a few free slots each moves from
+    cluster to cluster as folio_alloc_swap would (the first cluster of the
+    nonfull list, scanned from its first slot), then to a free cluster: the
+    slots, lists, hints and counters equal those of one call a folio."""
+    from swaplab.mm import swapfile
+
+    hops = []
+    real = swapfile._next_cluster
+    monkeypatch.setattr(swapfile, "_next_cluster",
+                        lambda mem, memcg: hops.append(real(mem, memcg)) or hops[-1])
+    n = 260  # the 219 holes of three clusters, then a free cluster
+    s1, si1, f1 = _fragmented(n)
+    assert list(si1.nonfull_clusters[0]) == [0, 1, 2] and s1.swap.percpu_cluster[0] is None
+    for f in f1:
+        assert folio_alloc_swap(f) == 0
+    s2, si2, f2 = _fragmented(n)
+    ok = swapfile.folios_alloc_swap(s2.mem, np.array([f.pfn for f in f2], dtype=np.int64))
+    assert ok.all()
+    one, batch = _alloc_state(s1, si1, f1), _alloc_state(s2, si2, f2)
+    assert batch == one
+    holes = [o for o in range(3 * SWAPFILE_CLUSTER) if o % 7 == 6]  # held[5::7]: slot k + 1
+    assert one["offs"][: len(holes)] == holes
+    assert one["offs"][len(holes)] == 3 * SWAPFILE_CLUSTER  # then the free cluster, from its start
+    assert hops.count(True) == 3  # the batch went to each nonfull cluster through the hint
+    for s, fs in ((s1, f1), (s2, f2)):
+        for f in fs:
+            f.unlock()
+        s.close()
