@@ -116,19 +116,30 @@ static int slot_range(SwapTableObject *self, PyObject *const *args, Py_ssize_t n
 	return 0;
 }
 
-/* The MemMap and the (off, nr, pfn) of cache_add / cache_del, checked; 0 or -1. */
-static struct mem_map *folio_slots(SwapTableObject *self, PyObject *const *args,
-				   Py_ssize_t nargs, Py_ssize_t n, long long *out,
-				   const char *name)
+/*
+ * The MemMap a method takes as its first argument, once the table and the
+ * number of arguments (@n) are checked; NULL with an exception set.
+ */
+static struct mem_map *map_call(SwapTableObject *self, PyObject *const *args,
+				Py_ssize_t nargs, Py_ssize_t n, const char *name)
 {
-	struct mem_map *map;
-
+	if (table_ready(self) < 0)
+		return NULL;
 	if (nargs != n) {
 		PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, n,
 			     nargs);
 		return NULL;
 	}
-	map = mem_map_of(args[0]);
+	return mem_map_of(args[0]);
+}
+
+/* The MemMap and the (off, nr, pfn) of cache_add / cache_del, checked; 0 or -1. */
+static struct mem_map *folio_slots(SwapTableObject *self, PyObject *const *args,
+				   Py_ssize_t nargs, Py_ssize_t n, long long *out,
+				   const char *name)
+{
+	struct mem_map *map = map_call(self, args, nargs, n, name);
+
 	if (!map || slot_range(self, args + 1, n - 1, n - 1, out, name) < 0)
 		return NULL;
 	if (out[2] < 0 || (uint64_t)out[2] >= map->nr_frames) {
@@ -152,13 +163,7 @@ static PyObject *SwapTable_cache_alloc(SwapTableObject *self, PyObject *const *a
 	struct mem_map *map;
 	long long a[3];
 
-	if (table_ready(self) < 0)
-		return NULL;
-	if (nargs != 5) {
-		PyErr_Format(PyExc_TypeError, "cache_alloc() takes 5 arguments (%zd given)", nargs);
-		return NULL;
-	}
-	map = mem_map_of(args[0]);
+	map = map_call(self, args, nargs, 5, "cache_alloc");
 	if (!map)
 		return NULL;
 	zone = buddy_zone_of(args[1]);
@@ -262,13 +267,7 @@ static PyObject *SwapTable_swapin_map(SwapTableObject *self, PyObject *const *ar
 	long long a[5];
 	long ret;
 
-	if (nargs != 7) {
-		PyErr_Format(PyExc_TypeError, "swapin_map() takes 7 arguments (%zd given)", nargs);
-		return NULL;
-	}
-	if (table_ready(self) < 0)
-		return NULL;
-	map = mem_map_of(args[0]);
+	map = map_call(self, args, nargs, 7, "swapin_map");
 	if (!map || fast_ints(args + 2, 5, 5, a, "swapin_map") < 0)
 		return NULL;
 	if (PyObject_GetBuffer(args[1], &ptes, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
@@ -354,13 +353,7 @@ static PyObject *SwapTable_alloc_scan(SwapTableObject *self, PyObject *const *ar
 	long long a[3];
 	long n;
 
-	if (table_ready(self) < 0)
-		return NULL;
-	if (nargs != 6) {
-		PyErr_Format(PyExc_TypeError, "alloc_scan() takes 6 arguments (%zd given)", nargs);
-		return NULL;
-	}
-	map = mem_map_of(args[0]);
+	map = map_call(self, args, nargs, 6, "alloc_scan");
 	if (!map || fast_ints(args + 1, 2, 2, a, "alloc_scan") < 0 ||
 	    fast_ints(args + 5, 1, 1, a + 2, "alloc_scan") < 0)
 		return NULL;
@@ -433,14 +426,7 @@ static PyObject *SwapTable_cache_del_slots(SwapTableObject *self, PyObject *cons
 	PyObject *ret = NULL;
 	Py_ssize_t n;
 
-	if (table_ready(self) < 0)
-		return NULL;
-	if (nargs != 4) {
-		PyErr_Format(PyExc_TypeError, "cache_del_slots() takes 4 arguments (%zd given)",
-			     nargs);
-		return NULL;
-	}
-	map = mem_map_of(args[0]);
+	map = map_call(self, args, nargs, 4, "cache_del_slots");
 	if (!map || int64_buffer_arg(args[1], &pfns, 0, "cache_del_slots: pfns") < 0)
 		return NULL;
 	if (int64_buffer_arg(args[2], &offs, 0, "cache_del_slots: offs") < 0)
