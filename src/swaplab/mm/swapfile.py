@@ -585,7 +585,8 @@ def _next_cluster(mem: PhysMem, memcg: MemCgroup) -> bool:
     cluster_alloc_swap_entry's first choice, its first cluster. True when
     it did: a run from that hint then takes the cluster's free slots in
     order, the slots that folio_alloc_swap and the run after it would take
-    (tests/test_batch_core.py), for a fraction of the cost; False leaves
+    (tests/test_cluster_alloc.py follows a batch across fragmented
+    clusters against one call a folio), for a fraction of the cost; False leaves
     the choice to folio_alloc_swap."""
     st = mem.system.swap
     if len(st.avail) != 1 or st.vswap is not None:
