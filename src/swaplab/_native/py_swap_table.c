@@ -454,27 +454,25 @@ out_pfns:
 	return ret;
 }
 
+/* Every method is METH_FASTCALL, named as its function and its _doc. */
+#define FASTCALL_METHOD(name)							\
+	{ #name, (PyCFunction)(void (*)(void))SwapTable_##name, METH_FASTCALL, name##_doc }
+
 static PyMethodDef SwapTable_methods[] = {
-	{"find_free", (PyCFunction)(void (*)(void))SwapTable_find_free, METH_FASTCALL,
-	 find_free_doc},
-	{"alloc_scan", (PyCFunction)(void (*)(void))SwapTable_alloc_scan, METH_FASTCALL,
-	 alloc_scan_doc},
-	{"dup_slots", (PyCFunction)(void (*)(void))SwapTable_dup_slots, METH_FASTCALL,
-	 dup_slots_doc},
-	{"cache_del_slots", (PyCFunction)(void (*)(void))SwapTable_cache_del_slots,
-	 METH_FASTCALL, cache_del_slots_doc},
-	{"cache_alloc", (PyCFunction)(void (*)(void))SwapTable_cache_alloc, METH_FASTCALL,
-	 cache_alloc_doc},
-	{"cache_add", (PyCFunction)(void (*)(void))SwapTable_cache_add, METH_FASTCALL,
-	 cache_add_doc},
-	{"cache_del", (PyCFunction)(void (*)(void))SwapTable_cache_del, METH_FASTCALL,
-	 cache_del_doc},
-	{"put", (PyCFunction)(void (*)(void))SwapTable_put, METH_FASTCALL, put_doc},
-	{"dup", (PyCFunction)(void (*)(void))SwapTable_dup, METH_FASTCALL, dup_doc},
-	{"swapin_map", (PyCFunction)(void (*)(void))SwapTable_swapin_map, METH_FASTCALL,
-	 swapin_map_doc},
+	FASTCALL_METHOD(find_free),
+	FASTCALL_METHOD(alloc_scan),
+	FASTCALL_METHOD(dup_slots),
+	FASTCALL_METHOD(cache_del_slots),
+	FASTCALL_METHOD(cache_alloc),
+	FASTCALL_METHOD(cache_add),
+	FASTCALL_METHOD(cache_del),
+	FASTCALL_METHOD(put),
+	FASTCALL_METHOD(dup),
+	FASTCALL_METHOD(swapin_map),
 	{NULL, NULL, 0, NULL},
 };
+
+#undef FASTCALL_METHOD
 
 static PyTypeObject SwapTable_Type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
