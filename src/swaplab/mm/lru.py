@@ -148,27 +148,26 @@ class Lruvec:
             if fl & PG.lru:
                 raise RuntimeError(f"folio_add_lru: folio {pfn} is on a list")
             mem.flags[pfn] = (fl | PG.lru | PG.active) if active else (fl | PG.lru) & ~PG.active
-            seq = mem.lru_next
-            mem.lru_next = seq + 1
-            mem.lru_seq[pfn] = seq
             mem.zone_lock.acquire()
-            self._count[which] += 1  # cannot raise: a memoryview of int64
-            mem.zone_lock.release()
-            self.lists[which].append_one(pfn, seq)
+            try:
+                self.link(pfn, which)
+            finally:
+                mem.zone_lock.release()
         finally:
             mem.flag_lock.release()
 
-    def link_new(self, pfn: int) -> None:
-        """Link a new folio the compiled core has just flagged PG_lru
-        (inactive) into this cgroup's inactive list: what :meth:`add_folio`
-        does after the flags. The caller holds the flag lock and the zone
-        lock (swapfile.swap_cache_alloc)."""
+    def link(self, pfn: int, which: int = LRU_INACTIVE_ANON) -> None:
+        """Put a folio already flagged for list ``which`` (PG_lru, PG_active
+        as it says) at the young end of that list: its LRU stamp, the list's
+        count and row. The caller holds the flag lock and the zone lock
+        (:meth:`add_folio`, and swapfile.swap_cache_alloc after the compiled
+        step flagged the folio)."""
         mem = self.mem
         seq = mem.lru_next
         mem.lru_next = seq + 1
         mem.lru_seq[pfn] = seq
-        self._count[LRU_INACTIVE_ANON] += 1
-        self.lists[LRU_INACTIVE_ANON].append_one(pfn, seq)
+        self._count[which] += 1  # cannot raise: a memoryview of int64
+        self.lists[which].append_one(pfn, seq)
 
     def isolate(self, which: int, n: int) -> np.ndarray:
         """isolate_lru_folios: take up to ``n`` folios off the old end (PG_lru cleared)."""

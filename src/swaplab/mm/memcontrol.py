@@ -280,8 +280,7 @@ def mem_cgroup_charge(folio: Folio, memcg: MemCgroup) -> None:
     if memcg.id == 0:
         return  # frames start charged to the root
     nr = folio.nr_pages
-    if memcg.usage + nr > memcg.max:  # try_charge's fast path: room already
-        make_room(memcg, nr)
+    make_room(memcg, nr)
     folio.mem.move_charge(folio.pfn, nr, memcg.id)
 
 
@@ -292,15 +291,15 @@ def mem_cgroup_charge_frames(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -
     ENOMEM as there; the frames then stay the root's and the caller frees them."""
     if memcg.id == 0 or not len(pfns):
         return
-    if memcg.usage + len(pfns) > memcg.max:
-        make_room(memcg, len(pfns))
+    make_room(memcg, len(pfns))
     mem.move_charge_frames(pfns, memcg.id)
 
 
 def make_room(memcg: MemCgroup, nr: int) -> None:
     """try_charge's loop: while ``nr`` more pages would pass memory.max, count
     a max event and reclaim from the cgroup; ENOMEM (and an oom event) after
-    MAX_RECLAIM_RETRIES passes."""
+    MAX_RECLAIM_RETRIES passes. With room already (try_charge's fast path)
+    it returns at the first test: nothing is imported or counted."""
     retries = MAX_RECLAIM_RETRIES
     while memcg.usage + nr > memcg.max:
         from .vmscan import try_to_free_mem_cgroup_pages  # cycle: vmscan charges here

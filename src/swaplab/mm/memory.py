@@ -82,7 +82,7 @@ from .swapops import (
     swp_offset,
     swp_types,
 )
-from .vmscan import SWAP_CLUSTER_MAX, alloc_folio, balance_pgdat, shrink_folio_list
+from .vmscan import SWAP_CLUSTER_MAX, alloc_folio, shrink_folio_list, wakeup_kswapd
 from .vmstat import NR_SWAPCACHE, PGFAULT, PGMAJFAULT, VmEvent
 
 if TYPE_CHECKING:
@@ -341,8 +341,7 @@ class MmStruct:
             for start in range(0, n, SWAP_CLUSTER_MAX):
                 chunk = pages[start : start + SWAP_CLUSTER_MAX]
                 k = len(chunk)
-                if mem.nr_free - k < system.watermark["low"] and system.kswapd_enabled:
-                    balance_pgdat(system)
+                wakeup_kswapd(system, k)
                 got = mem.alloc_pages_bulk(k)
                 if got is None:  # the faults one by one: direct reclaim, or ENOMEM
                     for j in range(start, n):

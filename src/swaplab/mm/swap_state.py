@@ -39,7 +39,7 @@ from .swapfile import (
     swapcache_prepare,
 )
 from .swapops import swp_entry, swp_offset, swp_type
-from .vmscan import alloc_folio, balance_pgdat, try_to_free_pages
+from .vmscan import alloc_folio, try_to_free_pages, wakeup_kswapd
 from .vmstat import VmEvent
 
 if TYPE_CHECKING:
@@ -88,12 +88,10 @@ def _swapin_cache_folio(system: System, si: SwapInfo, entry: int, off: int) -> i
     reclaim and one more try. Returns the pfn (a locked folio, on the LRU,
     in the swap cache), -EEXIST when the slot is cached or claimed already,
     -ENOENT when it was freed, -ENOMEM without memory or room."""
-    mem = system.mem
     memcg = system.memcgs.get(si.swap_cgroup.item(off))
     memcg_id = memcg.id if memcg is not None else 0
-    if mem.zone.nr_free - 1 < system.watermark["low"] and system.kswapd_enabled:
-        balance_pgdat(system)
-    if memcg_id and memcg.usage + 1 > memcg.max:
+    wakeup_kswapd(system, 1)
+    if memcg_id:
         try:
             make_room(memcg, 1)
         except OSError:

@@ -921,7 +921,7 @@ def swap_cache_alloc(si: SwapInfo, off: int, entry: int, memcg_id: int) -> int:
         pfn = si.table.cache_alloc(mem.map, mem.zone, off, entry, memcg_id)
         if pfn >= 0:
             mem.memcg_pages[memcg_id] += 1
-            system.memcgs[memcg_id].lruvec.link_new(pfn)
+            system.memcgs[memcg_id].lruvec.link(pfn)
     finally:
         mem.zone_lock.release()
         mem.flag_lock.release()

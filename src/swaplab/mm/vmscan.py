@@ -397,13 +397,19 @@ def try_to_free_pages(system: System, nr_pages: int) -> int:
                        lambda: sc.nr_reclaimed >= sc.nr_to_reclaim)
 
 
+def wakeup_kswapd(system: System, nr: int) -> None:
+    """Wake kswapd (run balance_pgdat) when taking ``nr`` more frames would
+    leave free memory below the low watermark."""
+    if system.mem.nr_free - nr < system.watermark["low"] and system.kswapd_enabled:
+        balance_pgdat(system)
+
+
 def alloc_folio(system: System, order: int = 0) -> Folio:
     """Allocate a folio the way an anonymous fault does: wake kswapd below the
     low watermark, reclaim directly when nothing is free, ENOMEM when even
     that fails (the kernel would OOM-kill)."""
     mem = system.mem
-    if mem.nr_free - (1 << order) < system.watermark["low"] and system.kswapd_enabled:
-        balance_pgdat(system)
+    wakeup_kswapd(system, 1 << order)
     folio = Folio.alloc(mem, order)
     if folio is None:
         try_to_free_pages(system, 1 << order)
