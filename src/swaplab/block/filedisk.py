@@ -66,6 +66,7 @@ def read_page_aligned(fd: int, offset: int) -> bytes:
 
 
 def _aligned(vecs: list[np.ndarray]) -> bool:
+    """Whether O_DIRECT takes ``vecs`` as they are (page-aligned, whole sectors)."""
     return all(v.ctypes.data % PAGE_SIZE == 0 and v.nbytes % 512 == 0 for v in vecs)
 
 
@@ -107,20 +108,28 @@ class FileDisk:
             self.fd = -1
 
     def _rw(self, bio: Bio) -> int:
-        """Do the transfer; return 0 or a positive errno."""
+        """Do the transfer; return 0 or a positive errno.
+
+        Under O_DIRECT the buffers go to the file as they are; the kernel
+        refuses buffers that are not aligned with EINVAL before it moves a
+        byte, and only then does the transfer go through the bounce buffer
+        (frames of the mem_map are page-aligned, so that is rare, and
+        testing every buffer first cost more than the rare retry)."""
         pos = bio.sector << SECTOR_SHIFT
         vecs = bio.vecs
         want = bio.size
-        bounce = self.direct_io and not _aligned(vecs)
         try:
-            if bounce:
-                return self._rw_bounced(bio, pos, want)
             if bio.op == ReqOp.READ:
                 got = os.preadv(self.fd, vecs, pos)
             else:
                 got = os.pwritev(self.fd, vecs, pos)
         except OSError as e:
-            return e.errno or errno.EIO
+            if e.errno != errno.EINVAL or not self.direct_io or _aligned(vecs):
+                return e.errno or errno.EIO
+            try:
+                return self._rw_bounced(bio, pos, want)
+            except OSError as e2:
+                return e2.errno or errno.EIO
         return 0 if got == want else errno.EIO
 
     def _rw_bounced(self, bio: Bio, pos: int, want: int) -> int:
