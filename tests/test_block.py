@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from swaplab import PAGE_SIZE
-from swaplab.block import Bio, ReqOp, bio_endio, blk_plug, submit_bio, submit_bio_wait
+from swaplab.block import (
+    Bio,
+    ReqOp,
+    bio_endio,
+    blk_plug,
+    submit_bio,
+    submit_bio_wait,
+    submit_bios_wait,
+)
 from swaplab.block.blkdev import BlkFeat
 
 
@@ -210,3 +218,21 @@ def test_a_failed_merged_request_fails_every_bio_in_it(system, filedisk):
     bios, ended, _ = _plugged_writes(filedisk, pages, [7, 8, 9])
     assert ended == bios and [b.status for b in bios] == [errno.EIO] * 3
     assert filedisk.pread(3 * PAGE_SIZE, 7 * PAGE_SIZE) == bytes(3 * PAGE_SIZE)
+
+
+def test_submit_bios_wait_returns_each_result_in_order(system, filedisk):
+    pages = _pages(4, 5)
+    chained = []
+    # 3 and 4 are neighbours (one request under the plug); 9 fails, alone
+    bios = [Bio(filedisk, ReqOp.WRITE, b * 8, [pages[k]]) for k, b in enumerate([3, 4, 9, 12])]
+    bios[1].end_io = chained.append
+    system.faults.arm("disk.write.eio", target=filedisk.name, times=1, skip=1)
+    with blk_plug():
+        assert submit_bios_wait(bios) == [0, 0, -errno.EIO, 0]
+    assert chained == [bios[1]]  # the submitter's own end_io still runs, once
+    st = filedisk.stat()
+    assert (st["write_ios"], st["write_merges"]) == (3, 1)
+    for k, b in ((0, 3), (1, 4), (3, 12)):
+        assert filedisk.pread(PAGE_SIZE, b * PAGE_SIZE) == pages[k].tobytes()
+    assert filedisk.pread(PAGE_SIZE, 9 * PAGE_SIZE) == bytes(PAGE_SIZE)
+    assert submit_bios_wait([]) == []

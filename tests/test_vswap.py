@@ -145,6 +145,30 @@ def test_compressed_writeback_writes_fewer_bytes(tmp_path, layout):
         assert written[True] < 0.62 * written[False]
 
 
+def test_layout_a_gives_each_blob_a_slot_and_writes_its_blocks_only(tmp_path):
+    s, disk, _ = _machine(tmp_path, cwb=True, layout="A")
+    with s:
+        mm, pages = _swapped_out(s)
+        tree = s.zswap.trees[s.swap.vswap.ghost.type]
+        lengths = tree.length[tree.handle != 0]
+        blob_lengths = lengths[lengths < PAGE_SIZE]
+        raw = int((lengths == PAGE_SIZE).sum())
+        w0, s0 = disk.stat()["write_ios"], disk.stat()["write_sectors"]
+        assert s.zswap.writeback_all() == len(lengths)
+        vt = s.swap.vswap.vtable
+        blobs = vt[vts_tag(vt) == VT.PHYS_COMPRESSED]
+        places = [vt_blob(int(v)) for v in blobs]
+        slots = [vt_phys(int(v))[1] for v in blobs]
+        assert len(set(slots)) == len(blobs) == len(blob_lengths)  # a slot of its own
+        assert all(boff == 0 for _, boff, _ in places)  # at its start
+        assert sorted(c for c, _, _ in places) == sorted(blob_lengths.tolist())
+        # each blob's used 512-byte blocks and the raw pages' sectors, nothing more
+        sectors = sum(-(-int(n) // 512) for n in blob_lengths) + raw * (PAGE_SIZE // 512)
+        assert disk.stat()["write_sectors"] - s0 == sectors
+        assert disk.stat()["write_ios"] - w0 >= len(blob_lengths) // 2  # not one big write
+        _read_all(mm, pages)
+
+
 def test_packed_blobs_share_pages_and_free_them_when_the_last_goes(tmp_path):
     s, _disk, _ = _machine(tmp_path, cwb=True, layout="C")
     with s:
@@ -189,6 +213,7 @@ def test_a_blob_that_cannot_be_written_falls_back_to_decompress_and_write(tmp_pa
         mm, pages = _swapped_out(s)
         stored = s.zswap.stored_pages
         raw = s.zswap.debugfs()["stored_incompressible_pages"]
+        # the first write of the first batch: a blob's (a batch writes its blobs first)
         s.faults.arm("disk.write.eio", target=disk.name, times=1)
         assert s.zswap.writeback_all() == stored
         d = s.zswap.debugfs()
@@ -206,6 +231,7 @@ def test_a_failed_page_write_keeps_the_page_in_memory(tmp_path):
         pages = corpus_pages("sample", 64, seed=1)
         mm = s.create_mm(64)
         mm.populate(0, pages)
+        # the first write of the first batch: a blob's (a batch writes its blobs first)
         s.faults.arm("disk.write.eio", target=disk.name, times=1)
         freed = mm.pageout()
         # the failed batch's pages stay in memory: dirty swap-cache folios, the

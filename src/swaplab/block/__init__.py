@@ -1,6 +1,6 @@
 """The block layer: bios, block devices and their ops tables, two real disks."""
 
-from .bio import Bio, ReqFlag, ReqOp, bio_endio, submit_bio, submit_bio_wait
+from .bio import Bio, ReqFlag, ReqOp, bio_endio, submit_bio, submit_bio_wait, submit_bios_wait
 from .blkdev import BlkFeat, BlockDevice, BlockDeviceOperations
 from .brd import RamDisk
 from .filedisk import FileDisk
@@ -20,4 +20,5 @@ __all__ = [
     "blk_plug",
     "submit_bio",
     "submit_bio_wait",
+    "submit_bios_wait",
 ]

@@ -127,6 +127,43 @@ def submit_bio_wait(bio: Bio) -> int:
     return -bio.status
 
 
+def submit_bios_wait(bios: list[Bio]) -> list[int]:
+    """Submit ``bios`` in order and sleep until every one has ended; their
+    results (0 or a negative errno) in the same order.
+
+    All are submitted before the caller sleeps, so under the caller's plug
+    (block/plug.py) neighbouring ones merge and the driver may have several
+    in flight: the batch form of :func:`submit_bio_wait`, for a writer that
+    issues many bios and waits once (as the kernel's writeback does)."""
+    if not bios:
+        return []
+    done = _thread.allocate_lock()
+    done.acquire()
+    guard = _thread.allocate_lock()
+    left = [len(bios)]
+
+    def _end(b: Bio) -> None:
+        with guard:
+            left[0] -= 1
+            last = not left[0]
+        if last:
+            done.release()
+
+    def _chain(first: Callable[[Bio], None]) -> Callable[[Bio], None]:
+        def _both(b: Bio) -> None:
+            first(b)
+            _end(b)
+        return _both
+
+    for bio in bios:
+        bio.end_io = _end if bio.end_io is None else _chain(bio.end_io)
+        bio.flags |= _SYNC
+        submit_bio(bio)
+    blk_flush_plug()  # about to sleep: what the plug holds goes first
+    done.acquire()
+    return [-bio.status for bio in bios]
+
+
 _SYNC = int(ReqFlag.SYNC)
 
 

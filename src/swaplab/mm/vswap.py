@@ -60,7 +60,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio_wait
+from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio_wait, submit_bios_wait
+from ..block.plug import blk_plug
 from ..consts import PAGE_SHIFT, PAGE_SIZE, SECTOR_SHIFT, SWAP_CLUSTER_MAX
 from ..errors import kerror
 from ..statistics import BackendStatistics
@@ -317,12 +318,16 @@ class VirtualSwap:
             return None
         return out
 
-    def _phys_io(self, op: ReqOp, pos: int, vecs: list[np.ndarray]) -> int:
-        """One bio at byte ``pos`` of the physical area's device; 0 or -errno."""
+    def _phys_bio(self, op: ReqOp, pos: int, vecs: list[np.ndarray]) -> Bio:
+        """A bio at byte ``pos`` of the physical area (a slot's page and a byte in it)."""
         psi = self.physical
         page, rest = divmod(pos, PAGE_SIZE)
         sector = ((psi.offset_to_block(page) << PAGE_SHIFT) + rest) >> SECTOR_SHIFT
-        return submit_bio_wait(Bio(psi.bdev, op, sector, vecs, flags=ReqFlag.SWAP))
+        return Bio(psi.bdev, op, sector, vecs, flags=ReqFlag.SWAP)
+
+    def _phys_io(self, op: ReqOp, pos: int, vecs: list[np.ndarray]) -> int:
+        """One bio at byte ``pos`` of the physical area's device; 0 or -errno."""
+        return submit_bio_wait(self._phys_bio(op, pos, vecs))
 
     def _write_runs(self, phys: np.ndarray, pages: list[np.ndarray]) -> int:
         """Write ``pages`` to physical slots ``phys``, one bio per contiguous run."""
@@ -494,13 +499,13 @@ class VirtualSwap:
             return res
         raw = [it for it in items if it.length == PAGE_SIZE]
         blobs = [it for it in items if it.length < PAGE_SIZE]
-        for it, ret in zip(raw, self._write_raw(zswap, tree, raw), strict=True):
-            res[it.index] = ret
-        if blobs:
+        if blobs:  # the blobs' writes first, then the raw pages'
             rets = (self._write_packed(zswap, tree, blobs) if self.layout == "C"
-                    else [r for it in blobs for r in self._write_packed(zswap, tree, [it])])
+                    else self._write_own_slots(zswap, tree, blobs))
             for it, ret in zip(blobs, rets, strict=True):
                 res[it.index] = ret
+        for it, ret in zip(raw, self._write_raw(zswap, tree, raw), strict=True):
+            res[it.index] = ret
         return res
 
     def _write_raw(self, zswap: Zswap, tree: _Tree, items: list[_Entry]) -> list[int]:
@@ -517,9 +522,67 @@ class VirtualSwap:
         descs = [int(d) for d in vts_mk_phys(self.physical.type, phys)]
         return self._commit(zswap, tree, items, descs, [None] * len(items))
 
+    def _write_own_slots(self, zswap: Zswap, tree: _Tree, items: list[_Entry]) -> list[int]:
+        """Layout A: each blob at the start of a physical slot of its own, its
+        used logical blocks one bio; the batch's bios are all submitted (under
+        one plug) before the wait, as writeback issues them. Per blob: 0,
+        -EAGAIN (no free codec id, or its write failed: the entry stays and the
+        caller falls back) or -ENOMEM (no slot: the area is full or the
+        cgroup at memory.swap.max; the entry stays)."""
+        lbs = self.physical.bdev.logical_block_size
+        rets = [-errno.EAGAIN] * len(items)
+        with self.lock:
+            cids = [self._codec_get(zswap, it.pool) for it in items]
+        ok = [k for k, c in enumerate(cids) if c >= 0]
+        room = self.phys_room([items[k].voff for k in ok])
+        phys = (self._phys_alloc(np.array([items[k].voff for k in ok[:room]], dtype=np.int64))
+                if room else None)
+        if phys is None:  # no slot now (also a race that took the room meanwhile)
+            room = 0
+        for k in ok[room:]:
+            rets[k] = -errno.ENOMEM
+        take = ok[:room]
+        with self.lock:
+            for k in ok[room:]:
+                self._codec_put(cids[k])
+        if not take:
+            return rets
+        used = [-(-items[k].length // lbs) * lbs for k in take]
+        with self._bounce_lock:
+            buf = self._bounce
+            bios = []
+            for j, k in enumerate(take):
+                a, ln = j * PAGE_SIZE, items[k].length
+                buf[a : a + ln] = items[k].data
+                buf[a + ln : a + used[j]] = 0
+                bios.append(self._phys_bio(ReqOp.WRITE, int(phys[j]) << PAGE_SHIFT,
+                                           [buf[a : a + used[j]]]))
+            with blk_plug():
+                status = submit_bios_wait(bios)
+        done, done_k, descs, done_cids = [], [], [], []
+        for j, k in enumerate(take):
+            if status[j]:
+                self._log("blob write", phys[j], status[j])
+                self._put(phys[j : j + 1])
+                with self.lock:
+                    self._codec_put(cids[k])
+                continue  # -EAGAIN: the caller decompresses and writes it
+            done.append(items[k])
+            done_k.append(k)
+            descs.append(vt_mk(VT.PHYS_COMPRESSED, self.physical.type, int(phys[j]),
+                               items[k].length, 0, cids[k]))
+            done_cids.append(cids[k])
+        self.stats["blob_pages_written"] += len(done)
+        zswap.stats["written_back_compressed_bytes"] += sum(
+            u for u, st in zip(used, status, strict=True) if not st)
+        for k, ret in zip(done_k, self._commit(zswap, tree, done, descs, done_cids),
+                          strict=True):
+            rets[k] = ret
+        return rets
+
     def _write_packed(self, zswap: Zswap, tree: _Tree, items: list[_Entry]) -> list[int]:
-        """Blobs end to end, byte by byte, from the start of a run of fresh pages
-        (one blob in layout A); one bio a contiguous run, of whole logical blocks.
+        """Layout C: blobs end to end, byte by byte, from the start of a run of
+        fresh pages; one bio a contiguous run, of whole logical blocks.
         A blob never straddles two pages that are not neighbours on the device:
         it then starts on the next page (one more page when needed)."""
         lbs = self.physical.bdev.logical_block_size

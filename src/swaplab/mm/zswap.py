@@ -574,10 +574,9 @@ class Zswap:
 
     def _shrink_one(self, memcg_id: int, budget: int = SWAP_CLUSTER_MAX) -> int:
         """Second-chance walk of one cgroup's LRU: how many entries were written
-        back (one; under virtual swap, raw or with the packed layout "C", the
-        unreferenced entries at the head, up to ``budget`` and
-        SWAP_CLUSTER_MAX, as one batch), 0 when the LRU is empty or writeback
-        failed, -1 after a rotation."""
+        back (one; under virtual swap the unreferenced entries at the head, up
+        to ``budget`` and SWAP_CLUSTER_MAX, as one batch), 0 when the LRU is
+        empty or writeback failed, -1 after a rotation."""
         lru = self.lrus.get(memcg_id)
         cg = self.system.memcgs.get(memcg_id)
         if lru is None or cg is None or not cg.zswap_writeback:
@@ -606,8 +605,7 @@ class Zswap:
                     break
                 t, tree = kt, ktree
                 batch.append((off, seq))
-                vs = tree.vswap
-                if vs is None or (vs.compressed_writeback and vs.layout != "C"):
+                if tree.vswap is None:
                     break
         if not batch:
             return -1 if rotated else 0
