@@ -458,7 +458,7 @@ class Zswap:
             return -errno.ENOENT
         nr = folio.nr_pages
         with self.lock:
-            if not tree.handle[off : off + nr].any():
+            if not (tree.handle.item(off) if nr == 1 else tree.handle[off : off + nr].any()):
                 return -errno.ENOENT
             if nr > 1:
                 return -errno.EINVAL
