@@ -264,7 +264,7 @@ def _writeout_folio(folio: Folio, ctx: SwapIoCtx) -> int:
     off = swp_offset(entry)
     nr = folio.nr_pages
     # folio_free_swap, with the cheap test first: a referenced slot keeps its swap
-    if not sis.swap_map[off : off + nr].any():
+    if not (sis.swap_map.item(off) if nr == 1 else sis.swap_map[off : off + nr].any()):
         from .swapfile import folio_free_swap  # cycle: swapfile submits through page_io
 
         if folio_free_swap(folio):

@@ -101,6 +101,8 @@ _TAG_MASK = 7
 _PHYS_BIT = 4  # set in PHYS and PHYS_COMPRESSED, clear in the other tags
 _PHYS = int(VT.PHYS)
 _PHYS_COMPRESSED = int(VT.PHYS_COMPRESSED)
+_ZSWAP = int(VT.ZSWAP)
+_FOLIO = int(VT.FOLIO)
 
 
 @dataclass(slots=True)
@@ -200,8 +202,8 @@ class VirtualSwap:
         """zswap erased the entry of virtual slot ``off``: if the descriptor still
         said ZSWAP, the swap-cache folio (if any) is the copy now."""
         with self.lock:
-            if self.vtable[off] == VT.ZSWAP:
-                self.vtable[off] = VT.FOLIO
+            if self.vtable.item(off) == _ZSWAP:  # scalar ints: on every zswap erase
+                self.vtable[off] = _FOLIO
 
     def slot_free_notify(self, sis: SwapInfo, off: int) -> None:
         """The ghost's slot-free hook: the virtual slot is free; what backed it goes."""
