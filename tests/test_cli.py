@@ -117,6 +117,15 @@ def test_version(capsys):
     assert "swaplab" in capsys.readouterr().out
 
 
+def test_python_dash_m_runs_the_command():
+    out = subprocess.run([sys.executable, "-m", "swaplab", "--version"], capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0 and out.stdout.startswith("swaplab ")
+    bad = subprocess.run([sys.executable, "-m", "swaplab", "bench", "--algo", "bogus"],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "--algo 'bogus'" in bad.stderr
+
+
 def _bench_json(tmp_path, name, *extra):
     out = tmp_path / name
     r = run("bench", "--pages", "32", "--repeat", "1", "--design", "zram/swap_ops",
