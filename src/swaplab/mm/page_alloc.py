@@ -204,14 +204,14 @@ class PhysMem:
         if fl & LRU_BIT:  # freed while on an LRU list: the list entry goes stale
             with self.zone_lock:
                 self.lru_count[self.memcg[pfn], 1 if fl & ACTIVE_BIT else 0] -= 1 << order
-        end = pfn + (1 << order)
         memcg = self.memcg.item(pfn)
         # a free frame's state is clean (alloc_pages_bulk relies on it)
-        self.flags[pfn:end] = 0
-        self.mapping[pfn:end] = -1
-        self.order[pfn:end] = 0
-        self.swap[pfn:end] = 0
-        self.memcg[pfn:end] = 0
+        at = pfn if not order else slice(pfn, pfn + (1 << order))  # scalar stores: cheaper
+        self.flags[at] = 0
+        self.mapping[at] = -1
+        self.order[at] = 0
+        self.swap[at] = 0
+        self.memcg[at] = 0
         with self.zone_lock:
             self.memcg_pages[memcg] -= 1 << order
             self.zone.free(pfn, order)

@@ -46,9 +46,9 @@ from .memcontrol import MAX_RECLAIM_RETRIES, MemcgEvent
 from .page_alloc import PhysMem
 from .page_io import swap_write_submit, swap_writepage
 from .swap_iocb import SwapIoCtx
-from .swapfile import swap_cache_add_folio, swap_cache_del_folio, swap_cache_get_folio
+from .swapfile import swap_cache_alloc, swap_cache_del_folio, swap_cache_get_folio
 from .swapops import swp_entry, swp_offset, swp_type
-from .vmscan import _free_clean
+from .vmscan import _free_clean_folios, _trylock_folios
 from .vmstat import VmEvent
 from .vswap_table import VT
 from .zsmalloc import ZsPool
@@ -514,34 +514,32 @@ class Zswap:
         swap_write_submit(ctx)
         # the writes are done (every backend completes them before returning):
         # a clean folio goes at once, a failed one stays dirty in the swap cache
-        for folio in folios:
-            if folio.trylock():
-                _free_clean(folio)
+        if folios:
+            mem = self.system.mem
+            pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=len(folios))
+            locked = _trylock_folios(mem, pfns)
+            _free_clean_folios(mem, pfns[locked])
         return rets
 
     def _writeback_folio(self, t: int, off: int) -> tuple[int, Folio | None]:
         """The steps of zswap_writeback_entry up to the write: a new folio in the
-        swap cache at the entry, charged to the entry's cgroup, filled by
-        decompression; the entry is erased and counted as written back.
-        Returns (0, the locked folio ready to write) or (-errno, None)."""
+        swap cache at the entry, charged to the entry's cgroup and on its LRU
+        (__read_swap_cache_async: the swap-in's compiled allocate-and-insert,
+        swapfile.swap_cache_alloc), filled by decompression; the entry is
+        erased and counted as written back. Returns (0, the locked folio
+        ready to write) or (-errno, None): -EEXIST when the slot is cached or
+        claimed already, -ENOENT when it was freed, -ENOMEM without a free
+        frame, -EIO when the entry went meanwhile or did not decompress."""
         system = self.system
         entry = swp_entry(t, off)
-        if swap_cache_get_folio(system, entry) is not None:
-            return -errno.EEXIST, None
         tree = self.trees[t]
-        folio = Folio.alloc(system.mem, 0)
-        if folio is None:
-            return -errno.ENOMEM, None
         memcg = system.memcgs.get(int(tree.memcg[off]), system.root_memcg)
-        folio.mem.move_charge(folio.pfn, 1, memcg.id)
-        folio.lock()
-        folio.set(PG.swapbacked)
-        if swap_cache_add_folio(folio, entry):
-            folio.unlock()
-            folio.free()
-            return -errno.ENOENT, None
+        pfn = swap_cache_alloc(system.swap.info_of(entry), off, entry, memcg.id)
+        if pfn < 0:
+            return pfn, None
+        folio = Folio(system.mem, pfn)
         with self.lock:
-            bad = not tree.handle[off] or self._decompress(t, off, folio.data)
+            bad = not tree.handle.item(off) or self._decompress(t, off, folio.data)
             if not bad:
                 self.stats["writeback_decompressions"] += 1
                 self._erase(t, off)
@@ -550,7 +548,6 @@ class Zswap:
             folio.unlock()
             folio.free()
             return -errno.EIO, None
-        memcg.lruvec.add_folio(folio.pfn)
         self.stats["written_back_pages"] += 1
         system.vmstat.count(VmEvent.zswpwb)
         system.memcg_stats.count(memcg.id, MemcgEvent.zswpwb)
