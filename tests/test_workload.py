@@ -102,6 +102,20 @@ def test_dirty_model_changes_a_span_with_real_bytes():
     assert len(diff) and diff[-1] - diff[0] < 1024 + 8
 
 
+def test_dirty_model_writes_the_same_span_through_a_flat_view():
+    donors = corpus_pages("sample", 50, seed=1)
+    pages = donors[:8].copy()
+    by_page = pages.copy()
+    a, b = DirtyModel(donors, seed=3), DirtyModel(donors, seed=3)
+    flat = memoryview(pages.reshape(-1))
+    for k in [5, 0, 7, 5, 2] * 900:  # past one batch of drawn spans
+        a.write(flat, k * PAGE_SIZE)
+        b.apply(by_page[k])
+    assert np.array_equal(pages, by_page)
+    assert not np.array_equal(pages[5], donors[5])  # written pages changed
+    assert np.array_equal(pages[1], donors[1])  # the others did not
+
+
 def test_trace_file_is_parsed_and_bad_lines_are_named(tmp_path):
     f = tmp_path / "t.csv"
     f.write_text("time,pid,address,rw\n0.0,0,0x1000,r\n0.5,1,8192,w\n")

@@ -118,6 +118,8 @@ class Workload:
         self.clock = VirtualClock()
         sc = scenario
         self.system = System(sc.system.memory, clock=self.clock, swapin=sc.system.swapin)
+        #: every frame's bytes as one flat view: the dirty model writes through it
+        self._frames = memoryview(self.system.mem.data.reshape(-1))
         try:
             self._build()
         except BaseException:
@@ -230,10 +232,11 @@ class Workload:
         mem = self.system.mem
         if mem.flags.item(pfn) & PG.writeback:
             Folio(mem, pfn).wait_writeback()
-        page = mem.data[pfn]
-        proc.dirty.apply(page)
-        proc.expect[vpn] = page_hash(page)
-        proc.writes[vpn] += 1
+        frames = self._frames
+        at = pfn * PAGE_SIZE
+        proc.dirty.write(frames, at)
+        proc.expect[vpn] = page_hash(frames[at : at + PAGE_SIZE])
+        proc.writes[vpn] = proc.writes.item(vpn) + 1
         proc.last_write_ns[vpn] = self.clock.now_ns()
         lock = mem.flag_lock
         lock.acquire()  # not ``with``: every write (see VmStat.count)

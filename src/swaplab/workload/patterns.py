@@ -166,6 +166,8 @@ class DirtyModel:
             raise kerror(errno.EINVAL, f"dirty span {min_bytes}..{max_bytes} must lie in "
                          f"8..{PAGE_SIZE}")
         self.donors = donors
+        #: the donors as one flat byte view: spans are copied by buffer slicing
+        self._flat = memoryview(np.ascontiguousarray(donors).reshape(-1))
         self.rng = np.random.default_rng(seed)
         self.lo, self.hi = np.log(min_bytes), np.log(max_bytes)
         self._spans: list[tuple[int, int, int]] = []
@@ -184,8 +186,16 @@ class DirtyModel:
         """Modify ``page`` (a writable PAGE_SIZE uint8 view) in place: a span of
         it takes a donor's bytes, and the span's first byte has its low bit
         flipped, so the page changes even when the donor's bytes equal its own."""
+        self.write(memoryview(page), 0)
+
+    def write(self, frames: memoryview, at: int) -> None:
+        """:meth:`apply` to the page at byte ``at`` of ``frames`` (a writable
+        flat byte view, e.g. of the whole frame array), by buffer slicing: a
+        third of what numpy slicing costs, on every write of a workload."""
         if not self._spans:
             self._draw()
         off, ln, d = self._spans.pop()
-        page[off : off + ln] = self.donors[d, off : off + ln]
-        page[off] ^= 1
+        src = d * PAGE_SIZE + off
+        dst = at + off
+        frames[dst : dst + ln] = self._flat[src : src + ln]
+        frames[dst] = self._flat[src] ^ 1
