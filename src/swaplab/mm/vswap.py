@@ -261,6 +261,18 @@ class VirtualSwap:
         zswap.pool_get(pid)
         return free
 
+    def _codecs_get(self, zswap: Zswap, items: list[_Entry]) -> list[int]:
+        """:meth:`_codec_get` for each entry's pool, under the layer's lock."""
+        with self.lock:
+            return [self._codec_get(zswap, it.pool) for it in items]
+
+    def _codecs_put(self, cids: list[int]) -> None:
+        """Give back the codec ids ``cids`` took (the -1s took none), under the lock."""
+        with self.lock:
+            for c in cids:
+                if c >= 0:
+                    self._codec_put(c)
+
     def _codec_put(self, cid: int) -> None:
         pid = self.codec_pool[cid]
         self.codec_refs[cid] -= 1
@@ -533,8 +545,7 @@ class VirtualSwap:
         cgroup at memory.swap.max; the entry stays)."""
         lbs = self.physical.bdev.logical_block_size
         rets = [-errno.EAGAIN] * len(items)
-        with self.lock:
-            cids = [self._codec_get(zswap, it.pool) for it in items]
+        cids = self._codecs_get(zswap, items)
         ok = [k for k, c in enumerate(cids) if c >= 0]
         room = self.phys_room([items[k].voff for k in ok])
         phys = (self._phys_alloc(np.array([items[k].voff for k in ok[:room]], dtype=np.int64))
@@ -544,9 +555,7 @@ class VirtualSwap:
         for k in ok[room:]:
             rets[k] = -errno.ENOMEM
         take = ok[:room]
-        with self.lock:
-            for k in ok[room:]:
-                self._codec_put(cids[k])
+        self._codecs_put([cids[k] for k in ok[room:]])
         if not take:
             return rets
         used = [-(-items[k].length // lbs) * lbs for k in take]
@@ -561,24 +570,22 @@ class VirtualSwap:
                                            [buf[a : a + used[j]]]))
             with blk_plug():
                 status = submit_bios_wait(bios)
-        done, done_k, descs, done_cids = [], [], [], []
+        done_k, descs = [], []
         for j, k in enumerate(take):
             if status[j]:
                 self._log("blob write", phys[j], status[j])
                 self._put(phys[j : j + 1])
-                with self.lock:
-                    self._codec_put(cids[k])
+                self._codecs_put([cids[k]])
                 continue  # -EAGAIN: the caller decompresses and writes it
-            done.append(items[k])
             done_k.append(k)
             descs.append(vt_mk(VT.PHYS_COMPRESSED, self.physical.type, int(phys[j]),
                                items[k].length, 0, cids[k]))
-            done_cids.append(cids[k])
-        self.stats["blob_pages_written"] += len(done)
+        self.stats["blob_pages_written"] += len(done_k)
         zswap.stats["written_back_compressed_bytes"] += sum(
             u for u, st in zip(used, status, strict=True) if not st)
-        for k, ret in zip(done_k, self._commit(zswap, tree, done, descs, done_cids),
-                          strict=True):
+        committed = self._commit(zswap, tree, [items[k] for k in done_k], descs,
+                                 [cids[k] for k in done_k])
+        for k, ret in zip(done_k, committed, strict=True):
             rets[k] = ret
         return rets
 
@@ -590,13 +597,9 @@ class VirtualSwap:
         lbs = self.physical.bdev.logical_block_size
         npages = -(-sum(it.length for it in items) // PAGE_SIZE)
         voffs = np.array([it.voff for it in items], dtype=np.int64)
-        with self.lock:
-            cids = [self._codec_get(zswap, it.pool) for it in items]
+        cids = self._codecs_get(zswap, items)
         if min(cids) < 0:
-            with self.lock:
-                for c in cids:
-                    if c >= 0:
-                        self._codec_put(c)
+            self._codecs_put(cids)
             return [-errno.EAGAIN] * len(items)
         phys = self._phys_alloc(voffs[:1], npages)  # charged to the first blob's cgroup
         place = _place(items, phys) if phys is not None else None
@@ -609,9 +612,7 @@ class VirtualSwap:
             phys = np.concatenate([phys, more])
             place = _place(items, phys)
         if phys is None:  # no fallback: decompress-and-write would need a slot too
-            with self.lock:
-                for c in cids:
-                    self._codec_put(c)
+            self._codecs_put(cids)
             return [-errno.ENOMEM] * len(items)
         pos = place[-1] + items[-1].length
         with self._bounce_lock:
@@ -630,9 +631,7 @@ class VirtualSwap:
         if ret:
             self._log("blob write", phys[0], ret)
             self._put(phys)
-            with self.lock:
-                for c in cids:
-                    self._codec_put(c)
+            self._codecs_put(cids)
             return [-errno.EAGAIN] * len(items)
         descs = []
         blobs_in = [0] * len(phys)  # blobs per page of the run
