@@ -186,6 +186,72 @@ def test_batch_walks_refuse_what_lies_outside_and_change_nothing():
         mem.map.end_io(np.array([f.pfn], dtype=np.int32), PG.uptodate, 0)
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 0x7FFFFF), st.booleans(), st.booleans()),
+                min_size=0, max_size=40),
+       st.integers(0, 0x7FFFFF), st.integers(0, 0x7FFFFF), st.integers(0, 0x7FFFFF))
+def test_reclaim_walks_equal_their_array_definitions(specs, mask, set_, clear):
+    """The compiled reclaim steps over a batch do what their array forms say:
+    test_set (folio_trylock, folio_test_clear_dirty), check_references
+    (young and referenced: activate; young only: mark referenced and keep;
+    else reclaim) and may_free (dirty, writeback, mapped or held: unlock)."""
+    mem = PhysMem(64)
+    heads = np.arange(len(specs), dtype=np.int64)
+    for pfn, (flags, mapped, held) in enumerate(specs):
+        mem.flags[pfn] = flags
+        mem.mapping[pfn] = 3 if mapped else -1
+        mem.refs[pfn] = 1 if held else 0
+    fl = mem.flags[heads].copy()
+
+    want = fl & np.uint32(mask)  # test_set with want = the first head's masked flags
+    want_val = int(want[0]) if len(want) else 0
+    hit = np.empty(len(heads), dtype=bool)
+    assert mem.map.test_set(heads, mask, want_val, set_, clear, hit) == np.count_nonzero(
+        want == want_val)
+    assert np.array_equal(hit, want == want_val)
+    after = np.where(hit, (fl | np.uint32(set_)) & ~np.uint32(clear), fl)
+    assert np.array_equal(mem.flags[heads], after)
+
+    mem.flags[heads] = fl
+    young = (fl & np.uint32(PG.young)) != 0
+    referenced = (fl & np.uint32(PG.referenced)) != 0
+    ref = np.empty(len(heads), dtype=np.uint8)
+    assert mem.map.check_references(heads, ref) == np.count_nonzero(~young)
+    assert np.array_equal(ref, np.where(young & referenced, 2, np.where(young, 1, 0)))
+    assert np.array_equal(mem.flags[heads], (fl & ~np.uint32(PG.young | PG.referenced))
+                          | np.where(young & ~referenced, np.uint32(PG.referenced), 0))
+
+    mem.flags[heads] = fl
+    busy = ((fl & np.uint32(PG.dirty | PG.writeback)) != 0) | (mem.mapping[heads] >= 0) \
+        | (mem.refs[heads] != 0)
+    ok = np.empty(len(heads), dtype=bool)
+    assert mem.map.may_free(heads, mem.refs, ok) == np.count_nonzero(~busy)
+    assert np.array_equal(ok, ~busy)
+    assert np.array_equal(mem.flags[heads], np.where(busy, fl & ~np.uint32(PG.locked), fl))
+
+
+def test_reclaim_walks_refuse_bad_arguments_and_change_nothing():
+    mem = PhysMem(64)
+    flags = mem.flags.copy()
+    heads = np.array([1, 64], dtype=np.int64)  # frame 64 is past the end
+    for call in (lambda: mem.map.test_set(heads, 1, 0, 1, 0, np.empty(2, bool)),
+                 lambda: mem.map.check_references(heads, np.empty(2, np.uint8)),
+                 lambda: mem.map.may_free(heads, mem.refs, np.empty(2, bool))):
+        with pytest.raises(OSError, match="outside the map"):
+            call()
+    ok = np.array([1], dtype=np.int64)
+    for bad, what in ((lambda: mem.map.test_set(ok, 1, 0, 1, 0, np.empty(2, bool)), "one byte"),
+                      (lambda: mem.map.test_set(ok, 1 << 32, 0, 1, 0, np.empty(1, bool)),
+                       "32 bits"),
+                      (lambda: mem.map.may_free(ok, mem.refs[:8], np.empty(1, bool)), "refs"),
+                      (lambda: mem.map.check_references(ok.astype(np.int32),
+                                                        np.empty(1, np.uint8)), "int64")):
+        with pytest.raises(OSError, match=what) as e:
+            bad()
+        assert e.value.errno == errno.EINVAL
+    assert np.array_equal(mem.flags, flags)
+
+
 def test_touch_marks_reads_of_present_pages_and_stops_at_the_rest():
     from swaplab.mm.swapops import mk_pte, swp_entry_to_pte
 

@@ -297,8 +297,345 @@ out_ptes:
 	return ret;
 }
 
+/*
+ * The buffers of a per-folio batch call: @heads (int64) and an output of one
+ * byte per head (@out, writable: a bool or uint8 array of the same length).
+ * 0, or -1 with an exception set and nothing held.
+ */
+static int heads_and_out(PyObject *heads_o, PyObject *out_o, Py_buffer *heads, Py_buffer *out,
+			 const char *what)
+{
+	if (int64_buffer_arg(heads_o, heads, 0, what) < 0)
+		return -1;
+	if (PyObject_GetBuffer(out_o, out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+		PyBuffer_Release(heads);
+		return -1;
+	}
+	if (out->itemsize != 1 || out->len != heads->len / 8) {
+		raise_einval("%s: the output must be one byte per folio (%zd), not %zd of %zd",
+			     what, heads->len / 8, out->len / (out->itemsize ? out->itemsize : 1),
+			     out->itemsize);
+		PyBuffer_Release(out);
+		PyBuffer_Release(heads);
+		return -1;
+	}
+	return 0;
+}
+
+/* An unsigned 32-bit flag mask argument; 0, or -1 with an exception set. */
+static int flags_arg(PyObject *o, uint32_t *v)
+{
+	unsigned long long x = PyLong_AsUnsignedLongLong(o);
+
+	if (x == (unsigned long long)-1 && PyErr_Occurred())
+		return -1;
+	if (x > UINT32_MAX) {
+		raise_einval("MemMap: flag mask %llu does not fit in 32 bits", x);
+		return -1;
+	}
+	*v = (uint32_t)x;
+	return 0;
+}
+
+PyDoc_STRVAR(test_set_doc,
+"test_set(heads, mask, want, set, clear, hit) -> hits\n\n"
+"For each folio at the int64 heads whose flags & mask == want: flags =\n"
+"(flags | set) & ~clear and hit[i] = True; the others are left alone with\n"
+"hit[i] = False (hit: bool, one per head).  Returns the number of hits;\n"
+"nothing changes when a head is out of range.  The caller holds the flag\n"
+"lock (folios_test_set).");
+
+static PyObject *MemMap_test_set(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	uint32_t m[4];
+	Py_buffer heads, hit;
+	long got;
+	int i;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 6) {
+		PyErr_Format(PyExc_TypeError, "test_set() takes 6 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	for (i = 0; i < 4; i++)
+		if (flags_arg(args[1 + i], &m[i]) < 0)
+			return NULL;
+	if (heads_and_out(args[0], args[5], &heads, &hit, "test_set") < 0)
+		return NULL;
+	got = folios_test_set(&self->map, heads.buf, (long)(heads.len / 8), m[0], m[1], m[2],
+			      m[3], hit.buf);
+	PyBuffer_Release(&hit);
+	PyBuffer_Release(&heads);
+	if (got < 0)
+		return raise_einval("test_set: a folio's pfn or order is outside the map");
+	return PyLong_FromLong(got);
+}
+
+PyDoc_STRVAR(check_references_doc,
+"check_references(heads, ref) -> nr_reclaim\n\n"
+"folio_check_references for isolated folios (int64 heads): PG_young\n"
+"is tested and cleared; ref[i] (uint8) becomes 2 (activate: young and\n"
+"already PG_referenced), 1 (keep: young, now PG_referenced) or 0 (reclaim:\n"
+"not young; PG_referenced cleared).  Returns how many are to be reclaimed;\n"
+"nothing changes when a head is out of range.  The caller holds the flag\n"
+"lock (folios_check_references).");
+
+static PyObject *MemMap_check_references(MemMapObject *self, PyObject *const *args,
+					 Py_ssize_t nargs)
+{
+	Py_buffer heads, ref;
+	long got;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 2) {
+		PyErr_Format(PyExc_TypeError, "check_references() takes 2 arguments (%zd given)",
+			     nargs);
+		return NULL;
+	}
+	if (heads_and_out(args[0], args[1], &heads, &ref, "check_references") < 0)
+		return NULL;
+	got = folios_check_references(&self->map, heads.buf, (long)(heads.len / 8), ref.buf);
+	PyBuffer_Release(&ref);
+	PyBuffer_Release(&heads);
+	if (got < 0)
+		return raise_einval("check_references: a folio's pfn or order is outside the map");
+	return PyLong_FromLong(got);
+}
+
+PyDoc_STRVAR(may_free_doc,
+"may_free(heads, refs, ok) -> nr\n\n"
+"__remove_mapping's test for locked folios (int64 heads): one dirty, under\n"
+"writeback, mapped, or with refs[pfn] != 0 (refs: the int32 per-frame extra\n"
+"references) is unlocked and ok[i] = False; the rest stay locked with\n"
+"ok[i] = True.  Returns how many may be freed; nothing changes when a head\n"
+"is out of range.  The caller holds the flag lock (folios_may_free).");
+
+static PyObject *MemMap_may_free(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_buffer heads, refs, ok;
+	PyObject *ret = NULL;
+	long got;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 3) {
+		PyErr_Format(PyExc_TypeError, "may_free() takes 3 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (heads_and_out(args[0], args[2], &heads, &ok, "may_free") < 0)
+		return NULL;
+	if (PyObject_GetBuffer(args[1], &refs, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+		goto out;
+	if (refs.itemsize != 4 || refs.ndim != 1 || (uint64_t)refs.shape[0] != self->map.nr_frames ||
+	    !refs.format || (refs.format[0] != 'i' && refs.format[0] != 'l')) {
+		raise_einval("may_free: refs must be one int32 per frame (%llu)",
+			     (unsigned long long)self->map.nr_frames);
+		goto out_refs;
+	}
+	got = folios_may_free(&self->map, heads.buf, (long)(heads.len / 8), refs.buf, ok.buf);
+	if (got < 0)
+		raise_einval("may_free: a folio's pfn or order is outside the map");
+	else
+		ret = PyLong_FromLong(got);
+out_refs:
+	PyBuffer_Release(&refs);
+out:
+	PyBuffer_Release(&ok);
+	PyBuffer_Release(&heads);
+	return ret;
+}
+
+/* The buffers of an LRU list call: the per-frame stamps @seqs_o (int64, one
+ * per frame, writable) and the list's row buffers @pfn_o / @seq_o (int64, of
+ * one length, writable) with its @head, @tail, @active and @memcg_id.
+ * 0, or -1 with an exception set and nothing held. */
+static int lru_args(MemMapObject *self, PyObject *const *args, Py_buffer v[3],
+		    struct lru_rows *rows, const char *what)
+{
+	long long x[4];
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		x[i] = PyLong_AsLongLong(args[3 + i]);
+		if (x[i] == -1 && PyErr_Occurred())
+			return -1;
+	}
+	for (i = 0; i < 3; i++)
+		if (int64_buffer_arg(args[i], &v[i], 1, what) < 0)
+			goto fail;
+	if ((uint64_t)(v[0].len / 8) != self->map.nr_frames || v[1].len != v[2].len ||
+	    x[0] < 0 || x[0] > x[1] || x[1] > v[1].len / 8 || x[3] < INT32_MIN || x[3] > INT32_MAX) {
+		raise_einval("%s: stamps must be one per frame (%llu), the rows one length, and "
+			     "head %lld <= tail %lld <= %zd rows", what,
+			     (unsigned long long)self->map.nr_frames, x[0], x[1], v[1].len / 8);
+		goto fail;
+	}
+	rows->pfn = v[1].buf;
+	rows->seq = v[2].buf;
+	rows->head = (long)x[0];
+	rows->tail = (long)x[1];
+	rows->cap = (long)(v[1].len / 8);
+	rows->active = x[2] != 0;
+	rows->memcg_id = (int32_t)x[3];
+	return 0;
+fail:
+	while (--i >= 0)
+		PyBuffer_Release(&v[i]);
+	return -1;
+}
+
+static void lru_args_put(Py_buffer v[3])
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		PyBuffer_Release(&v[i]);
+}
+
+PyDoc_STRVAR(lru_isolate_doc,
+"lru_isolate(lru_seq, pfn, seq, head, tail, active, memcg_id, out) -> (got, head)\n\n"
+"isolate_lru_folios over one LRU list (rows pfn/seq[head:tail], oldest\n"
+"first; a row is live while its frame has PG_lru, PG_active == active, the\n"
+"cgroup memcg_id and the stamp lru_seq[pfn] == seq): up to len(out) live\n"
+"folios are taken from the old end, PG_lru cleared, pfns into out (int64).\n"
+"Returns how many, and the new head (past the last row looked at).\n"
+"Nothing changes when a row names a frame outside the map.  The caller\n"
+"holds the flag lock (lru_isolate).");
+
+static PyObject *MemMap_lru_isolate(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct lru_rows rows;
+	Py_buffer v[3], out;
+	PyObject *ret = NULL;
+	long got;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 8) {
+		PyErr_Format(PyExc_TypeError, "lru_isolate() takes 8 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (lru_args(self, args, v, &rows, "lru_isolate") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[7], &out, 1, "lru_isolate: out") < 0)
+		goto out_rows;
+	got = lru_isolate(&self->map, v[0].buf, &rows, (long)(out.len / 8), out.buf);
+	if (got < 0)
+		raise_einval("lru_isolate: a row names a frame outside the map");
+	else
+		ret = Py_BuildValue("ll", got, rows.head);
+	PyBuffer_Release(&out);
+out_rows:
+	lru_args_put(v);
+	return ret;
+}
+
+PyDoc_STRVAR(lru_add_doc,
+"lru_add(lru_seq, pfn, seq, head, tail, active, memcg_id, heads, first_seq) -> tail\n\n"
+"folio_add_lru for the folios at the int64 heads, on no list yet: PG_lru\n"
+"set, PG_active as active says, stamps first_seq, first_seq + 1, ... into\n"
+"lru_seq and as rows appended at tail (the caller made room).  Returns the\n"
+"new tail.  Nothing changes when a head is outside the map or the rows lack\n"
+"room (EINVAL), or when a folio is on a list already (RuntimeError: the\n"
+"kernel's VM_BUG_ON).  The caller holds the flag lock (lru_add).");
+
+static PyObject *MemMap_lru_add(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct lru_rows rows;
+	Py_buffer v[3], heads;
+	PyObject *ret = NULL;
+	long long first;
+	long n;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 9) {
+		PyErr_Format(PyExc_TypeError, "lru_add() takes 9 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	first = PyLong_AsLongLong(args[8]);
+	if (first == -1 && PyErr_Occurred())
+		return NULL;
+	if (lru_args(self, args, v, &rows, "lru_add") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[7], &heads, 0, "lru_add: heads") < 0)
+		goto out_rows;
+	n = lru_add(&self->map, v[0].buf, &rows, heads.buf, (long)(heads.len / 8), first);
+	if (n == -1) {
+		raise_einval("lru_add: a folio's pfn or order is outside the map");
+	} else if (n == -2) {
+		raise_einval("lru_add: %zd rows do not fit after row %ld of %ld", heads.len / 8,
+			     rows.tail, rows.cap);
+	} else if (n == -3) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"folio_add_lru: a folio of the batch is on a list already");
+	} else {
+		ret = PyLong_FromLong(rows.tail);
+	}
+	PyBuffer_Release(&heads);
+out_rows:
+	lru_args_put(v);
+	return ret;
+}
+
+PyDoc_STRVAR(lru_compact_doc,
+"lru_compact(lru_seq, pfn, seq, head, tail, active, memcg_id, dst_pfn, dst_seq) -> n\n\n"
+"Drop the stale rows of one LRU list (see lru_isolate): its live rows move,\n"
+"in order, to rows 0..n-1 of dst_pfn / dst_seq (int64, one length; they may\n"
+"be the list's own buffers).  Nothing changes when a row names a frame\n"
+"outside the map or dst is too short (lru_compact).");
+
+static PyObject *MemMap_lru_compact(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	struct lru_rows rows;
+	Py_buffer v[3], dp, ds;
+	PyObject *ret = NULL;
+	long n;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 9) {
+		PyErr_Format(PyExc_TypeError, "lru_compact() takes 9 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (lru_args(self, args, v, &rows, "lru_compact") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[7], &dp, 1, "lru_compact: dst_pfn") < 0)
+		goto out_rows;
+	if (int64_buffer_arg(args[8], &ds, 1, "lru_compact: dst_seq") < 0)
+		goto out_dp;
+	if (dp.len != ds.len) {
+		raise_einval("lru_compact: dst_pfn and dst_seq differ in length");
+		goto out;
+	}
+	n = lru_compact(&self->map, v[0].buf, &rows, dp.buf, ds.buf, (long)(dp.len / 8));
+	if (n < 0)
+		raise_einval("lru_compact: a row names a frame outside the map, or %zd rows are "
+			     "too few", dp.len / 8);
+	else
+		ret = PyLong_FromLong(n);
+out:
+	PyBuffer_Release(&ds);
+out_dp:
+	PyBuffer_Release(&dp);
+out_rows:
+	lru_args_put(v);
+	return ret;
+}
+
 static PyMethodDef MemMap_methods[] = {
 	{"touch", (PyCFunction)(void (*)(void))MemMap_touch, METH_FASTCALL, touch_doc},
+	{"test_set", (PyCFunction)(void (*)(void))MemMap_test_set, METH_FASTCALL, test_set_doc},
+	{"check_references", (PyCFunction)(void (*)(void))MemMap_check_references, METH_FASTCALL,
+	 check_references_doc},
+	{"may_free", (PyCFunction)(void (*)(void))MemMap_may_free, METH_FASTCALL, may_free_doc},
+	{"lru_isolate", (PyCFunction)(void (*)(void))MemMap_lru_isolate, METH_FASTCALL,
+	 lru_isolate_doc},
+	{"lru_add", (PyCFunction)(void (*)(void))MemMap_lru_add, METH_FASTCALL, lru_add_doc},
+	{"lru_compact", (PyCFunction)(void (*)(void))MemMap_lru_compact, METH_FASTCALL,
+	 lru_compact_doc},
 	{"folios_pages", (PyCFunction)MemMap_folios_pages, METH_VARARGS, folios_pages_doc},
 	{"end_io", (PyCFunction)(void (*)(void))MemMap_end_io, METH_VARARGS | METH_KEYWORDS,
 	 end_io_doc},

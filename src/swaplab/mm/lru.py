@@ -12,6 +12,9 @@ Rules:
   list decrements it (page_alloc.free_pages), so counts never drift.
 - New anonymous folios and swapped-in folios start on the inactive list (as
   since Linux 5.9); reclaim isolates from the old end.
+- The walks over a list's rows (isolation, adding a batch, compaction) are
+  compiled (``_native/mm/mem_map.c``: lru_isolate, lru_add, lru_compact), one
+  call per batch; this module keeps the buffers, the stamps and the counts.
 """
 
 from __future__ import annotations
@@ -42,35 +45,24 @@ class LruList:
         self.head = 0
         self.tail = 0
 
-    def _live(self, pfn: np.ndarray, seq: np.ndarray) -> np.ndarray:
-        mem = self.mem
-        fl = mem.flags[pfn]
-        want = np.uint32(PG.lru | (PG.active if self.which else 0))
-        return ((fl & np.uint32(PG.lru | PG.active)) == want) & (mem.lru_seq[pfn] == seq) \
-            & (mem.memcg[pfn] == self.memcg_id)
-
     def _make_room(self, n: int) -> None:
+        """Room for ``n`` more rows: the stale rows dropped (compiled,
+        lru_compact), the buffers doubled while the live rows and ``n`` would
+        fill more than half of them."""
         if self.tail + n <= len(self.pfn):
             return
-        p, s = self.pfn[self.head : self.tail], self.seq[self.head : self.tail]
-        live = self._live(p, s)
-        p, s = p[live], s[live]
+        mem = self.mem
+        args = (mem.lru_seq, self.pfn, self.seq, self.head, self.tail, self.which,
+                self.memcg_id)
+        live = mem.map.lru_compact(*args, self.pfn, self.seq)  # in place
         size = len(self.pfn)
-        while len(p) + n > size // 2:
+        while live + n > size // 2:
             size *= 2
         if size != len(self.pfn):
-            self.pfn = np.empty(size, dtype=np.int64)
-            self.seq = np.empty(size, dtype=np.int64)
-        self.pfn[: len(p)] = p
-        self.seq[: len(p)] = s
-        self.head, self.tail = 0, len(p)
-
-    def append(self, pfns: np.ndarray, seqs: np.ndarray) -> None:
-        n = len(pfns)
-        self._make_room(n)
-        self.pfn[self.tail : self.tail + n] = pfns
-        self.seq[self.tail : self.tail + n] = seqs
-        self.tail += n
+            pfn, seq = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64)
+            pfn[:live], seq[:live] = self.pfn[:live], self.seq[:live]
+            self.pfn, self.seq = pfn, seq
+        self.head, self.tail = 0, live
 
     def append_one(self, pfn: int, seq: int) -> None:
         if self.tail >= len(self.pfn):
@@ -79,22 +71,27 @@ class LruList:
         self.seq[self.tail] = seq
         self.tail += 1
 
-    def take_oldest(self, n: int) -> np.ndarray:
-        """Remove up to ``n`` live rows from the old end; return their pfns."""
-        out = []
-        got = 0
-        while got < n and self.head < self.tail:
-            hi = min(self.tail, self.head + max(2 * (n - got), 32))
-            p = self.pfn[self.head : hi]
-            live = np.flatnonzero(self._live(p, self.seq[self.head : hi]))
-            if len(live) > n - got:
-                live = live[: n - got]
-                self.head += int(live[-1]) + 1
-            else:
-                self.head = hi
-            out.append(p[live].copy())
-            got += len(live)
-        return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+    def isolate(self, n: int) -> np.ndarray:
+        """Take up to ``n`` live rows from the old end, clearing their folios'
+        PG_lru (one compiled walk, lru_isolate); return their pfns. The
+        caller holds the flag lock."""
+        out = np.empty(n, dtype=np.int64)
+        mem = self.mem
+        got, self.head = mem.map.lru_isolate(mem.lru_seq, self.pfn, self.seq, self.head,
+                                             self.tail, self.which, self.memcg_id, out)
+        return out if got == n else out[:got]
+
+    def add(self, pfns: np.ndarray) -> None:
+        """Put the folios at ``pfns`` (int64, on no list) at the young end: PG_lru
+        and PG_active as this list says, fresh stamps, one row each (one
+        compiled walk, lru_add). RuntimeError, and nothing changed, when one
+        is on a list already. The caller holds the flag lock."""
+        n = len(pfns)
+        self._make_room(n)
+        mem = self.mem
+        self.tail = mem.map.lru_add(mem.lru_seq, self.pfn, self.seq, self.head, self.tail,
+                                    self.which, self.memcg_id, pfns, mem.lru_next)
+        mem.lru_next += n
 
 
 class Lruvec:
@@ -118,25 +115,17 @@ class Lruvec:
         return int(self.mem.lru_count[self.memcg_id, LRU_ACTIVE_ANON])
 
     def add(self, pfns: np.ndarray | list[int], active: bool = False) -> None:
-        """folio_add_lru / folio_putback_lru for folios on no list (charged to this cgroup)."""
-        pfns = np.asarray(pfns, dtype=np.int64)
+        """folio_add_lru / folio_putback_lru for folios on no list (charged to this
+        cgroup); RuntimeError, and nothing changed, when one is on a list."""
+        pfns = np.ascontiguousarray(pfns, dtype=np.int64)
         if not len(pfns):
             return
         mem = self.mem
         which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
         with mem.flag_lock:
-            if (mem.flags[pfns] & np.uint32(PG.lru)).any():
-                raise RuntimeError(f"folio_add_lru: a folio of {pfns.tolist()} is on a list")
-            if active:
-                mem.flags[pfns] |= np.uint32(PG.lru | PG.active)
-            else:
-                mem.flags[pfns] = (mem.flags[pfns] | np.uint32(PG.lru)) & ~np.uint32(PG.active)
-            seqs = np.arange(mem.lru_next, mem.lru_next + len(pfns), dtype=np.int64)
-            mem.lru_next += len(pfns)
-            mem.lru_seq[pfns] = seqs
+            self.lists[which].add(pfns)
             with mem.zone_lock:
-                mem.lru_count[self.memcg_id, which] += len(pfns)
-            self.lists[which].append(pfns, seqs)
+                self._count[which] += len(pfns)
 
     def add_folio(self, pfn: int, active: bool = False) -> None:
         """:meth:`add` for one folio with scalar operations (every fault adds one)."""
@@ -173,9 +162,8 @@ class Lruvec:
         """isolate_lru_folios: take up to ``n`` folios off the old end (PG_lru cleared)."""
         mem = self.mem
         with mem.flag_lock:
-            pfns = self.lists[which].take_oldest(n)
+            pfns = self.lists[which].isolate(n)
             if len(pfns):
-                mem.flags[pfns] &= ~np.uint32(PG.lru)
                 with mem.zone_lock:
-                    mem.lru_count[self.memcg_id, which] -= len(pfns)
+                    self._count[which] -= len(pfns)
         return pfns

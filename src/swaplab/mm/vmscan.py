@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 SWAP_CLUSTER_MAX = 32
 DEF_PRIORITY = 12
+#: folio_check_references' verdicts (MemMap.check_references)
+FOLIOREF_RECLAIM, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = 0, 1, 2
 
 
 @dataclass
@@ -109,30 +111,32 @@ def try_to_unmap_folios(system: System, pfns: np.ndarray) -> np.ndarray:
 def _free_clean_folios(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
     """:func:`_free_clean` for locked order-0 folios at ``pfns``: those clean,
     off writeback, unmapped and unreferenced leave the swap cache and are
-    freed; the others are unlocked. A bool array of the freed."""
+    freed; the others are unlocked (one compiled test, folios_may_free). A
+    bool array of the freed."""
+    ok = np.empty(len(pfns), dtype=bool)
     with mem.flag_lock:
-        fl = mem.flags[pfns]
-    busy = ((fl & np.uint32(PG.dirty | PG.writeback)) != 0) | (mem.mapping[pfns] >= 0) \
-        | (mem.refs[pfns] != 0)
-    folios_set_flags(mem, pfns[busy], clear=PG.locked)
-    go = pfns[~busy]
-    cached = go[(fl[~busy] & np.uint32(PG.swapcache)) != 0]
-    if len(cached):
-        swap_cache_del_folios(mem, cached)
-    if len(go):
+        nr = mem.map.may_free(pfns, mem.refs, ok)
+        if nr < len(pfns):
+            mem.wake_flags()
+        fl = mem.flags[pfns] if nr else None
+    if nr:
+        go = pfns[ok] if nr < len(pfns) else pfns
+        cached = go[(fl[ok] & np.uint32(PG.swapcache)) != 0]
+        if len(cached):
+            swap_cache_del_folios(mem, cached)
         mem.free_frames(go)  # a free frame's flags are clear: PG_locked goes too
         with mem.flag_lock:
             mem.wake_flags()
-    return ~busy
+    return ok
 
 
 def _trylock_folios(mem: PhysMem, pfns: np.ndarray, busy: int = 0) -> np.ndarray:
-    """folio_trylock of each folio at ``pfns``, refusing also those with a
-    flag of ``busy`` set; a bool array of the locked."""
+    """folio_trylock of each folio at ``pfns`` (int64), refusing also those
+    with a flag of ``busy`` set; a bool array of the locked (one compiled
+    step, folios_test_set)."""
+    got = np.empty(len(pfns), dtype=bool)
     with mem.flag_lock:
-        fl = mem.flags[pfns]
-        got = (fl & np.uint32(PG.locked | busy)) == 0
-        mem.flags[pfns[got]] = fl[got] | np.uint32(PG.locked)
+        mem.map.test_set(pfns, PG.locked | busy, 0, PG.locked, 0, got)
     return got
 
 
@@ -165,10 +169,9 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
     folios_set_flags(mem, pfns[cand[~unmapped]], clear=PG.locked)
     keep[cand[~unmapped]] = True
     cand = cand[unmapped]
-    with mem.flag_lock:
-        fl = mem.flags[pfns[cand]]
-        dirty = (fl & np.uint32(PG.dirty)) != 0
-        mem.flags[pfns[cand[dirty]]] = fl[dirty] & ~np.uint32(PG.dirty)
+    dirty = np.empty(len(cand), dtype=bool)
+    with mem.flag_lock:  # folio_test_clear_dirty, for the batch
+        mem.map.test_set(pfns[cand], PG.dirty, PG.dirty, 0, PG.dirty, dirty)
     clean = cand[~dirty]
     freed_clean = _free_clean_folios(mem, pfns[clean])
     keep[clean[~freed_clean]] = True
@@ -301,18 +304,14 @@ def shrink_inactive_list(system: System, lv: Lruvec, nr_to_scan: int, sc: ScanCo
     if not n:
         return 0
     sc.nr_scanned += n
-    # folio_check_references, for all at once
-    with mem.flag_lock:
-        fl = mem.flags[pfns]
-        young = (fl & np.uint32(PG.young)) != 0
-        referenced = (fl & np.uint32(PG.referenced)) != 0
-        mem.flags[pfns] = (fl & ~np.uint32(PG.young | PG.referenced)) | np.where(
-            young & ~referenced, np.uint32(PG.referenced), np.uint32(0))
-    activate = young & referenced
-    keep = young & ~referenced
-    lv.add(pfns[activate], active=True)
-    lv.add(pfns[keep], active=False)
-    freed, kp = shrink_folios(system, pfns[~young])
+    ref = np.empty(n, dtype=np.uint8)
+    with mem.flag_lock:  # folio_check_references, for all at once
+        nr_reclaim = mem.map.check_references(pfns, ref)
+    activate = ref == FOLIOREF_ACTIVATE
+    if nr_reclaim < n:
+        lv.add(pfns[activate], active=True)
+        lv.add(pfns[ref == FOLIOREF_KEEP], active=False)
+    freed, kp = shrink_folios(system, pfns[ref == FOLIOREF_RECLAIM] if nr_reclaim < n else pfns)
     if len(kp):
         # a folio whose write failed is dirty again: activate it, as pageout's
         # AOP_WRITEPAGE_ACTIVATE does; the rest go back to the inactive list

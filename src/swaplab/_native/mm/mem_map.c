@@ -85,3 +85,161 @@ long mmu_read_present(struct mem_map *map, const uint64_t *ptes, uint64_t nr_pte
 	}
 	return n;
 }
+
+static int heads_ok(const struct mem_map *map, const int64_t *heads, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		if (!head_ok(map, heads[i]))
+			return 0;
+	return 1;
+}
+
+long folios_test_set(struct mem_map *map, const int64_t *heads, long n, uint32_t mask,
+		     uint32_t want, uint32_t set, uint32_t clear, uint8_t *hit)
+{
+	long i, hits = 0;
+
+	if (!heads_ok(map, heads, n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint32_t *flags = &map->flags[heads[i]];
+
+		hit[i] = (*flags & mask) == want;
+		if (hit[i]) {
+			*flags = (*flags | set) & ~clear;
+			hits++;
+		}
+	}
+	return hits;
+}
+
+long folios_check_references(struct mem_map *map, const int64_t *heads, long n,
+			     uint8_t *ref)
+{
+	long i, reclaim = 0;
+
+	if (!heads_ok(map, heads, n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint32_t *flags = &map->flags[heads[i]];
+		uint32_t f = *flags;
+
+		*flags = f & ~(PG_young | PG_referenced);
+		if (!(f & PG_young)) {
+			ref[i] = FOLIOREF_RECLAIM;
+			reclaim++;
+		} else if (f & PG_referenced) {
+			ref[i] = FOLIOREF_ACTIVATE;
+		} else {
+			*flags |= PG_referenced;
+			ref[i] = FOLIOREF_KEEP;
+		}
+	}
+	return reclaim;
+}
+
+long folios_may_free(struct mem_map *map, const int64_t *heads, long n,
+		     const int32_t *refs, uint8_t *ok)
+{
+	long i, nr = 0;
+
+	if (!heads_ok(map, heads, n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		int64_t pfn = heads[i];
+
+		ok[i] = !(map->flags[pfn] & (PG_dirty | PG_writeback)) &&
+			map->mapping[pfn] < 0 && refs[pfn] == 0;
+		if (ok[i])
+			nr++;
+		else
+			map->flags[pfn] &= ~PG_locked;
+	}
+	return nr;
+}
+
+static int lru_row_live(const struct mem_map *map, const int64_t *lru_seq,
+			const struct lru_rows *rows, int64_t pfn, int64_t seq)
+{
+	uint32_t want = PG_lru | (rows->active ? PG_active : 0);
+
+	return (map->flags[pfn] & (PG_lru | PG_active)) == want && lru_seq[pfn] == seq &&
+	       map->memcg[pfn] == rows->memcg_id;
+}
+
+long lru_isolate(struct mem_map *map, const int64_t *lru_seq, struct lru_rows *rows,
+		 long n, int64_t *out)
+{
+	long k, got = 0;
+
+	/* find the rows first, so that a bad row changes nothing */
+	for (k = rows->head; k < rows->tail && got < n; k++) {
+		int64_t pfn = rows->pfn[k];
+
+		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames)
+			return -1;
+		if (lru_row_live(map, lru_seq, rows, pfn, rows->seq[k]))
+			out[got++] = pfn;
+	}
+	rows->head = k;
+	for (k = 0; k < got; k++)
+		map->flags[out[k]] &= ~PG_lru;
+	return got;
+}
+
+long lru_add(struct mem_map *map, int64_t *lru_seq, struct lru_rows *rows,
+	     const int64_t *heads, long n, int64_t first_seq)
+{
+	uint32_t set = PG_lru | (rows->active ? PG_active : 0);
+	long i;
+
+	if (!heads_ok(map, heads, n))
+		return -1;
+	if (n > rows->cap - rows->tail)
+		return -2;
+	for (i = 0; i < n; i++)
+		if (map->flags[heads[i]] & PG_lru)
+			return -3;
+	for (i = 0; i < n; i++) {
+		int64_t pfn = heads[i];
+
+		map->flags[pfn] = (map->flags[pfn] & ~PG_active) | set;
+		lru_seq[pfn] = first_seq + i;
+		rows->pfn[rows->tail] = pfn;
+		rows->seq[rows->tail++] = first_seq + i;
+	}
+	return n;
+}
+
+long lru_compact(const struct mem_map *map, const int64_t *lru_seq, struct lru_rows *rows,
+		 int64_t *dst_pfn, int64_t *dst_seq, long dst_cap)
+{
+	long k, live = 0;
+
+	for (k = rows->head; k < rows->tail; k++) {
+		int64_t pfn = rows->pfn[k];
+
+		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames)
+			return -1;
+		live += lru_row_live(map, lru_seq, rows, pfn, rows->seq[k]);
+	}
+	if (live > dst_cap)
+		return -1;
+	live = 0;	/* row k moves to row live <= k: in place is safe */
+	for (k = rows->head; k < rows->tail; k++) {
+		int64_t pfn = rows->pfn[k], seq = rows->seq[k];
+
+		if (lru_row_live(map, lru_seq, rows, pfn, seq)) {
+			dst_pfn[live] = pfn;
+			dst_seq[live++] = seq;
+		}
+	}
+	rows->pfn = dst_pfn;
+	rows->seq = dst_seq;
+	rows->head = 0;
+	rows->tail = live;
+	rows->cap = dst_cap;
+	return live;
+}
