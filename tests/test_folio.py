@@ -245,11 +245,18 @@ def test_reclaim_walks_refuse_bad_arguments_and_change_nothing():
                        "32 bits"),
                       (lambda: mem.map.may_free(ok, mem.refs[:8], np.empty(1, bool)), "refs"),
                       (lambda: mem.map.check_references(ok.astype(np.int32),
-                                                        np.empty(1, np.uint8)), "int64")):
+                                                        np.empty(1, np.uint8)), "int64"),
+                      (lambda: mem.map.frames_clear(ok, mem.memcg_charged, mem.lru_count[:4]),
+                       "shape")):
         with pytest.raises(OSError, match=what) as e:
             bad()
         assert e.value.errno == errno.EINVAL
     assert np.array_equal(mem.flags, flags)
+    mem.memcg[1] = 300  # a cgroup id past the tables: refused before any change
+    with pytest.raises(OSError, match="cgroup id"):
+        mem.map.frames_clear(np.array([2, 1], dtype=np.int64), mem.memcg_charged,
+                             mem.lru_count)
+    assert mem.memcg[1] == 300 and not mem.memcg_charged.any()
 
 
 def test_touch_marks_reads_of_present_pages_and_stops_at_the_rest():

@@ -625,6 +625,53 @@ out_rows:
 	return ret;
 }
 
+PyDoc_STRVAR(frames_clear_doc,
+"frames_clear(pfns, charged, lru_count) -> n\n\n"
+"The per-frame half of freeing the order-0 frames at the int64 pfns: their\n"
+"state reset as a free frame's, each counted off its cgroup (charged: int64,\n"
+"one per cgroup id) and off the LRU list it is still on (lru_count: int64,\n"
+"shape (ids, 2): inactive, active).  Nothing changes when a pfn is outside\n"
+"the map or a cgroup id outside the tables.  The caller holds the zone\n"
+"lock (frames_clear).");
+
+static PyObject *MemMap_frames_clear(MemMapObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_buffer pfns, charged, lru;
+	PyObject *ret = NULL;
+	long n;
+
+	if (!ready(self))
+		return NULL;
+	if (nargs != 3) {
+		PyErr_Format(PyExc_TypeError, "frames_clear() takes 3 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (int64_buffer_arg(args[0], &pfns, 0, "frames_clear: pfns") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[1], &charged, 1, "frames_clear: charged") < 0)
+		goto out_pfns;
+	if (int64_buffer_arg(args[2], &lru, 1, "frames_clear: lru_count") < 0)
+		goto out_charged;
+	if (lru.ndim != 2 || lru.shape[1] != 2 || lru.shape[0] != charged.len / 8) {
+		raise_einval("frames_clear: lru_count must have shape (%zd, 2)", charged.len / 8);
+		goto out;
+	}
+	n = frames_clear(&self->map, pfns.buf, (long)(pfns.len / 8), charged.buf, lru.buf,
+			 (long)(charged.len / 8));
+	if (n < 0)
+		raise_einval("frames_clear: a pfn outside the map, or a cgroup id outside the %zd "
+			     "the tables hold", charged.len / 8);
+	else
+		ret = PyLong_FromLong(n);
+out:
+	PyBuffer_Release(&lru);
+out_charged:
+	PyBuffer_Release(&charged);
+out_pfns:
+	PyBuffer_Release(&pfns);
+	return ret;
+}
+
 static PyMethodDef MemMap_methods[] = {
 	{"touch", (PyCFunction)(void (*)(void))MemMap_touch, METH_FASTCALL, touch_doc},
 	{"test_set", (PyCFunction)(void (*)(void))MemMap_test_set, METH_FASTCALL, test_set_doc},
@@ -636,6 +683,8 @@ static PyMethodDef MemMap_methods[] = {
 	{"lru_add", (PyCFunction)(void (*)(void))MemMap_lru_add, METH_FASTCALL, lru_add_doc},
 	{"lru_compact", (PyCFunction)(void (*)(void))MemMap_lru_compact, METH_FASTCALL,
 	 lru_compact_doc},
+	{"frames_clear", (PyCFunction)(void (*)(void))MemMap_frames_clear, METH_FASTCALL,
+	 frames_clear_doc},
 	{"folios_pages", (PyCFunction)MemMap_folios_pages, METH_VARARGS, folios_pages_doc},
 	{"end_io", (PyCFunction)(void (*)(void))MemMap_end_io, METH_VARARGS | METH_KEYWORDS,
 	 end_io_doc},

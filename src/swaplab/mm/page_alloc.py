@@ -58,8 +58,11 @@ class PhysMem:
         self.map = _native.MemMap(self.flags, self.order, self.swap, self.memcg,
                                   self.mapping, self.index)
         #: pages charged per cgroup id (root, 0, holds every frame not moved
-        #: to a child by mem_cgroup_charge); memory.current reads it
-        self.memcg_pages = [0] * 256  # a list: scalar updates on the hot path
+        #: to a child by mem_cgroup_charge); memory.current reads it. An int64
+        #: array for the compiled batch steps, used through a memoryview
+        #: (a scalar update costs half of numpy's)
+        self.memcg_charged = np.zeros(256, dtype=np.int64)
+        self.memcg_pages = memoryview(self.memcg_charged)
         #: LRU stamp of each frame: a list entry is valid while its stamp matches
         self.lru_seq = np.zeros(nr_frames, dtype=np.int64)
         self.lru_next = 1
@@ -128,32 +131,14 @@ class PhysMem:
 
     def free_frames(self, pfns: list[int] | np.ndarray) -> None:
         """Free order-0 frames (the inverse of :meth:`alloc_pages_bulk`): what
-        :meth:`free_pages` does to each, the frames' state cleaned and the
-        counts moved in array steps, then the frames given to the buddy
-        allocator in one call."""
-        pfns = np.asarray(pfns, dtype=np.int64)
+        :meth:`free_pages` does to each — the frames' state cleaned, the
+        cgroup and LRU counts moved (one compiled walk, frames_clear) — then
+        the frames given to the buddy allocator in one call."""
+        pfns = np.ascontiguousarray(pfns, dtype=np.int64)
         if not len(pfns):
             return
-        flags = self.flags[pfns]
-        memcgs = self.memcg[pfns]
-        on_lru = (flags & np.uint32(LRU_BIT)) != 0
-        # a free frame's state is clean (alloc_pages_bulk relies on it)
-        self.flags[pfns] = 0
-        self.mapping[pfns] = -1
-        self.order[pfns] = 0
-        self.swap[pfns] = 0
-        self.memcg[pfns] = 0
-        if memcgs.min() == memcgs.max():  # one cgroup: the common case, no unique
-            counts = [(int(memcgs[0]), len(pfns))]
-        else:
-            ids, n = np.unique(memcgs, return_counts=True)
-            counts = zip(ids.tolist(), n.tolist(), strict=True)
         with self.zone_lock:
-            if on_lru.any():  # freed while on an LRU list: the list entries go stale
-                active = (flags[on_lru] & np.uint32(ACTIVE_BIT)) != 0
-                np.subtract.at(self.lru_count, (memcgs[on_lru], active.astype(np.int64)), 1)
-            for memcg, n in counts:
-                self.memcg_pages[memcg] -= n
+            self.map.frames_clear(pfns, self.memcg_charged, self.lru_count)
             self.zone.free_frames(pfns)
 
     def wait_flags(self, timeout: float | None = None) -> None:

@@ -243,3 +243,32 @@ long lru_compact(const struct mem_map *map, const int64_t *lru_seq, struct lru_r
 	rows->cap = dst_cap;
 	return live;
 }
+
+long frames_clear(struct mem_map *map, const int64_t *pfns, long n, int64_t *charged,
+		  int64_t *lru_count, long nr_memcg)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		int64_t pfn = pfns[i];
+
+		if (pfn < 0 || (uint64_t)pfn >= map->nr_frames || map->memcg[pfn] < 0 ||
+		    map->memcg[pfn] >= nr_memcg)
+			return -1;
+	}
+	for (i = 0; i < n; i++) {
+		int64_t pfn = pfns[i];
+		int32_t memcg = map->memcg[pfn];
+		uint32_t flags = map->flags[pfn];
+
+		charged[memcg]--;
+		if (flags & PG_lru)
+			lru_count[memcg * 2 + ((flags & PG_active) ? 1 : 0)]--;
+		map->flags[pfn] = 0;
+		map->order[pfn] = 0;
+		map->swap[pfn] = 0;
+		map->memcg[pfn] = 0;
+		map->mapping[pfn] = -1;
+	}
+	return n;
+}

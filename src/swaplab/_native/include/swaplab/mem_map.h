@@ -173,4 +173,17 @@ long lru_add(struct mem_map *map, int64_t *lru_seq, struct lru_rows *rows,
 long lru_compact(const struct mem_map *map, const int64_t *lru_seq, struct lru_rows *rows,
 		 int64_t *dst_pfn, int64_t *dst_seq, long dst_cap);
 
+/*
+ * frames_clear - the per-frame half of freeing the order-0 frames at
+ * @pfns[0..@n) (the buddy allocator takes them after): each frame's state
+ * is reset as a free frame's is (flags 0, order 0, no swap entry, the root
+ * cgroup, no reverse map) and it is counted off its cgroup,
+ * @charged[memcg] -= 1, and off the LRU list it is still on, if any,
+ * @lru_count[memcg * 2 + !!PG_active] -= 1 (its row goes stale).  Returns
+ * @n, or -1 (nothing changed) when a pfn is outside the map or a cgroup id
+ * is not below @nr_memcg.
+ */
+long frames_clear(struct mem_map *map, const int64_t *pfns, long n, int64_t *charged,
+		  int64_t *lru_count, long nr_memcg);
+
 #endif /* _SWAPLAB_MEM_MAP_H */
