@@ -45,8 +45,8 @@ def t() -> Arrays:
 
 
 def test_flag_bits_are_the_python_ones() -> None:
-    for name in ("locked", "writeback", "uptodate", "dirty", "swapcache", "readahead",
-                 "young"):
+    for name in ("locked", "writeback", "referenced", "uptodate", "dirty", "lru", "active",
+                 "swapcache", "swapbacked", "readahead", "young"):
         assert getattr(_native, f"PG_{name.upper()}") == getattr(PG, name), name
 
 
@@ -305,3 +305,44 @@ def test_cache_del_slots_reports_the_unused(t: Arrays) -> None:
                                 np.array([20], dtype=np.int64), unused[:1])
     assert e.value.errno == errno.EINVAL and f"pfn {NR_FRAMES}" in str(e.value)
     assert t.state() == before
+
+
+def test_writeout_scan_sorts_a_batch_as_swap_writeout_does(t: Arrays) -> None:
+    """Slots nobody references are left alone (folio_free_swap decides); a
+    page of zeroes goes to the zero map, unlocked, without I/O; any other
+    clears its zero bit and goes under writeback, unlocked."""
+    mem_words = np.zeros((NR_FRAMES, 512), dtype=np.uint64)
+    zeromap = np.zeros(NR_SLOTS, dtype=bool)
+    pfns = np.array([3, 4, 5, 6], dtype=np.int64)
+    offs = np.array([100, 101, 102, 103], dtype=np.int64)
+    t.swap_map[[100, 101, 103]] = 1  # 102: no reference
+    t.flags[pfns] = PG.locked | PG.swapcache
+    mem_words[4, 0] = 7  # a word of data at the start: not zero
+    mem_words[6, 511] = 1  # and at the end
+    zeromap[[101, 102, 103]] = True  # stale bits
+    cls = np.empty(4, dtype=np.uint8)
+    nw, nz = t.table.writeout_scan(t.map, mem_words, pfns, offs, zeromap, cls)
+    assert (nw, nz) == (2, 1)
+    assert cls.tolist() == [_native.SWAP_WO_ZERO, _native.SWAP_WO_WRITE, _native.SWAP_WO_SLOW,
+                            _native.SWAP_WO_WRITE]
+    assert zeromap[100:104].tolist() == [True, False, True, False]  # 102 untouched
+    assert t.flags[pfns].tolist() == [PG.swapcache, PG.swapcache | PG.writeback,
+                                      PG.locked | PG.swapcache, PG.swapcache | PG.writeback]
+
+
+def test_writeout_scan_refuses_bad_arguments_and_changes_nothing(t: Arrays) -> None:
+    words = np.zeros((NR_FRAMES, 512), dtype=np.uint64)
+    zeromap = np.zeros(NR_SLOTS, dtype=bool)
+    one = np.array([3], dtype=np.int64)
+    cls = np.empty(1, dtype=np.uint8)
+    t.swap_map[5] = 1
+    before = t.state()
+    for args, what in (((words[:8], one, one + 2, zeromap, cls), "frames"),
+                       ((words, one, one, zeromap[:8], cls), "zeromap"),
+                       ((words, one, one, zeromap, np.empty(2, np.uint8)), "cls"),
+                       ((words, one + NR_FRAMES, one, zeromap, cls), "outside the map"),
+                       ((words, one, one + NR_SLOTS, zeromap, cls), "outside the table")):
+        with pytest.raises(OSError, match=what) as e:
+            t.table.writeout_scan(t.map, *args)
+        assert e.value.errno == errno.EINVAL
+    assert t.state() == before and not zeromap.any()

@@ -458,10 +458,77 @@ out_pfns:
 #define FASTCALL_METHOD(name)							\
 	{ #name, (PyCFunction)(void (*)(void))SwapTable_##name, METH_FASTCALL, name##_doc }
 
+PyDoc_STRVAR(writeout_scan_doc,
+"writeout_scan(mem_map, frames, pfns, offs, zeromap, cls) -> (nr_write, nr_zero)\n\n"
+"swap_writeout's steps for locked, clean order-0 swap-cache folios at pfns\n"
+"(int64), cached at slots offs (int64, one each) of this area; frames: the\n"
+"machine's pages as a 2-D uint64 array; zeromap: the area's bool array.  A\n"
+"folio whose slot has no reference is left alone (cls 2: folio_free_swap\n"
+"decides); a page of zeroes sets its zeromap bit and is unlocked (cls 1);\n"
+"any other clears the bit and goes under writeback, unlocked (cls 0).\n"
+"cls: a writable uint8 array as long (swap_writeout_scan).  The caller\n"
+"holds the flag lock.");
+
+static PyObject *SwapTable_writeout_scan(SwapTableObject *self, PyObject *const *args,
+					 Py_ssize_t nargs)
+{
+	Py_buffer frames, pfns, offs, zeromap, cls;
+	struct mem_map *map;
+	PyObject *ret = NULL;
+	long nr_write, nr_zero, n, page_words;
+
+	map = map_call(self, args, nargs, 6, "writeout_scan");
+	if (!map)
+		return NULL;
+	if (PyObject_GetBuffer(args[1], &frames, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
+		return NULL;
+	if (frames.ndim != 2 || frames.itemsize != 8 || (uint64_t)frames.shape[0] != map->nr_frames ||
+	    frames.shape[1] < 1) {
+		raise_einval("writeout_scan: frames must be the %llu frames as 2-D 64-bit words",
+			     (unsigned long long)map->nr_frames);
+		goto out_frames;
+	}
+	page_words = (long)frames.shape[1];
+	if (int64_buffer_arg(args[2], &pfns, 0, "writeout_scan: pfns") < 0)
+		goto out_frames;
+	if (int64_buffer_arg(args[3], &offs, 0, "writeout_scan: offs") < 0)
+		goto out_pfns;
+	if (PyObject_GetBuffer(args[4], &zeromap, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+		goto out_offs;
+	if (PyObject_GetBuffer(args[5], &cls, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+		goto out_zeromap;
+	n = (long)(pfns.len / 8);
+	if (offs.len != pfns.len || cls.itemsize != 1 || cls.len != n || zeromap.itemsize != 1 ||
+	    (uint64_t)zeromap.len != self->st.nr_slots) {
+		raise_einval("writeout_scan: offs and cls must have one item per pfn (%ld) and "
+			     "zeromap one byte per slot (%llu)", n,
+			     (unsigned long long)self->st.nr_slots);
+		goto out;
+	}
+	if (pfns_ok(map, pfns.buf, n, "writeout_scan") < 0 ||
+	    offsets_ok(self, offs.buf, n, "writeout_scan") < 0)
+		goto out;
+	nr_write = swap_writeout_scan(&self->st, map, frames.buf, page_words, pfns.buf,
+				      offs.buf, n, zeromap.buf, cls.buf, &nr_zero);
+	ret = Py_BuildValue("ll", nr_write, nr_zero);
+out:
+	PyBuffer_Release(&cls);
+out_zeromap:
+	PyBuffer_Release(&zeromap);
+out_offs:
+	PyBuffer_Release(&offs);
+out_pfns:
+	PyBuffer_Release(&pfns);
+out_frames:
+	PyBuffer_Release(&frames);
+	return ret;
+}
+
 static PyMethodDef SwapTable_methods[] = {
 	FASTCALL_METHOD(find_free),
 	FASTCALL_METHOD(alloc_scan),
 	FASTCALL_METHOD(dup_slots),
+	FASTCALL_METHOD(writeout_scan),
 	FASTCALL_METHOD(cache_del_slots),
 	FASTCALL_METHOD(cache_alloc),
 	FASTCALL_METHOD(cache_add),
@@ -501,7 +568,17 @@ int swap_table_add_types(PyObject *m)
 	    PyModule_AddIntConstant(m, "PG_DIRTY", PG_dirty) < 0 ||
 	    PyModule_AddIntConstant(m, "PG_SWAPCACHE", PG_swapcache) < 0 ||
 	    PyModule_AddIntConstant(m, "PG_READAHEAD", PG_readahead) < 0 ||
-	    PyModule_AddIntConstant(m, "PG_YOUNG", PG_young) < 0)
+	    PyModule_AddIntConstant(m, "PG_YOUNG", PG_young) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_REFERENCED", PG_referenced) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_LRU", PG_lru) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_ACTIVE", PG_active) < 0 ||
+	    PyModule_AddIntConstant(m, "PG_SWAPBACKED", PG_swapbacked) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAP_WO_WRITE", SWAP_WO_WRITE) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAP_WO_ZERO", SWAP_WO_ZERO) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAP_WO_SLOW", SWAP_WO_SLOW) < 0 ||
+	    PyModule_AddIntConstant(m, "FOLIOREF_RECLAIM", FOLIOREF_RECLAIM) < 0 ||
+	    PyModule_AddIntConstant(m, "FOLIOREF_KEEP", FOLIOREF_KEEP) < 0 ||
+	    PyModule_AddIntConstant(m, "FOLIOREF_ACTIVATE", FOLIOREF_ACTIVATE) < 0)
 		return -1;
 	return PyModule_AddType(m, &SwapTable_Type);
 }

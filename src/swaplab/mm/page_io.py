@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _native
 from ..block.bio import Bio, ReqFlag, ReqOp, submit_bio, submit_bio_wait
 from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_CLUSTER_MAX
 from .folio import PG, Folio, folios_set_flags
@@ -331,6 +332,10 @@ def _uniform_batch(folios: list[Folio]) -> tuple[SwapInfo, np.ndarray, np.ndarra
     return sis, pfns, swp_offsets(entries)
 
 
+#: SwapTable.writeout_scan's verdicts (enum swap_writeout_class)
+_WO_WRITE, _WO_ZERO, _WO_SLOW = _native.SWAP_WO_WRITE, _native.SWAP_WO_ZERO, _native.SWAP_WO_SLOW
+
+
 def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
     """swap_writeout for a reclaim pass's locked swap-cache folios (PG_dirty
     cleared); one folio is a list of one. Each folio gets the steps of
@@ -338,9 +343,10 @@ def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
     batches are the ones folio-by-folio calls would build. Every folio ends
     unlocked, under writeback in ``ctx`` when it was written.
 
-    The common case (order-0 folios of one area whose slots are referenced,
-    zswap off) runs as array operations: the zero test, the zero map, the
-    counters, and PG_writeback set with PG_locked released in one store.
+    The common case (order-0 folios of one area, zswap off) takes one
+    compiled step for the zero test, the zero map, and PG_writeback set with
+    PG_locked released in one store (SwapTable.writeout_scan); the counters
+    follow as arrays.
     Large folios, unreferenced slots and zswap take the folio-by-folio steps
     (tests/test_batch_core.py: the array form equals a loop of single calls).
     """
@@ -353,36 +359,32 @@ def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
     mem = folios[0].mem
     system = mem.system
     n = len(folios)
-    slow = sis.swap_map[offs] == 0  # maybe freeable: folio_free_swap decides
-    last = mem.data64[pfns, -1]
-    zero = np.zeros(n, dtype=bool)
-    cand = np.flatnonzero((last == 0) & ~slow)
-    if len(cand):
-        zero[cand] = ~mem.data64[pfns[cand]].any(axis=1)
-    fast = ~slow
-    sis.zeromap[offs[fast]] = zero[fast]
-    nzero = int(np.count_nonzero(zero))
-    if nzero and sis.vswap is not None:
-        sis.vswap.mark(offs[zero], VT.ZERO)
+    cls = np.empty(n, dtype=np.uint8)
+    with mem.flag_lock:  # zero test, zero map, PG_writeback and unlock: compiled
+        nwrite, nzero = sis.table.writeout_scan(mem.map, mem.data64, pfns, offs,
+                                                sis.zeromap, cls)
+        mem.wake_flags()
     if nzero:
+        zero = cls == _WO_ZERO
+        if sis.vswap is not None:
+            sis.vswap.mark(offs[zero], VT.ZERO)
         system.vmstat.count(VmEvent.swpout_zero, nzero)
         system.memcg_stats.count_ids(mem.memcg[pfns[zero]], MemcgEvent.swpout_zero)
-        folios_set_flags(mem, pfns[zero], clear=PG.locked)
-    write = fast & ~zero
-    nwrite = int(np.count_nonzero(write))
     if nwrite:
         system.vmstat.count(VmEvent.pswpout, nwrite)
-        system.memcg_stats.count_ids(mem.memcg[pfns[write]], MemcgEvent.pswpout)
-        folios_set_flags(mem, pfns[write], set_=PG.writeback, clear=PG.locked)
-    if not slow.any():
-        swap_add_folios(ctx, [folios[k] for k in np.flatnonzero(write)], sis, WRITE)
+        system.memcg_stats.count_ids(
+            mem.memcg[pfns if nwrite == n else pfns[cls == _WO_WRITE]], MemcgEvent.pswpout)
+    if nwrite == n:
+        swap_add_folios(ctx, folios, sis, WRITE)
         return
-    for k in range(n):
-        if write[k]:
+    if nwrite + nzero == n:
+        swap_add_folios(ctx, [folios[k] for k in np.flatnonzero(cls == _WO_WRITE)], sis, WRITE)
+        return
+    for k, c in enumerate(cls.tolist()):
+        if c == _WO_WRITE:
             swap_add_folio(ctx, folios[k], WRITE)
-        elif slow[k]:
+        elif c == _WO_SLOW:
             _writeout_folio(folios[k], ctx)
-
 
 # --- swap-in ---------------------------------------------------------------------------
 

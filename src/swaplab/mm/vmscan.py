@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _native
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..errors import kerror
 from .folio import PG, Folio, folios_set_flags
@@ -59,7 +60,9 @@ if TYPE_CHECKING:
 SWAP_CLUSTER_MAX = 32
 DEF_PRIORITY = 12
 #: folio_check_references' verdicts (MemMap.check_references)
-FOLIOREF_RECLAIM, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = 0, 1, 2
+FOLIOREF_RECLAIM = _native.FOLIOREF_RECLAIM
+FOLIOREF_KEEP = _native.FOLIOREF_KEEP
+FOLIOREF_ACTIVATE = _native.FOLIOREF_ACTIVATE
 
 
 @dataclass

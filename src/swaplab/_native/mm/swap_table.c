@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 
+#include <stddef.h>
+
 #include <swaplab/swap_table.h>
 
 int swap_cache_add(struct swap_table *st, struct mem_map *map, uint64_t off, long nr,
@@ -218,4 +220,47 @@ long swapin_map_folio(struct mem_map *map, struct swap_table *st, uint64_t *pte,
 		f |= PG_dirty;
 	map->flags[pfn] = f;
 	return ret;
+}
+
+static int page_zero(const uint64_t *words, long nr)
+{
+	long i;
+
+	if (words[nr - 1])
+		return 0;
+	for (i = 0; i < nr - 1; i++)
+		if (words[i])
+			return 0;
+	return 1;
+}
+
+long swap_writeout_scan(const struct swap_table *st, struct mem_map *map,
+			const uint64_t *frames, long page_words, const int64_t *pfns,
+			const int64_t *offs, long n, uint8_t *zeromap, uint8_t *cls,
+			long *nr_zero)
+{
+	long k, write = 0;
+
+	*nr_zero = 0;
+	for (k = 0; k < n; k++) {
+		int64_t pfn = pfns[k];
+		uint64_t off = (uint64_t)offs[k];
+
+		if (!st->swap_map[off]) {
+			cls[k] = SWAP_WO_SLOW;
+			continue;
+		}
+		if (page_zero(frames + (size_t)pfn * (size_t)page_words, page_words)) {
+			zeromap[off] = 1;
+			map->flags[pfn] &= ~PG_locked;
+			cls[k] = SWAP_WO_ZERO;
+			(*nr_zero)++;
+		} else {
+			zeromap[off] = 0;
+			map->flags[pfn] = (map->flags[pfn] | PG_writeback) & ~PG_locked;
+			cls[k] = SWAP_WO_WRITE;
+			write++;
+		}
+	}
+	return write;
 }

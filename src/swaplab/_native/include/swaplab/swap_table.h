@@ -167,4 +167,29 @@ long swap_cache_del_slots(struct swap_table *st, struct mem_map *map, const int6
 long swapin_map_folio(struct mem_map *map, struct swap_table *st, uint64_t *pte,
 		      int64_t pfn, int32_t mm_id, int64_t vpn, uint64_t off, unsigned int how);
 
+/* swap_writeout_scan's verdict for each folio */
+enum swap_writeout_class {
+	SWAP_WO_WRITE = 0,	/* under writeback now: the caller submits it */
+	SWAP_WO_ZERO = 1,	/* all zeroes: in the zero map, unlocked, no I/O */
+	SWAP_WO_SLOW = 2,	/* no slot reference: folio_free_swap decides (untouched) */
+};
+
+/*
+ * swap_writeout_scan - swap_writeout's steps for locked, clean (PG_dirty
+ * cleared) order-0 swap-cache folios at @pfns[0..@n), cached at the slots
+ * @offs[0..@n) of this area, whose pages are @frames (@page_words 64-bit
+ * words a frame).  A folio whose slot nobody references is left alone
+ * (SWAP_WO_SLOW: the caller tries folio_free_swap).  For the others the
+ * zero test runs as the kernel's does (the last word first): a page of
+ * zeroes sets its bit in @zeromap and is unlocked (SWAP_WO_ZERO); any other
+ * page clears the bit and starts writeback, PG_writeback set and PG_locked
+ * cleared in one store (SWAP_WO_WRITE).  The verdicts go into @cls; the
+ * number of zero pages into *@nr_zero.  Returns how many are to be written.
+ * The caller checked the pfns and offsets and holds the flag lock.
+ */
+long swap_writeout_scan(const struct swap_table *st, struct mem_map *map,
+			const uint64_t *frames, long page_words, const int64_t *pfns,
+			const int64_t *offs, long n, uint8_t *zeromap, uint8_t *cls,
+			long *nr_zero);
+
 #endif /* _SWAPLAB_SWAP_TABLE_H */
