@@ -311,18 +311,20 @@ def test_writeout_scan_sorts_a_batch_as_swap_writeout_does(t: Arrays) -> None:
     """Slots nobody references are left alone (folio_free_swap decides); a
     page of zeroes goes to the zero map, unlocked, without I/O; any other
     clears its zero bit and goes under writeback, unlocked."""
-    mem_words = np.zeros((NR_FRAMES, 512), dtype=np.uint64)
+    words = np.zeros((NR_FRAMES, 512), dtype=np.uint64)
     zeromap = np.zeros(NR_SLOTS, dtype=bool)
     pfns = np.array([3, 4, 5, 6], dtype=np.int64)
-    offs = np.array([100, 101, 102, 103], dtype=np.int64)
+    for pfn, off in zip(pfns.tolist(), range(100, 104), strict=True):
+        t.swap[pfn] = swp_entry(1, off)
     t.swap_map[[100, 101, 103]] = 1  # 102: no reference
     t.flags[pfns] = PG.locked | PG.swapcache
-    mem_words[4, 0] = 7  # a word of data at the start: not zero
-    mem_words[6, 511] = 1  # and at the end
+    words[4, 0] = 7  # a word of data at the start: not zero
+    words[6, 511] = 1  # and at the end
     zeromap[[101, 102, 103]] = True  # stale bits
+    offs = np.empty(4, dtype=np.int64)
     cls = np.empty(4, dtype=np.uint8)
-    nw, nz = t.table.writeout_scan(t.map, mem_words, pfns, offs, zeromap, cls)
-    assert (nw, nz) == (2, 1)
+    assert t.table.writeout_scan(t.map, words, pfns, 1, offs, zeromap, cls) == (2, 1)
+    assert offs.tolist() == [100, 101, 102, 103]
     assert cls.tolist() == [_native.SWAP_WO_ZERO, _native.SWAP_WO_WRITE, _native.SWAP_WO_SLOW,
                             _native.SWAP_WO_WRITE]
     assert zeromap[100:104].tolist() == [True, False, True, False]  # 102 untouched
@@ -330,19 +332,35 @@ def test_writeout_scan_sorts_a_batch_as_swap_writeout_does(t: Arrays) -> None:
                                       PG.locked | PG.swapcache, PG.swapcache | PG.writeback]
 
 
-def test_writeout_scan_refuses_bad_arguments_and_changes_nothing(t: Arrays) -> None:
+def test_writeout_scan_leaves_other_batches_and_refuses_bad_arguments(t: Arrays) -> None:
+    """A batch with a large folio, a folio of another area or one not in the
+    swap cache is not this step's (None, nothing changed); bad arrays and
+    slots outside the table are refused by name, nothing changed."""
     words = np.zeros((NR_FRAMES, 512), dtype=np.uint64)
     zeromap = np.zeros(NR_SLOTS, dtype=bool)
-    one = np.array([3], dtype=np.int64)
-    cls = np.empty(1, dtype=np.uint8)
-    t.swap_map[5] = 1
+    pfns = np.array([3, 4], dtype=np.int64)
+    t.swap[3], t.swap[4] = swp_entry(1, 5), swp_entry(1, 6)
+    t.swap_map[5:7] = 1
+    t.flags[pfns] = PG.locked | PG.swapcache
+    offs, cls = np.empty(2, dtype=np.int64), np.empty(2, dtype=np.uint8)
     before = t.state()
-    for args, what in (((words[:8], one, one + 2, zeromap, cls), "frames"),
-                       ((words, one, one, zeromap[:8], cls), "zeromap"),
-                       ((words, one, one, zeromap, np.empty(2, np.uint8)), "cls"),
-                       ((words, one + NR_FRAMES, one, zeromap, cls), "outside the map"),
-                       ((words, one, one + NR_SLOTS, zeromap, cls), "outside the table")):
+    assert t.table.writeout_scan(t.map, words, pfns, 2, offs, zeromap, cls) is None  # type 1
+    t.order[4] = 1
+    assert t.table.writeout_scan(t.map, words, pfns, 1, offs, zeromap, cls) is None
+    t.order[4] = 0
+    t.flags[4] = PG.locked
+    assert t.table.writeout_scan(t.map, words, pfns, 1, offs, zeromap, cls) is None
+    t.flags[4] = PG.locked | PG.swapcache
+    assert t.state() == before and not zeromap.any()
+    for args, what in (((words[:8], pfns, 1, offs, zeromap, cls), "frames"),
+                       ((words, pfns, 1, offs, zeromap[:8], cls), "zeromap"),
+                       ((words, pfns, 1, offs, zeromap, np.empty(3, np.uint8)), "cls"),
+                       ((words, pfns + NR_FRAMES, 1, offs, zeromap, cls), "outside the map")):
         with pytest.raises(OSError, match=what) as e:
             t.table.writeout_scan(t.map, *args)
         assert e.value.errno == errno.EINVAL
+    t.swap[4] = swp_entry(1, NR_SLOTS + 3)
+    with pytest.raises(OSError, match="outside the table"):
+        t.table.writeout_scan(t.map, words, pfns, 1, offs, zeromap, cls)
+    t.swap[4] = swp_entry(1, 6)
     assert t.state() == before and not zeromap.any()

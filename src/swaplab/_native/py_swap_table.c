@@ -459,15 +459,16 @@ out_pfns:
 	{ #name, (PyCFunction)(void (*)(void))SwapTable_##name, METH_FASTCALL, name##_doc }
 
 PyDoc_STRVAR(writeout_scan_doc,
-"writeout_scan(mem_map, frames, pfns, offs, zeromap, cls) -> (nr_write, nr_zero)\n\n"
-"swap_writeout's steps for locked, clean order-0 swap-cache folios at pfns\n"
-"(int64), cached at slots offs (int64, one each) of this area; frames: the\n"
-"machine's pages as a 2-D uint64 array; zeromap: the area's bool array.  A\n"
-"folio whose slot has no reference is left alone (cls 2: folio_free_swap\n"
-"decides); a page of zeroes sets its zeromap bit and is unlocked (cls 1);\n"
-"any other clears the bit and goes under writeback, unlocked (cls 0).\n"
-"cls: a writable uint8 array as long (swap_writeout_scan).  The caller\n"
-"holds the flag lock.");
+"writeout_scan(mem_map, frames, pfns, type, offs, zeromap, cls) -> (nr_write, nr_zero) | None\n\n"
+"swap_writeout's steps for locked, clean swap-cache folios at pfns (int64);\n"
+"frames: the machine's pages as a 2-D uint64 array; zeromap: the area's bool\n"
+"array.  None, and nothing changed, unless every folio is order 0 and\n"
+"cached in this area (swap type type).  Each folio's slot goes into offs\n"
+"(int64).  A folio whose slot has no reference is left alone (cls 2:\n"
+"folio_free_swap decides); a page of zeroes sets its zeromap bit and is\n"
+"unlocked (cls 1); any other clears the bit and goes under writeback,\n"
+"unlocked (cls 0).  offs and cls (uint8) are writable arrays as long as\n"
+"pfns (swap_writeout_scan).  The caller holds the flag lock.");
 
 static PyObject *SwapTable_writeout_scan(SwapTableObject *self, PyObject *const *args,
 					 Py_ssize_t nargs)
@@ -475,10 +476,11 @@ static PyObject *SwapTable_writeout_scan(SwapTableObject *self, PyObject *const 
 	Py_buffer frames, pfns, offs, zeromap, cls;
 	struct mem_map *map;
 	PyObject *ret = NULL;
-	long nr_write, nr_zero, n, page_words;
+	long nr_write, nr_zero = 0, n, page_words;
+	long long type;
 
-	map = map_call(self, args, nargs, 6, "writeout_scan");
-	if (!map)
+	map = map_call(self, args, nargs, 7, "writeout_scan");
+	if (!map || fast_ints(args + 3, 1, 1, &type, "writeout_scan") < 0)
 		return NULL;
 	if (PyObject_GetBuffer(args[1], &frames, PyBUF_C_CONTIGUOUS | PyBUF_ND) < 0)
 		return NULL;
@@ -491,26 +493,31 @@ static PyObject *SwapTable_writeout_scan(SwapTableObject *self, PyObject *const 
 	page_words = (long)frames.shape[1];
 	if (int64_buffer_arg(args[2], &pfns, 0, "writeout_scan: pfns") < 0)
 		goto out_frames;
-	if (int64_buffer_arg(args[3], &offs, 0, "writeout_scan: offs") < 0)
+	if (int64_buffer_arg(args[4], &offs, 1, "writeout_scan: offs") < 0)
 		goto out_pfns;
-	if (PyObject_GetBuffer(args[4], &zeromap, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+	if (PyObject_GetBuffer(args[5], &zeromap, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
 		goto out_offs;
-	if (PyObject_GetBuffer(args[5], &cls, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+	if (PyObject_GetBuffer(args[6], &cls, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
 		goto out_zeromap;
 	n = (long)(pfns.len / 8);
 	if (offs.len != pfns.len || cls.itemsize != 1 || cls.len != n || zeromap.itemsize != 1 ||
-	    (uint64_t)zeromap.len != self->st.nr_slots) {
-		raise_einval("writeout_scan: offs and cls must have one item per pfn (%ld) and "
-			     "zeromap one byte per slot (%llu)", n,
-			     (unsigned long long)self->st.nr_slots);
+	    (uint64_t)zeromap.len != self->st.nr_slots || type < 0) {
+		raise_einval("writeout_scan: offs and cls must have one item per pfn (%ld), zeromap "
+			     "one byte per slot (%llu), and type %lld be a swap type", n,
+			     (unsigned long long)self->st.nr_slots, type);
 		goto out;
 	}
-	if (pfns_ok(map, pfns.buf, n, "writeout_scan") < 0 ||
-	    offsets_ok(self, offs.buf, n, "writeout_scan") < 0)
+	if (pfns_ok(map, pfns.buf, n, "writeout_scan") < 0)
 		goto out;
-	nr_write = swap_writeout_scan(&self->st, map, frames.buf, page_words, pfns.buf,
-				      offs.buf, n, zeromap.buf, cls.buf, &nr_zero);
-	ret = Py_BuildValue("ll", nr_write, nr_zero);
+	nr_write = swap_writeout_scan(&self->st, map, frames.buf, page_words, pfns.buf, n,
+				      (uint64_t)type, offs.buf, zeromap.buf, cls.buf, &nr_zero);
+	if (nr_write == -1)
+		raise_einval("writeout_scan: a folio's slot lies outside the table of %llu",
+			     (unsigned long long)self->st.nr_slots);
+	else if (nr_write == -2)
+		ret = Py_NewRef(Py_None);
+	else
+		ret = Py_BuildValue("ll", nr_write, nr_zero);
 out:
 	PyBuffer_Release(&cls);
 out_zeromap:

@@ -41,7 +41,7 @@ from ..consts import HPAGE_PMD_ORDER, PAGE_SHIFT, SECTORS_PER_PAGE_SHIFT, SWAP_C
 from .folio import PG, Folio, folios_set_flags
 from .memcontrol import MEMCG_PSWPIN, MemcgEvent
 from .swap_iocb import READ, WRITE, SwapIocb, SwapIoCtx, SwapOps
-from .swapops import swp_offset, swp_offsets, swp_types
+from .swapops import swp_offset
 from .vmstat import NRSWPIN, NRSWPOUT, PSWPIN, MthpStat, VmEvent
 from .vswap_table import VT
 
@@ -315,23 +315,6 @@ def __swap_writepage(folio: Folio, ctx: SwapIoCtx) -> None:
 swap_writepage = __swap_writepage
 
 
-def _uniform_batch(folios: list[Folio]) -> tuple[SwapInfo, np.ndarray, np.ndarray] | None:
-    """(area, pfns, slot offsets) when every folio is order 0, of one area, and
-    zswap is off — the case the batch forms do with arrays; else None."""
-    if not folios:
-        return None
-    mem = folios[0].mem
-    pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=len(folios))
-    entries = mem.swap[pfns]
-    types = swp_types(entries)
-    system = mem.system
-    if (mem.order[pfns].any() or system.zswap is not None or (types != types[0]).any()
-            or not all(cg.zswap_writeback for cg in system.memcgs.values())):
-        return None
-    sis = mem.system.swap.info_of(int(entries[0]))
-    return sis, pfns, swp_offsets(entries)
-
-
 #: SwapTable.writeout_scan's verdicts (enum swap_writeout_class)
 _WO_WRITE, _WO_ZERO, _WO_SLOW = _native.SWAP_WO_WRITE, _native.SWAP_WO_ZERO, _native.SWAP_WO_SLOW
 
@@ -344,26 +327,33 @@ def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
     unlocked, under writeback in ``ctx`` when it was written.
 
     The common case (order-0 folios of one area, zswap off) takes one
-    compiled step for the zero test, the zero map, and PG_writeback set with
-    PG_locked released in one store (SwapTable.writeout_scan); the counters
-    follow as arrays.
+    compiled step for the slots, the zero test, the zero map, and
+    PG_writeback set with PG_locked released in one store
+    (SwapTable.writeout_scan); the counters follow as arrays.
     Large folios, unreferenced slots and zswap take the folio-by-folio steps
     (tests/test_batch_core.py: the array form equals a loop of single calls).
     """
-    batch = _uniform_batch(folios)
-    if batch is None:
+    n = len(folios)
+    if not n:
+        return
+    mem = folios[0].mem
+    system = mem.system
+    scan = None
+    if system.zswap is None and all(cg.zswap_writeback for cg in system.memcgs.values()):
+        pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=n)
+        sis = system.swap.info_of(mem.swap.item(folios[0].pfn))
+        offs = np.empty(n, dtype=np.int64)
+        cls = np.empty(n, dtype=np.uint8)
+        with mem.flag_lock:  # zero test, zero map, PG_writeback and unlock: compiled
+            scan = sis.table.writeout_scan(mem.map, mem.data64, pfns, sis.type, offs,
+                                           sis.zeromap, cls)
+            if scan is not None:
+                mem.wake_flags()
+    if scan is None:  # large folios, several areas or zswap: folio by folio
         for f in folios:
             _writeout_folio(f, ctx)
         return
-    sis, pfns, offs = batch
-    mem = folios[0].mem
-    system = mem.system
-    n = len(folios)
-    cls = np.empty(n, dtype=np.uint8)
-    with mem.flag_lock:  # zero test, zero map, PG_writeback and unlock: compiled
-        nwrite, nzero = sis.table.writeout_scan(mem.map, mem.data64, pfns, offs,
-                                                sis.zeromap, cls)
-        mem.wake_flags()
+    nwrite, nzero = scan
     if nzero:
         zero = cls == _WO_ZERO
         if sis.vswap is not None:
@@ -385,6 +375,7 @@ def swap_writeout(folios: list[Folio], ctx: SwapIoCtx) -> None:
             swap_add_folio(ctx, folios[k], WRITE)
         elif c == _WO_SLOW:
             _writeout_folio(folios[k], ctx)
+
 
 # --- swap-in ---------------------------------------------------------------------------
 

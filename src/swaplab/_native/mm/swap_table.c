@@ -236,11 +236,21 @@ static int page_zero(const uint64_t *words, long nr)
 
 long swap_writeout_scan(const struct swap_table *st, struct mem_map *map,
 			const uint64_t *frames, long page_words, const int64_t *pfns,
-			const int64_t *offs, long n, uint8_t *zeromap, uint8_t *cls,
+			long n, uint64_t type, int64_t *offs, uint8_t *zeromap, uint8_t *cls,
 			long *nr_zero)
 {
 	long k, write = 0;
 
+	for (k = 0; k < n; k++) {	/* this path's batch?  nothing changes before */
+		uint64_t entry = map->swap[pfns[k]];
+
+		if (map->order[pfns[k]] || !(map->flags[pfns[k]] & PG_swapcache) ||
+		    entry >> MEM_MAP_SWP_TYPE_SHIFT != type)
+			return -2;
+		offs[k] = (int64_t)(entry & MEM_MAP_SWP_OFFSET_MASK);
+		if ((uint64_t)offs[k] >= st->nr_slots)
+			return -1;
+	}
 	*nr_zero = 0;
 	for (k = 0; k < n; k++) {
 		int64_t pfn = pfns[k];

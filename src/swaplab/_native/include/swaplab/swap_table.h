@@ -176,20 +176,23 @@ enum swap_writeout_class {
 
 /*
  * swap_writeout_scan - swap_writeout's steps for locked, clean (PG_dirty
- * cleared) order-0 swap-cache folios at @pfns[0..@n), cached at the slots
- * @offs[0..@n) of this area, whose pages are @frames (@page_words 64-bit
- * words a frame).  A folio whose slot nobody references is left alone
- * (SWAP_WO_SLOW: the caller tries folio_free_swap).  For the others the
- * zero test runs as the kernel's does (the last word first): a page of
- * zeroes sets its bit in @zeromap and is unlocked (SWAP_WO_ZERO); any other
- * page clears the bit and starts writeback, PG_writeback set and PG_locked
+ * cleared) swap-cache folios at @pfns[0..@n) whose pages are @frames
+ * (@page_words 64-bit words a frame).  The batch is this path's only when
+ * every folio is order 0 and cached in this area (swap type @type); else
+ * nothing changes and -2 is returned (the caller takes the folio-by-folio
+ * steps), or -1 when a folio's slot lies outside the table.  Each folio's
+ * slot goes into @offs.  A folio whose slot nobody references is left alone
+ * (SWAP_WO_SLOW: the caller tries folio_free_swap).  For the others the zero
+ * test runs as the kernel's does (the last word first): a page of zeroes
+ * sets its bit in @zeromap and is unlocked (SWAP_WO_ZERO); any other page
+ * clears the bit and starts writeback, PG_writeback set and PG_locked
  * cleared in one store (SWAP_WO_WRITE).  The verdicts go into @cls; the
  * number of zero pages into *@nr_zero.  Returns how many are to be written.
- * The caller checked the pfns and offsets and holds the flag lock.
+ * The caller checked the pfns and holds the flag lock.
  */
 long swap_writeout_scan(const struct swap_table *st, struct mem_map *map,
 			const uint64_t *frames, long page_words, const int64_t *pfns,
-			const int64_t *offs, long n, uint8_t *zeromap, uint8_t *cls,
+			long n, uint64_t type, int64_t *offs, uint8_t *zeromap, uint8_t *cls,
 			long *nr_zero);
 
 #endif /* _SWAPLAB_SWAP_TABLE_H */
