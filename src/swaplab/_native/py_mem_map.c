@@ -122,6 +122,20 @@ static int ready(MemMapObject *self)
 	return 1;
 }
 
+/* The prologue of a METH_FASTCALL method: the map is initialised and
+ * @nargs is @n; 0, or -1 with the exception set. */
+static int fast_args(MemMapObject *self, Py_ssize_t nargs, Py_ssize_t n, const char *name)
+{
+	if (!ready(self))
+		return -1;
+	if (nargs != n) {
+		PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, n,
+			     nargs);
+		return -1;
+	}
+	return 0;
+}
+
 PyDoc_STRVAR(folios_pages_doc,
 "folios_pages(folios, out) -> (nr_folios, nr_pages)\n\n"
 "The head pfn of every folio of the list into out[0], the pfn of every page\n"
@@ -260,12 +274,8 @@ static PyObject *MemMap_touch(MemMapObject *self, PyObject *const *args, Py_ssiz
 	long long k;
 	long n, got;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 4, "touch") < 0)
 		return NULL;
-	if (nargs != 4) {
-		PyErr_Format(PyExc_TypeError, "touch() takes 4 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	k = PyLong_AsLongLong(args[3]);
 	if (k == -1 && PyErr_Occurred())
 		return NULL;
@@ -312,9 +322,8 @@ static int heads_and_out(PyObject *heads_o, PyObject *out_o, Py_buffer *heads, P
 		return -1;
 	}
 	if (out->itemsize != 1 || out->len != heads->len / 8) {
-		raise_einval("%s: the output must be one byte per folio (%zd), not %zd of %zd",
-			     what, heads->len / 8, out->len / (out->itemsize ? out->itemsize : 1),
-			     out->itemsize);
+		raise_einval("%s: the output must be one byte per folio (%zd), not %zd bytes "
+			     "in items of %zd", what, heads->len / 8, out->len, out->itemsize);
 		PyBuffer_Release(out);
 		PyBuffer_Release(heads);
 		return -1;
@@ -352,12 +361,8 @@ static PyObject *MemMap_test_set(MemMapObject *self, PyObject *const *args, Py_s
 	long got;
 	int i;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 6, "test_set") < 0)
 		return NULL;
-	if (nargs != 6) {
-		PyErr_Format(PyExc_TypeError, "test_set() takes 6 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	for (i = 0; i < 4; i++)
 		if (flags_arg(args[1 + i], &m[i]) < 0)
 			return NULL;
@@ -387,13 +392,8 @@ static PyObject *MemMap_check_references(MemMapObject *self, PyObject *const *ar
 	Py_buffer heads, ref;
 	long got;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 2, "check_references") < 0)
 		return NULL;
-	if (nargs != 2) {
-		PyErr_Format(PyExc_TypeError, "check_references() takes 2 arguments (%zd given)",
-			     nargs);
-		return NULL;
-	}
 	if (heads_and_out(args[0], args[1], &heads, &ref, "check_references") < 0)
 		return NULL;
 	got = folios_check_references(&self->map, heads.buf, (long)(heads.len / 8), ref.buf);
@@ -418,12 +418,8 @@ static PyObject *MemMap_may_free(MemMapObject *self, PyObject *const *args, Py_s
 	PyObject *ret = NULL;
 	long got;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 3, "may_free") < 0)
 		return NULL;
-	if (nargs != 3) {
-		PyErr_Format(PyExc_TypeError, "may_free() takes 3 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	if (heads_and_out(args[0], args[2], &heads, &ok, "may_free") < 0)
 		return NULL;
 	if (PyObject_GetBuffer(args[1], &refs, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
@@ -511,12 +507,8 @@ static PyObject *MemMap_lru_isolate(MemMapObject *self, PyObject *const *args, P
 	PyObject *ret = NULL;
 	long got;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 8, "lru_isolate") < 0)
 		return NULL;
-	if (nargs != 8) {
-		PyErr_Format(PyExc_TypeError, "lru_isolate() takes 8 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	if (lru_args(self, args, v, &rows, "lru_isolate") < 0)
 		return NULL;
 	if (int64_buffer_arg(args[7], &out, 1, "lru_isolate: out") < 0)
@@ -549,12 +541,8 @@ static PyObject *MemMap_lru_add(MemMapObject *self, PyObject *const *args, Py_ss
 	long long first;
 	long n;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 9, "lru_add") < 0)
 		return NULL;
-	if (nargs != 9) {
-		PyErr_Format(PyExc_TypeError, "lru_add() takes 9 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	first = PyLong_AsLongLong(args[8]);
 	if (first == -1 && PyErr_Occurred())
 		return NULL;
@@ -594,12 +582,8 @@ static PyObject *MemMap_lru_compact(MemMapObject *self, PyObject *const *args, P
 	PyObject *ret = NULL;
 	long n;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 9, "lru_compact") < 0)
 		return NULL;
-	if (nargs != 9) {
-		PyErr_Format(PyExc_TypeError, "lru_compact() takes 9 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	if (lru_args(self, args, v, &rows, "lru_compact") < 0)
 		return NULL;
 	if (int64_buffer_arg(args[7], &dp, 1, "lru_compact: dst_pfn") < 0)
@@ -640,12 +624,8 @@ static PyObject *MemMap_frames_clear(MemMapObject *self, PyObject *const *args, 
 	PyObject *ret = NULL;
 	long n;
 
-	if (!ready(self))
+	if (fast_args(self, nargs, 3, "frames_clear") < 0)
 		return NULL;
-	if (nargs != 3) {
-		PyErr_Format(PyExc_TypeError, "frames_clear() takes 3 arguments (%zd given)", nargs);
-		return NULL;
-	}
 	if (int64_buffer_arg(args[0], &pfns, 0, "frames_clear: pfns") < 0)
 		return NULL;
 	if (int64_buffer_arg(args[1], &charged, 1, "frames_clear: charged") < 0)

@@ -5,7 +5,6 @@
  * See include/swaplab/swap_table.h.
  */
 #include <errno.h>
-
 #include <stddef.h>
 
 #include <swaplab/swap_table.h>
