@@ -83,3 +83,27 @@ def test_fault_profile_pages_out_faults_in_and_checks_every_page(monkeypatch, ca
     out = capsys.readouterr().out
     assert ("pageout" in out) == (skip != "pageout")
     assert ("latency p50" in out) == (skip is None)
+
+
+def test_run_phase_runs_the_same_access_phase_as_swaplab_run(tmp_path) -> None:
+    """benchmarks/run_phase.py populates and runs the accesses through the
+    engine's own phases: its run-phase counters are those of ``Workload.run``
+    on the same scenario, and --no-accesses stops after populating."""
+    import run_phase
+
+    from swaplab.workload.engine import Workload
+    from swaplab.workload.scenario import load_scenario
+
+    sc = tmp_path / "s.toml"
+    sc.write_text('[system]\nmemory = "32M"\n[[swap]]\ntype = "zram"\nsize = "64M"\n'
+                  'swap_ops = "activate"\n[[cgroup]]\nname = "app"\nmemory_max = "4M"\n'
+                  '[[process]]\nname = "p"\nsize = "8M"\ncgroup = "app"\ncorpus = "sample"\n'
+                  '[run]\naccesses = 3000\nverify_at_end = false\n')
+    got = run_phase.main([str(sc)])
+    with Workload(load_scenario(sc)) as w:
+        want = w.run()["run_vmstat"]
+    assert got["accesses"] == 3000 and got["pswpin"] > 0
+    for k in ("pgfault", "pswpin", "pswpout", "pgscan_direct", "pgsteal_direct"):
+        assert got[k] == want[k], k
+    base = run_phase.main([str(sc), "--no-accesses"])
+    assert base["accesses"] == 0 and base["pgfault"] == 0

@@ -372,42 +372,58 @@ class Workload:
     def run(self, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
         """Populate, run the accesses, verify; return the report (see :meth:`report`)."""
         sc = self.scenario
-        tick = int(sc.run.tick_us * 1000)
         t0 = time.perf_counter()
         if sc.run.populate:
-            total = sum(p.mm.nr_pages for p in self.procs)
-            done = 0
-            for proc in self.procs:
-                n = proc.mm.nr_pages
-                for lo in range(0, n, 4096):
-                    hi = min(n, lo + 4096)
-                    self.populate(proc, lo, hi)
-                    self.clock.advance(ns=tick * (hi - lo))
-                    done += hi - lo
-                    if progress:
-                        progress("populate", done, total)
+            self.populate_all(progress)
         t1 = time.perf_counter()
-        before = self.system.vmstat.snapshot()
-        total, chunks = self._chunks()
-        self.timing = True
-        done = 0
-        for i, v, w, until in chunks:
-            self.access(self.procs[i], v, w)
-            now = self.clock.now_ns()
-            if until > now:
-                self.clock.advance(ns=until - now)
-            done += len(v)
-            if progress:
-                progress("run", done, total)
+        done, run_vmstat = self.run_accesses(progress)
         t2 = time.perf_counter()
-        self.timing = False
-        after = self.system.vmstat.snapshot()
         if sc.run.verify_at_end:
             self.verify_all(progress)
         t3 = time.perf_counter()
         return self.report(populate_s=t1 - t0, run_s=t2 - t1, verify_s=t3 - t2,
-                           run_vmstat={k: after[k] - before[k] for k in after},
-                           run_accesses=done)
+                           run_vmstat=run_vmstat, run_accesses=done)
+
+    def populate_all(self, progress: Callable[[str, int, int], None] | None = None) -> None:
+        """The populate phase of :meth:`run`: every page of every process
+        touched once (:meth:`populate`), 4,096 pages at a time, the clock
+        advancing one tick a page."""
+        tick = int(self.scenario.run.tick_us * 1000)
+        total = sum(p.mm.nr_pages for p in self.procs)
+        done = 0
+        for proc in self.procs:
+            n = proc.mm.nr_pages
+            for lo in range(0, n, 4096):
+                hi = min(n, lo + 4096)
+                self.populate(proc, lo, hi)
+                self.clock.advance(ns=tick * (hi - lo))
+                done += hi - lo
+                if progress:
+                    progress("populate", done, total)
+
+    def run_accesses(self, progress: Callable[[str, int, int], None] | None = None
+                     ) -> tuple[int, dict[str, int]]:
+        """The access phase of :meth:`run`: the scenario's accesses (its
+        pattern or trace) chunk by chunk, each swap-in fault timed, the clock
+        held to the schedule. Returns the number of accesses and the vmstat
+        counters' change over the phase."""
+        before = self.system.vmstat.snapshot()
+        total, chunks = self._chunks()
+        self.timing = True
+        done = 0
+        try:
+            for i, v, w, until in chunks:
+                self.access(self.procs[i], v, w)
+                now = self.clock.now_ns()
+                if until > now:
+                    self.clock.advance(ns=until - now)
+                done += len(v)
+                if progress:
+                    progress("run", done, total)
+        finally:
+            self.timing = False
+        after = self.system.vmstat.snapshot()
+        return done, {k: after[k] - before[k] for k in after}
 
     def verify_all(self, progress: Callable[[str, int, int], None] | None = None) -> int:
         """Check every touched page of every process; return how many were checked."""
