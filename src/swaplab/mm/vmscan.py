@@ -96,16 +96,23 @@ def try_to_unmap_folios(system: System, pfns: np.ndarray) -> np.ndarray:
         if not mm.ptl.acquire(blocking=False):
             continue
         try:
-            sel = np.flatnonzero(owners == owner)
-            entries = mem.swap[pfns[sel]]
+            # sel: the positions this owner maps (None: all of them, the common case)
+            sel = None if one and len(mapped) == len(pfns) else np.flatnonzero(owners == owner)
+            mine = pfns if sel is None else pfns[sel]
+            entries = mem.swap[mine]
             got = swap_dup_slots(system, entries)
-            sel, entries = sel[got], entries[got]
-            mine = pfns[sel]
+            if not got.all():
+                sel = np.flatnonzero(got) if sel is None else sel[got]
+                entries = entries[got]
+                mine = pfns[sel]
             vpns = mem.index[mine]
             mm.ptes[vpns] = swp_entries_to_ptes(entries)
             mem.mapping[mine] = -1
             mm.swapped_out(vpns, entries)
-            ok[sel] = True
+            if sel is None:
+                ok[:] = True
+            else:
+                ok[sel] = True
         finally:
             mm.ptl.release()
     return ok
@@ -157,35 +164,60 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
     (tests/test_batch_core.py: both give the same machine)."""
     mem = system.mem
     pfns = np.asarray(pfns, dtype=np.int64)
+    n = len(pfns)
     if mem.order[pfns].any():
         return _shrink_each(system, pfns)
-    keep = ~_trylock_folios(mem, pfns, PG.writeback)
-    cand = np.flatnonzero(~keep)
-    need = (mem.flags[pfns[cand]] & np.uint32(PG.swapcache)) == 0
-    if need.any():
-        got = folios_alloc_swap(mem, pfns[cand[need]])
-        failed = cand[need][~got]
-        folios_set_flags(mem, pfns[failed], clear=PG.locked)
-        keep[failed] = True
-        cand = cand[~keep[cand]]
-    unmapped = try_to_unmap_folios(system, pfns[cand])
-    folios_set_flags(mem, pfns[cand[~unmapped]], clear=PG.locked)
-    keep[cand[~unmapped]] = True
-    cand = cand[unmapped]
-    dirty = np.empty(len(cand), dtype=bool)
+    # cand: the positions still going, in order, and cur their pfns; keep:
+    # the positions that stay. Each step's count says when all went through,
+    # and the arrays of the ones that did not are then not built.
+    locked = np.empty(n, dtype=bool)
+    with mem.flag_lock:
+        nr = mem.map.test_set(pfns, PG.locked | PG.writeback, 0, PG.locked, 0, locked)
+    keep = ~locked
+    cand = np.arange(n) if nr == n else np.flatnonzero(locked)
+    cur = pfns if nr == n else pfns[cand]
+    need = np.empty(len(cur), dtype=bool)  # not in the swap cache: a slot first
+    nr = mem.map.test_set(cur, PG.swapcache, 0, 0, 0, need)
+    if nr:
+        idx = cand if nr == len(cur) else cand[need]
+        got = folios_alloc_swap(mem, cur if nr == len(cur) else pfns[idx])
+        if not got.all():
+            failed = idx[~got]
+            folios_set_flags(mem, pfns[failed], clear=PG.locked)
+            keep[failed] = True
+            cand = cand[~keep[cand]]
+            cur = pfns[cand]
+    unmapped = try_to_unmap_folios(system, cur)
+    if not unmapped.all():
+        busy = cand[~unmapped]
+        folios_set_flags(mem, pfns[busy], clear=PG.locked)
+        keep[busy] = True
+        cand = cand[unmapped]
+        cur = pfns[cand]
+    dirty = np.empty(len(cur), dtype=bool)
     with mem.flag_lock:  # folio_test_clear_dirty, for the batch
-        mem.map.test_set(pfns[cand], PG.dirty, PG.dirty, 0, PG.dirty, dirty)
-    clean = cand[~dirty]
-    freed_clean = _free_clean_folios(mem, pfns[clean])
-    keep[clean[~freed_clean]] = True
-    written = pfns[cand[dirty]]
+        nr = mem.map.test_set(cur, PG.dirty, PG.dirty, 0, PG.dirty, dirty)
+    freed = 0
+    written = cur
+    if nr < len(cur):
+        clean = cand[~dirty]
+        freed_clean = _free_clean_folios(mem, pfns[clean])
+        freed = int(np.count_nonzero(freed_clean))
+        keep[clean[~freed_clean]] = True
+        written = cur[dirty]
     ctx = SwapIoCtx()
     swap_writeout([Folio(mem, p) for p in written.tolist()], ctx)
     swap_write_submit(ctx)
     locked = _trylock_folios(mem, written)
-    freed_written = _free_clean_folios(mem, written[locked])
-    kept = np.concatenate([pfns[keep], written[~locked], written[locked][~freed_written]])
-    return int(np.count_nonzero(freed_clean) + np.count_nonzero(freed_written)), kept
+    done = written if locked.all() else written[locked]
+    freed_written = _free_clean_folios(mem, done)
+    nr = int(np.count_nonzero(freed_written))
+    kept = [pfns[keep]] if keep.any() else []
+    if len(done) < len(written):
+        kept.append(written[~locked])
+    if nr < len(done):
+        kept.append(done[~freed_written])
+    return freed + nr, np.concatenate(kept) if kept else np.empty(0, dtype=np.int64)
 
 
 def _shrink_each(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
