@@ -163,7 +163,7 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
     list; a list holding a large folio takes them folio by folio
     (tests/test_batch_core.py: both give the same machine)."""
     mem = system.mem
-    pfns = np.asarray(pfns, dtype=np.int64)
+    pfns = np.ascontiguousarray(pfns, dtype=np.int64)  # the compiled steps take buffers
     n = len(pfns)
     if mem.order[pfns].any():
         return _shrink_each(system, pfns)
