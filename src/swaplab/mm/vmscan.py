@@ -140,14 +140,21 @@ def _free_clean_folios(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
     return ok
 
 
-def _trylock_folios(mem: PhysMem, pfns: np.ndarray, busy: int = 0) -> np.ndarray:
-    """folio_trylock of each folio at ``pfns`` (int64), refusing also those
-    with a flag of ``busy`` set; a bool array of the locked (one compiled
-    step, folios_test_set)."""
-    got = np.empty(len(pfns), dtype=bool)
+def _test_set_folios(mem: PhysMem, pfns: np.ndarray, mask: int, want: int, set_: int = 0,
+                     clear: int = 0) -> tuple[np.ndarray, int]:
+    """For each folio at ``pfns`` (int64) whose flags & ``mask`` == ``want``:
+    set ``set_`` and clear ``clear``, under the flag lock, in one compiled
+    step (folios_test_set). A bool array of those, and how many."""
+    hit = np.empty(len(pfns), dtype=bool)
     with mem.flag_lock:
-        mem.map.test_set(pfns, PG.locked | busy, 0, PG.locked, 0, got)
-    return got
+        nr = mem.map.test_set(pfns, mask, want, set_, clear, hit)
+    return hit, nr
+
+
+def _trylock_folios(mem: PhysMem, pfns: np.ndarray, busy: int = 0) -> tuple[np.ndarray, int]:
+    """folio_trylock of each folio at ``pfns`` (int64), refusing also those
+    with a flag of ``busy`` set; a bool array of the locked, and how many."""
+    return _test_set_folios(mem, pfns, PG.locked | busy, 0, PG.locked)
 
 
 def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
@@ -170,14 +177,11 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
     # cand: the positions still going, in order, and cur their pfns; keep:
     # the positions that stay. Each step's count says when all went through,
     # and the arrays of the ones that did not are then not built.
-    locked = np.empty(n, dtype=bool)
-    with mem.flag_lock:
-        nr = mem.map.test_set(pfns, PG.locked | PG.writeback, 0, PG.locked, 0, locked)
+    locked, nr = _trylock_folios(mem, pfns, PG.writeback)
     keep = ~locked
     cand = np.arange(n) if nr == n else np.flatnonzero(locked)
     cur = pfns if nr == n else pfns[cand]
-    need = np.empty(len(cur), dtype=bool)  # not in the swap cache: a slot first
-    nr = mem.map.test_set(cur, PG.swapcache, 0, 0, 0, need)
+    need, nr = _test_set_folios(mem, cur, PG.swapcache, 0)  # not cached: a slot first
     if nr:
         idx = cand if nr == len(cur) else cand[need]
         got = folios_alloc_swap(mem, cur if nr == len(cur) else pfns[idx])
@@ -194,9 +198,7 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
         keep[busy] = True
         cand = cand[unmapped]
         cur = pfns[cand]
-    dirty = np.empty(len(cur), dtype=bool)
-    with mem.flag_lock:  # folio_test_clear_dirty, for the batch
-        nr = mem.map.test_set(cur, PG.dirty, PG.dirty, 0, PG.dirty, dirty)
+    dirty, nr = _test_set_folios(mem, cur, PG.dirty, PG.dirty, clear=PG.dirty)  # test_clear_dirty
     freed = 0
     written = cur
     if nr < len(cur):
@@ -208,8 +210,8 @@ def shrink_folios(system: System, pfns: np.ndarray) -> tuple[int, np.ndarray]:
     ctx = SwapIoCtx()
     swap_writeout([Folio(mem, p) for p in written.tolist()], ctx)
     swap_write_submit(ctx)
-    locked = _trylock_folios(mem, written)
-    done = written if locked.all() else written[locked]
+    locked, nr = _trylock_folios(mem, written)
+    done = written if nr == len(written) else written[locked]
     freed_written = _free_clean_folios(mem, done)
     nr = int(np.count_nonzero(freed_written))
     kept = [pfns[keep]] if keep.any() else []

@@ -517,7 +517,7 @@ class Zswap:
         if folios:
             mem = self.system.mem
             pfns = np.fromiter((f.pfn for f in folios), dtype=np.int64, count=len(folios))
-            locked = _trylock_folios(mem, pfns)
+            locked, _ = _trylock_folios(mem, pfns)
             _free_clean_folios(mem, pfns[locked])
         return rets
 
