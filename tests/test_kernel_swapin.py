@@ -63,8 +63,10 @@ def test_first_touch_on_the_host_kernel():
     assert run.verified == len(pages) and len(run.latencies_ns) == len(pages)
     assert (run.latencies_ns > 0).all()
     # every page was on the device (beside the swap header) when the touches
-    # began, and came back from it
-    assert run.mm_stat[0] == (len(pages) + 1) * PAGE_SIZE
+    # began, and came back from it. The device is the host's highest-priority
+    # swap while it exists, so host reclaim may put a few pages of other
+    # processes there too (a full suite run once added 2)
+    assert (len(pages) + 1) * PAGE_SIZE <= run.mm_stat[0] <= (len(pages) + 65) * PAGE_SIZE
     assert run.vmstat["pswpin"] >= len(pages) - run.vmstat.get("swap_ra", 0)
 
 

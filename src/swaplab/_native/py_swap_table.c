@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <swaplab/swap_cluster.h>
 #include <swaplab/swap_table.h>
 
 typedef struct {
@@ -560,6 +561,366 @@ static PyTypeObject SwapTable_Type = {
 	.tp_new = PyType_GenericNew,
 };
 
+/* --- SwapClusters: the cluster lists (mm/swap_cluster.c) ----------------------------- */
+
+typedef struct {
+	PyObject_HEAD
+	struct swap_clusters cl;
+	Py_buffer views[5];	/* count, flags, order, links, heads */
+	int nr_views;
+} SwapClustersObject;
+
+static PyTypeObject SwapClusters_Type;
+
+static void SwapClusters_release(SwapClustersObject *self)
+{
+	while (self->nr_views > 0)
+		PyBuffer_Release(&self->views[--self->nr_views]);
+	memset(&self->cl, 0, sizeof(self->cl));
+}
+
+/* Take @o as a writable 1-D buffer of @n items of @itemsize bytes; 0 or -1. */
+static int cluster_view(SwapClustersObject *self, PyObject *o, Py_ssize_t itemsize,
+			Py_ssize_t n, const char *what)
+{
+	Py_buffer *v = &self->views[self->nr_views];
+
+	if (PyObject_GetBuffer(o, v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+		return -1;
+	self->nr_views++;
+	if (v->itemsize != itemsize || v->len != n * itemsize) {
+		raise_einval("SwapClusters: %s must hold %zd items of %zd bytes (it has %zd "
+			     "bytes)", what, n, itemsize, v->len);
+		return -1;
+	}
+	return 0;
+}
+
+static int SwapClusters_init(SwapClustersObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"count", "flags", "order", "links", "heads", NULL};
+	PyObject *o[5];
+	Py_ssize_t nr;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOO:SwapClusters", kwlist, &o[0], &o[1],
+					 &o[2], &o[3], &o[4]))
+		return -1;
+	SwapClusters_release(self);
+	if (PyObject_GetBuffer(o[0], &self->views[0], PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+		return -1;
+	self->nr_views = 1;
+	nr = self->views[0].len / 4;
+	if (self->views[0].itemsize != 4) {
+		raise_einval("SwapClusters: count must be an int32 array");
+		goto fail;
+	}
+	if (cluster_view(self, o[1], 1, nr, "flags") < 0 ||
+	    cluster_view(self, o[2], 1, nr, "order") < 0 ||
+	    cluster_view(self, o[3], 4, 2 * nr, "links") < 0 ||
+	    cluster_view(self, o[4], 4, 2 * CLUSTER_NR_LISTS, "heads") < 0)
+		goto fail;
+	self->cl.count = self->views[0].buf;
+	self->cl.flags = self->views[1].buf;
+	self->cl.order = self->views[2].buf;
+	self->cl.links = self->views[3].buf;
+	self->cl.heads = self->views[4].buf;
+	self->cl.nr = (long)nr;
+	clusters_init(&self->cl);
+	return 0;
+fail:
+	SwapClusters_release(self);
+	return -1;
+}
+
+static void SwapClusters_dealloc(SwapClustersObject *self)
+{
+	SwapClusters_release(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The cluster number of a call's ints (@a[0]), checked; 0 or -1. */
+static int cluster_arg(SwapClustersObject *self, PyObject *const *args, Py_ssize_t nargs,
+		       Py_ssize_t n, long long *a, const char *name)
+{
+	if (!self->cl.count) {
+		PyErr_SetString(PyExc_RuntimeError, "SwapClusters is not initialised");
+		return -1;
+	}
+	if (fast_ints(args, nargs, n, a, name) < 0)
+		return -1;
+	if (a[0] < 0 || a[0] >= self->cl.nr) {
+		raise_einval("%s: cluster %lld outside 0..%ld", name, a[0], self->cl.nr - 1);
+		return -1;
+	}
+	return 0;
+}
+
+PyDoc_STRVAR(clusters_move_doc,
+"move(c, flag)\n\n"
+"Cluster c to the tail of the list of flag (1 free, 2 nonfull, 3 frag,\n"
+"4 full) for the order it serves; to the free list it serves order 0.");
+
+static PyObject *SwapClusters_move(SwapClustersObject *self, PyObject *const *args,
+				   Py_ssize_t nargs)
+{
+	long long a[2];
+
+	if (cluster_arg(self, args, nargs, 2, a, "move") < 0)
+		return NULL;
+	if (a[1] < CLUSTER_FLAG_FREE || a[1] > CLUSTER_FLAG_FULL)
+		return raise_einval("move: flag %lld is not a list's", a[1]);
+	cluster_move(&self->cl, (long)a[0], (unsigned int)a[1]);
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(clusters_relocate_doc,
+"relocate(c) -> became_free\n\n"
+"Cluster c to the list its count says (cluster_relocate); True when it\n"
+"became free.");
+
+static PyObject *SwapClusters_relocate(SwapClustersObject *self, PyObject *const *args,
+				       Py_ssize_t nargs)
+{
+	long long a[1];
+
+	if (cluster_arg(self, args, nargs, 1, a, "relocate") < 0)
+		return NULL;
+	return PyBool_FromLong(cluster_relocate(&self->cl, (long)a[0]));
+}
+
+PyDoc_STRVAR(clusters_put_doc,
+"put(c, nr) -> became_free\n\n"
+"nr slots of cluster c freed: its count drops by nr and it moves to the\n"
+"list that says (cluster_relocate); True when it became free.");
+
+static PyObject *SwapClusters_put(SwapClustersObject *self, PyObject *const *args,
+				  Py_ssize_t nargs)
+{
+	long long a[2];
+
+	if (cluster_arg(self, args, nargs, 2, a, "put") < 0)
+		return NULL;
+	if (a[1] < 1 || a[1] > self->cl.count[a[0]])
+		return raise_einval("put: %lld slots of cluster %lld, which has %d in use", a[1],
+				    a[0], self->cl.count[a[0]]);
+	self->cl.count[a[0]] -= (int32_t)a[1];
+	return PyBool_FromLong(cluster_relocate(&self->cl, (long)a[0]));
+}
+
+/* The list number of a call (@a[0]), checked; 0 or -1. */
+static int list_arg(SwapClustersObject *self, PyObject *const *args, Py_ssize_t nargs,
+		    long long *a, const char *name)
+{
+	if (!self->cl.count) {
+		PyErr_SetString(PyExc_RuntimeError, "SwapClusters is not initialised");
+		return -1;
+	}
+	if (fast_ints(args, nargs, 1, a, name) < 0)
+		return -1;
+	if (a[0] < 0 || a[0] >= CLUSTER_NR_LISTS) {
+		raise_einval("%s: list %lld outside 0..%d", name, a[0], CLUSTER_NR_LISTS - 1);
+		return -1;
+	}
+	return 0;
+}
+
+PyDoc_STRVAR(clusters_first_doc,
+"first(list) -> c | -1\n\n"
+"The first cluster of list (0 free, 1 full, 2 + order nonfull, 12 + order\n"
+"frag), or -1 when it is empty.");
+
+static PyObject *SwapClusters_first(SwapClustersObject *self, PyObject *const *args,
+				    Py_ssize_t nargs)
+{
+	long long a[1];
+
+	if (list_arg(self, args, nargs, a, "first") < 0)
+		return NULL;
+	return PyLong_FromLong(cluster_first(&self->cl, (int)a[0]));
+}
+
+PyDoc_STRVAR(clusters_members_doc,
+"members(list) -> [c, ...]\n\n"
+"The clusters of list, first to last.");
+
+static PyObject *SwapClusters_members(SwapClustersObject *self, PyObject *const *args,
+				      Py_ssize_t nargs)
+{
+	PyObject *out, *item;
+	long long a[1];
+	long c, seen = 0;
+
+	if (list_arg(self, args, nargs, a, "members") < 0)
+		return NULL;
+	out = PyList_New(0);
+	for (c = cluster_first(&self->cl, (int)a[0]); out && c != CLUSTER_NIL;
+	     c = cluster_next(&self->cl, c)) {
+		if (++seen > self->cl.nr) {	/* a cycle: the links are broken */
+			Py_DECREF(out);
+			PyErr_SetString(PyExc_RuntimeError, "members: the list has a cycle");
+			return NULL;
+		}
+		item = PyLong_FromLong(c);
+		if (!item || PyList_Append(out, item) < 0) {
+			Py_XDECREF(item);
+			Py_DECREF(out);
+			return NULL;
+		}
+		Py_DECREF(item);
+	}
+	return out;
+}
+
+/* The cluster locks of alloc_walk: threading.Lock objects of a list. */
+struct py_cluster_locks {
+	PyObject *list;
+	PyObject *acquire, *release;	/* method names */
+	int failed;
+};
+
+static int py_cluster_trylock(void *arg, long c)
+{
+	struct py_cluster_locks *pl = arg;
+	PyObject *lock, *r;
+	int got;
+
+	if (c >= PyList_GET_SIZE(pl->list)) {
+		raise_einval("alloc_walk: no lock for cluster %ld", c);
+		return -1;
+	}
+	lock = PyList_GET_ITEM(pl->list, c);
+	r = PyObject_CallMethodOneArg(lock, pl->acquire, Py_False);
+	if (!r)
+		return -1;
+	got = PyObject_IsTrue(r);
+	Py_DECREF(r);
+	return got;
+}
+
+static void py_cluster_unlock(void *arg, long c)
+{
+	struct py_cluster_locks *pl = arg;
+	PyObject *r = PyObject_CallMethodNoArgs(PyList_GET_ITEM(pl->list, c), pl->release);
+
+	if (!r)
+		pl->failed = 1;
+	Py_XDECREF(r);
+}
+
+PyDoc_STRVAR(clusters_alloc_walk_doc,
+"alloc_walk(table, mem_map, locks, max, hint, area_next, may_next, pfns, offs, type)\n"
+"    -> (n, hint, area_next, why)\n\n"
+"Order-0 slots of area type (its SwapTable table, max slots) for the folios\n"
+"at pfns (int64), in order, as folio_alloc_swap calls would place them\n"
+"from the per-CPU hint (-1: none) while that is plain (swap_alloc_walk):\n"
+"slot k goes to offs[k] (a writable int64 array as long) and its folio\n"
+"enters the swap cache there.  locks: the area's cluster locks (a list of\n"
+"threading.Lock, tried without waiting).  Returns how many got a slot, the\n"
+"hints after them, and why it stopped (0 done, 1 the next folio is\n"
+"folio_alloc_swap's, 2 a cluster lock was busy).  The caller holds the\n"
+"area's list lock and the flag lock.");
+
+static PyObject *SwapClusters_alloc_walk(SwapClustersObject *self, PyObject *const *args,
+					 Py_ssize_t nargs)
+{
+	static PyObject *acquire, *release;
+	struct py_cluster_locks pl = {0};
+	struct cluster_lock_ops ops = {py_cluster_trylock, py_cluster_unlock, &pl};
+	SwapTableObject *table;
+	Py_buffer pfns, offs;
+	struct mem_map *map;
+	PyObject *ret = NULL;
+	long long a[5];
+	int64_t hint, area_next;
+	long n;
+	int why;
+
+	if (!self->cl.count) {
+		PyErr_SetString(PyExc_RuntimeError, "SwapClusters is not initialised");
+		return NULL;
+	}
+	if (nargs != 10) {
+		PyErr_Format(PyExc_TypeError, "alloc_walk() takes 10 arguments (%zd given)", nargs);
+		return NULL;
+	}
+	if (!PyObject_TypeCheck(args[0], &SwapTable_Type) || !PyList_Check(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "alloc_walk: table must be a SwapTable and "
+				"locks a list");
+		return NULL;
+	}
+	table = (SwapTableObject *)args[0];
+	if (table_ready(table) < 0 || !(map = mem_map_of(args[1])) ||
+	    fast_ints(args + 3, 4, 4, a, "alloc_walk") < 0 ||
+	    fast_ints(args + 9, 1, 1, a + 4, "alloc_walk") < 0)
+		return NULL;
+	if (table->st.nr_slots != (uint64_t)self->cl.nr * SWAPFILE_CLUSTER ||
+	    PyList_GET_SIZE(args[2]) != self->cl.nr || a[0] < 0 ||
+	    (uint64_t)a[0] > table->st.nr_slots || a[1] < -1 || a[1] > a[0] || a[2] < 0 ||
+	    a[2] > a[0] || a[4] < 0 || a[4] >= 1LL << (64 - MEM_MAP_SWP_TYPE_SHIFT))
+		return raise_einval("alloc_walk: max %lld, hint %lld, area_next %lld, type %lld "
+				    "do not fit a table of %llu slots in %ld clusters (%zd locks)",
+				    a[0], a[1], a[2], a[4],
+				    (unsigned long long)table->st.nr_slots, self->cl.nr,
+				    PyList_GET_SIZE(args[2]));
+	if (!acquire && !(acquire = PyUnicode_InternFromString("acquire")))
+		return NULL;
+	if (!release && !(release = PyUnicode_InternFromString("release")))
+		return NULL;
+	if (int64_buffer_arg(args[7], &pfns, 0, "alloc_walk: pfns") < 0)
+		return NULL;
+	if (int64_buffer_arg(args[8], &offs, 1, "alloc_walk: offs") < 0)
+		goto out_pfns;
+	n = (long)(pfns.len < offs.len ? pfns.len : offs.len) / 8;
+	if (pfns_ok(map, pfns.buf, n, "alloc_walk") < 0)
+		goto out;
+	pl.list = args[2];
+	pl.acquire = acquire;
+	pl.release = release;
+	hint = a[1];
+	area_next = a[2];
+	n = swap_alloc_walk(&table->st, map, &self->cl, &ops, (uint64_t)a[0], &hint,
+			    &area_next, a[3] != 0, pfns.buf, n, offs.buf, (uint64_t)a[4], &why);
+	if (why == SWAP_WALK_ERROR || pl.failed || PyErr_Occurred()) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_RuntimeError, "alloc_walk: a cluster lock failed");
+		goto out;
+	}
+	ret = Py_BuildValue("lLLi", n, (long long)hint, (long long)area_next, why);
+out:
+	PyBuffer_Release(&offs);
+out_pfns:
+	PyBuffer_Release(&pfns);
+	return ret;
+}
+
+#define CLUSTERS_METHOD(name)							\
+	{ #name, (PyCFunction)(void (*)(void))SwapClusters_##name, METH_FASTCALL, clusters_##name##_doc }
+
+static PyMethodDef SwapClusters_methods[] = {
+	CLUSTERS_METHOD(move),
+	CLUSTERS_METHOD(relocate),
+	CLUSTERS_METHOD(put),
+	CLUSTERS_METHOD(first),
+	CLUSTERS_METHOD(members),
+	CLUSTERS_METHOD(alloc_walk),
+	{NULL, NULL, 0, NULL},
+};
+
+#undef CLUSTERS_METHOD
+
+static PyTypeObject SwapClusters_Type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "swaplab._native.SwapClusters",
+	.tp_basicsize = sizeof(SwapClustersObject),
+	.tp_dealloc = (destructor)SwapClusters_dealloc,
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "SwapClusters(count, flags, order, links, heads): one swap area's "
+		  "clusters and their lists (emptied: every cluster on none)",
+	.tp_methods = SwapClusters_methods,
+	.tp_init = (initproc)SwapClusters_init,
+	.tp_new = PyType_GenericNew,
+};
+
 int swap_table_add_types(PyObject *m)
 {
 	if (PyModule_AddIntConstant(m, "SWAPIN_LOCKED", SWAPIN_LOCKED) < 0 ||
@@ -585,7 +946,13 @@ int swap_table_add_types(PyObject *m)
 	    PyModule_AddIntConstant(m, "SWAP_WO_SLOW", SWAP_WO_SLOW) < 0 ||
 	    PyModule_AddIntConstant(m, "FOLIOREF_RECLAIM", FOLIOREF_RECLAIM) < 0 ||
 	    PyModule_AddIntConstant(m, "FOLIOREF_KEEP", FOLIOREF_KEEP) < 0 ||
-	    PyModule_AddIntConstant(m, "FOLIOREF_ACTIVATE", FOLIOREF_ACTIVATE) < 0)
+	    PyModule_AddIntConstant(m, "FOLIOREF_ACTIVATE", FOLIOREF_ACTIVATE) < 0 ||
+	    PyModule_AddIntConstant(m, "CLUSTER_NR_LISTS", CLUSTER_NR_LISTS) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAP_WALK_DONE", SWAP_WALK_DONE) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAP_WALK_SLOW", SWAP_WALK_SLOW) < 0 ||
+	    PyModule_AddIntConstant(m, "SWAP_WALK_BUSY", SWAP_WALK_BUSY) < 0)
+		return -1;
+	if (PyModule_AddType(m, &SwapClusters_Type) < 0)
 		return -1;
 	return PyModule_AddType(m, &SwapTable_Type);
 }

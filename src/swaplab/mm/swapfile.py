@@ -20,7 +20,9 @@ device's ``swap_slot_free_notify``), then the free-page counters.
 
 Clusters of 512 slots sit on exactly one list: ``free_clusters``,
 ``nonfull_clusters[order]``, ``frag_clusters[order]`` or ``full_clusters``
-(dicts used as ordered sets). A cluster serves one allocation order at a time;
+(lists linked through arrays, as swap_cluster_info's list_head: the
+compiled ``SwapClusters``, mm/swap_cluster.c; moves go to the tail). A
+cluster serves one allocation order at a time;
 a ``2**order`` allocation is aligned to its size. Order of attempts, as in
 cluster_alloc_swap_entry: the remembered next offset for the order, the
 nonfull list, a free cluster, the frag list, and for order 0 any cluster of
@@ -104,6 +106,11 @@ CLUSTER_FLAG_FREE = 1
 CLUSTER_FLAG_NONFULL = 2
 CLUSTER_FLAG_FRAG = 3
 CLUSTER_FLAG_FULL = 4
+#: the cluster lists' numbers in SwapClusters (first, members)
+CLUSTER_LIST_FREE = 0
+CLUSTER_LIST_FULL = 1
+CLUSTER_LIST_NONFULL = 2  # + order
+CLUSTER_LIST_FRAG = CLUSTER_LIST_NONFULL + SWAP_NR_ORDERS  # + order
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +205,13 @@ class SwapInfo:
         self.cluster_count = counts.astype(np.int32)
         self.cluster_flags = np.zeros(ncl, dtype=np.uint8)
         self.cluster_order = np.zeros(ncl, dtype=np.uint8)
+        #: the lists through the clusters (next, prev) and their ends (first, last)
+        self.cluster_links = np.zeros(2 * ncl, dtype=np.int32)
+        self.cluster_heads = np.zeros(2 * _native.CLUSTER_NR_LISTS, dtype=np.int32)
+        self.clusters = _native.SwapClusters(self.cluster_count, self.cluster_flags,
+                                             self.cluster_order, self.cluster_links,
+                                             self.cluster_heads)
         self.cluster_locks = [threading.Lock() for _ in range(ncl)]
-        self.free_clusters: dict[int, None] = {}
-        self.full_clusters: dict[int, None] = {}
-        self.nonfull_clusters: list[dict[int, None]] = [{} for _ in range(SWAP_NR_ORDERS)]
-        self.frag_clusters: list[dict[int, None]] = [{} for _ in range(SWAP_NR_ORDERS)]
         self.next_offset = [0] * SWAP_NR_ORDERS
         for c in range(ncl):
             if counts[c] == 0:
@@ -245,37 +254,31 @@ class SwapInfo:
             self.io_lock.release()
 
     # --- cluster lists (caller holds self.lock) -----------------------------------------
-    def _list_of(self, c: int) -> dict[int, None]:
-        flag = self.cluster_flags[c]
-        order = self.cluster_order[c]
-        if flag == CLUSTER_FLAG_FREE:
-            return self.free_clusters
-        if flag == CLUSTER_FLAG_FULL:
-            return self.full_clusters
-        if flag == CLUSTER_FLAG_FRAG:
-            return self.frag_clusters[order]
-        return self.nonfull_clusters[order]
+    @property
+    def free_clusters(self) -> list[int]:
+        """The free list, first to last (a copy)."""
+        return self.clusters.members(CLUSTER_LIST_FREE)
+
+    @property
+    def full_clusters(self) -> list[int]:
+        return self.clusters.members(CLUSTER_LIST_FULL)
+
+    @property
+    def nonfull_clusters(self) -> list[list[int]]:
+        """Per order, its nonfull list (copies)."""
+        return [self.clusters.members(CLUSTER_LIST_NONFULL + o) for o in range(SWAP_NR_ORDERS)]
+
+    @property
+    def frag_clusters(self) -> list[list[int]]:
+        return [self.clusters.members(CLUSTER_LIST_FRAG + o) for o in range(SWAP_NR_ORDERS)]
 
     def _move(self, c: int, flag: int) -> None:
-        if self.cluster_flags[c] != CLUSTER_FLAG_NONE:
-            self._list_of(c).pop(c, None)
-        self.cluster_flags[c] = flag
-        if flag == CLUSTER_FLAG_FREE:
-            self.cluster_order[c] = 0
-        self._list_of(c)[c] = None
+        self.clusters.move(c, flag)
 
     def _relocate(self, c: int) -> None:
         """Put cluster ``c`` on the list its count says (after alloc or free)."""
-        n = self.cluster_count.item(c)
-        flag = self.cluster_flags.item(c)
-        if n == 0:
-            self._move(c, CLUSTER_FLAG_FREE)
-            if self._page_discard:
-                self._discard_cluster(c)
-        elif n >= SWAPFILE_CLUSTER:
-            self._move(c, CLUSTER_FLAG_FULL)
-        elif flag in (CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL):
-            self._move(c, CLUSTER_FLAG_NONFULL)
+        if self.clusters.relocate(c) and self._page_discard:
+            self._discard_cluster(c)
 
     def _discard_cluster(self, c: int) -> None:
         if self.bdev is None or not self.bdev.max_discard_sectors:
@@ -332,30 +335,31 @@ class SwapInfo:
                 off = self._take(c, order, hint, folio_pfn, count)
                 if off >= 0:
                     return off
-        nonfull = self.nonfull_clusters[order]
-        while True:  # the list's first cluster each time (no copy of a list of hundreds)
+        clusters = self.clusters
+        while True:  # the list's first cluster each time
             with self.lock:
-                c = next(iter(nonfull), -1)
+                c = clusters.first(CLUSTER_LIST_NONFULL + order)
             if c < 0:
                 break
             off = self._take(c, order, None, folio_pfn, count)
             if off >= 0:
                 return off
             with self.lock:  # none free after all: it leaves the list
-                if c in nonfull:
+                if (self.cluster_flags[c] == CLUSTER_FLAG_NONFULL
+                        and self.cluster_order[c] == order):
                     self._move(c, CLUSTER_FLAG_FRAG)
         while True:
             with self.lock:
-                if not self.free_clusters:
+                c = clusters.first(CLUSTER_LIST_FREE)
+                if c < 0:
                     break
-                c = next(iter(self.free_clusters))
-                self.cluster_order[c] = order
+                self.cluster_order[c] = order  # (a free cluster's list ignores its order)
                 self._move(c, CLUSTER_FLAG_NONFULL)
             off = self._take(c, order, None, folio_pfn, count)
             if off >= 0:
                 return off
         with self.lock:
-            candidates = list(self.frag_clusters[order])
+            candidates = clusters.members(CLUSTER_LIST_FRAG + order)
         for c in candidates:
             off = self._take(c, order, None, folio_pfn, count)
             if off >= 0:
@@ -363,8 +367,8 @@ class SwapInfo:
         if order == 0:
             with self.lock:
                 candidates = [c for o in range(1, SWAP_NR_ORDERS)
-                              for lst in (self.frag_clusters[o], self.nonfull_clusters[o])
-                              for c in lst]
+                              for lst in (CLUSTER_LIST_FRAG + o, CLUSTER_LIST_NONFULL + o)
+                              for c in clusters.members(lst)]
             for c in candidates:
                 off = self._take(c, 0, None, folio_pfn, count)
                 if off >= 0:
@@ -394,9 +398,8 @@ class SwapInfo:
         swap_range_free(self, off, nr)
         self.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
         try:
-            counts = self.cluster_count
-            counts[c] = counts.item(c) - nr
-            self._relocate(c)
+            if self.clusters.put(c, nr) and self._page_discard:
+                self._discard_cluster(c)
         finally:
             self.lock.release()
 
@@ -556,115 +559,69 @@ def folios_alloc_swap(mem: PhysMem, pfns: np.ndarray) -> np.ndarray:
     for end in cuts:
         memcg = memcgs[ids[k]]
         while k < end:
-            got = _alloc_run(mem, pfns[k:end], memcg)
-            if not got and _next_cluster(mem, memcg):
-                got = _alloc_run(mem, pfns[k:end], memcg)
-            if got:
-                ok[k : k + got] = True
-                k += got
-            else:
+            got = _alloc_walk(mem, pfns[k:end], memcg)
+            ok[k : k + got] = True
+            k += got
+            if k < end:  # the walk stopped: this folio is folio_alloc_swap's
                 ok[k] = folio_alloc_swap(Folio(mem, int(pfns[k]))) == 0
                 k += 1
     return ok
 
 
-def _cluster_usable(si: SwapInfo, off: int) -> bool:
-    """cluster_is_usable for order 0: the cluster of slot ``off`` serves
-    order 0 and is neither free nor full."""
-    c = off // SWAPFILE_CLUSTER
-    return si.cluster_order.item(c) == 0 and si.cluster_flags.item(c) not in (
-        CLUSTER_FLAG_FREE, CLUSTER_FLAG_FULL)
+def _alloc_walk(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> int:
+    """Slots for the longest leading run of ``pfns`` (folios of ``memcg``)
+    that the per-CPU hint and the clusters after it serve while the choice
+    stays plain (see :func:`folios_alloc_swap`); how many got one (0: none
+    did, the next is folio_alloc_swap's).
 
-
-def _next_cluster(mem: PhysMem, memcg: MemCgroup) -> bool:
-    """Point the per-CPU hint at the first slot of the cluster the next
-    folio_alloc_swap would take its slot from, when that choice is plain:
-    one physical area, room under the cgroup's memory.swap.max, neither the
-    per-CPU hint nor the area's own one usable (a usable one is scanned
-    again from its start first), and a cluster on the area's nonfull list —
-    cluster_alloc_swap_entry's first choice, its first cluster. True when
-    it did: a run from that hint then takes the cluster's free slots in
-    order, the slots that folio_alloc_swap and the run after it would take
-    (tests/test_cluster_alloc.py follows a batch across fragmented
-    clusters against one call a folio), for a fraction of the cost; False leaves
-    the choice to folio_alloc_swap."""
-    st = mem.system.swap
-    if len(st.avail) != 1 or st.vswap is not None:
-        return False
-    si = st.avail[0]
-    if si.vswap is not None or not si.writeok:
-        return False
-    if memcg.id and memcg.swap_usage >= memcg.swap_max:
-        return False  # folio_alloc_swap counts the refusal
-    pc = st.percpu_cluster[0]
-    if pc is not None and pc[1] < pc[0].max and _cluster_usable(*pc):
-        return False
-    hint = si.next_offset[0]
-    if hint and hint < si.max and _cluster_usable(si, hint):
-        return False
-    si.lock.acquire()  # not ``with``: every cluster a reclaim batch moves to
-    try:
-        c = next(iter(si.nonfull_clusters[0]), -1)
-    finally:
-        si.lock.release()
-    if c < 0:
-        return False
-    st.percpu_cluster[0] = (si, c * SWAPFILE_CLUSTER)
-    return True
-
-
-def _alloc_run(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> int:
-    """Slots for the longest leading run of ``pfns`` (folios of ``memcg``) the
-    per-CPU hint serves (see :func:`folios_alloc_swap`); how many got one (0:
-    none did)."""
+    One compiled walk (SwapClusters.alloc_walk, swap_alloc_walk): from the
+    hint, a cluster's free slots to its end, one a folio, each folio
+    entering the swap cache there; then, when there is one area with room
+    (not virtual) and neither the hint's cluster nor the area's own next
+    offset is usable any more (a usable one is scanned from its start again
+    by folio_alloc_swap), the first cluster of the nonfull list: where
+    cluster_alloc_swap_entry would go first. These are the slots that one
+    folio_alloc_swap a folio would take (tests/test_cluster_alloc.py
+    follows a batch across fragmented clusters against one call a folio),
+    for a fraction of the cost. The slots are charged to ``memcg`` up to its
+    memory.swap.max (virtual ones are not charged)."""
     system = mem.system
     st = system.swap
     pc = st.percpu_cluster[0]
-    if pc is None:
+    avail = st.avail
+    if pc is not None:
+        si, hint = pc
+    elif avail:
+        si, hint = avail[0], -1
+    else:
         return 0
-    si, hint = pc
-    if not (si.writeok and si in st.avail and hint < si.max):
+    if not si.writeok or si not in avail:
         return 0
-    c = hint // SWAPFILE_CLUSTER
-    if si.cluster_order.item(c) != 0 or si.cluster_flags.item(c) in (CLUSTER_FLAG_FREE,
-                                                                   CLUSTER_FLAG_FULL):
+    may_next = len(avail) == 1 and st.vswap is None and si.vswap is None
+    if pc is None and not may_next:
         return 0
-    run = len(pfns)
     charge = si.vswap is None  # only physical backing is charged
-    if charge:
-        run = memcg.charge_swap_upto(run)
-        if not run:
-            return 0
-    end = (c + 1) * SWAPFILE_CLUSTER
+    run = memcg.charge_swap_upto(len(pfns)) if charge else len(pfns)
+    if not run:
+        return 0  # folio_alloc_swap counts the refusal
     offs = np.empty(run, dtype=np.int64)
-    lock = si.cluster_locks[c]
-    lock.acquire()  # not ``with``: every reclaim batch (see VmStat.count)
+    flag_lock = mem.flag_lock
+    flag_lock.acquire()  # not ``with``: every reclaim batch (see VmStat.count)
     try:
-        # alloc_swap_scan_cluster from the hint, one slot a folio, each folio
-        # entering the swap cache there (compiled)
-        flag_lock = mem.flag_lock
-        flag_lock.acquire()
+        si.lock.acquire()
         try:
-            n = si.table.alloc_scan(mem.map, hint, end, pfns, offs, si.type)
-        except BaseException:  # refused (EINVAL: nothing taken): the charge goes back
-            if charge:
-                memcg.uncharge_swap(run)
-            raise
+            n, hint, si.next_offset[0], _ = si.clusters.alloc_walk(
+                si.table, mem.map, si.cluster_locks, si.max, hint, si.next_offset[0],
+                may_next, pfns, offs, si.type)
         finally:
-            flag_lock.release()
-        if n:
-            nxt = int(offs[n - 1]) + 1
-            si.lock.acquire()
-            try:
-                counts = si.cluster_count
-                counts[c] = counts.item(c) + n
-                si._relocate(c)
-                # the hint never leaves the cluster (cleared when it is used up)
-                si.next_offset[0] = 0 if nxt % SWAPFILE_CLUSTER == 0 else nxt
-            finally:
-                si.lock.release()
+            si.lock.release()
+    except BaseException:  # refused (EINVAL: nothing taken): the charge goes back
+        if charge:
+            memcg.uncharge_swap(run)
+        raise
     finally:
-        lock.release()
+        flag_lock.release()
+    st.percpu_cluster[0] = (si, hint) if hint >= 0 else None
     if n < run and charge:
         memcg.uncharge_swap(run - n)
     if not n:
@@ -673,7 +630,6 @@ def _alloc_run(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> int:
     si.swap_cgroup[offs] = memcg.id
     if si.vswap is not None:
         si.vswap.mark(offs, VT.FOLIO)
-    st.percpu_cluster[0] = None if nxt % SWAPFILE_CLUSTER == 0 else (si, nxt)
     st.lock.acquire()
     try:
         st.nr_swap_pages -= n
