@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
 from swaplab.mm import vmstat
@@ -86,3 +87,56 @@ def test_counts_from_threads_add_up_in_pairs():
     assert MemcgEvent.pswpin == MEMCG_PSWPIN
     with pytest.raises(IndexError):
         st.count2(256, MEMCG_PGFAULT, MEMCG_PGMAJFAULT)
+
+
+def test_a_snapshot_never_sees_half_a_pair():
+    """count2 is one compiled step: a reader in another thread sees both of
+    its counters moved or neither, at every moment."""
+    v = VmStat()
+    stop = threading.Event()
+    seen = []
+
+    def read():
+        while not stop.is_set():
+            snap = v.snapshot()
+            seen.append(snap["pgfault"] - snap["pgmajfault"])
+
+    r = threading.Thread(target=read)
+    r.start()
+    for _ in range(50000):
+        v.count2(vmstat.PGFAULT, vmstat.PGMAJFAULT)
+    stop.set()
+    r.join()
+    assert seen and set(seen) == {0}
+    assert v["pgfault"] == 50000
+
+
+def test_cgroup_batches_count_from_threads_and_refuse_bad_ids():
+    st = MemcgStats()
+    ids = np.array([0, 3, 3, 7], dtype=np.int32)
+
+    def work():
+        for _ in range(2000):
+            st.count_ids(ids, MemcgEvent.pswpout)
+            st.count(7, MemcgEvent.pswpin, 2)
+
+    ts = [threading.Thread(target=work) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    col = st.ev[:, MemcgEvent.pswpout]
+    assert (col[0], col[3], col[7]) == (8000, 16000, 8000) and col.sum() == 32000
+    assert st.ev[7, MemcgEvent.pswpin] == 16000
+    before = st.ev.copy()
+    with pytest.raises(IndexError, match=r"cgroup id 256 outside 0\.\.255"):
+        st.count_ids(np.array([1, 256], dtype=np.int32), MemcgEvent.pswpout)
+    with pytest.raises(IndexError, match="cgroup id -1"):
+        st.count(-1, MemcgEvent.pswpin)
+    with pytest.raises(IndexError, match="item 99"):
+        st.count(1, 99)
+    with pytest.raises(OSError, match="int32"):
+        st.count_ids(np.array([1], dtype=np.int64), MemcgEvent.pswpout)
+    assert (st.ev == before).all()  # a refused call adds nothing
+    with pytest.raises(IndexError, match="item 20 outside"):
+        VmStat().count(len(VmEvent))

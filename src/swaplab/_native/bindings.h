@@ -54,6 +54,7 @@ int zram_add_types(PyObject *m);
 int mem_map_add_types(PyObject *m);
 int page_alloc_add_types(PyObject *m);
 int swap_table_add_types(PyObject *m);
+int counters_add_types(PyObject *m);
 
 /* The host kernel's first-touch timing loop (py_touch.c). */
 PyObject *py_first_touch(PyObject *self, PyObject *args);

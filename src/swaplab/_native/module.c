@@ -366,7 +366,7 @@ static int native_exec(PyObject *m)
 	    PyModule_AddIntConstant(m, "MAX_INPUT", CODEC_MAX_INPUT) < 0 ||
 	    zsmalloc_add_types(m) < 0 || zram_add_types(m) < 0 ||
 	    mem_map_add_types(m) < 0 || page_alloc_add_types(m) < 0 ||
-	    swap_table_add_types(m) < 0)
+	    swap_table_add_types(m) < 0 || counters_add_types(m) < 0)
 		return -1;
 	return 0;
 }

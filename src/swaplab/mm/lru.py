@@ -131,7 +131,7 @@ class Lruvec:
         """:meth:`add` for one folio with scalar operations (every fault adds one)."""
         mem = self.mem
         which = LRU_ACTIVE_ANON if active else LRU_INACTIVE_ANON
-        mem.flag_lock.acquire()  # not ``with``: every fault (see VmStat.count)
+        mem.flag_lock.acquire()  # not ``with``: every fault (see VmStat)
         try:
             fl = mem.flags.item(pfn)
             if fl & PG.lru:

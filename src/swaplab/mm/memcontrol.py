@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import errno
 import threading
+from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import _native
 from ..attrs import AttrDir
 from ..consts import PAGE_SHIFT, PAGE_SIZE
 from ..errors import kerror
@@ -74,54 +76,23 @@ MEMCG_PSWPIN = MemcgEvent.pswpin.value
 
 
 class MemcgStats:
-    """Event counters of every cgroup of a System: one ``(MAX_MEMCG, events)`` array."""
+    """Event counters of every cgroup of a System: one ``(MAX_MEMCG, events)`` array.
+
+    ``count(memcg_id, item, n=1)``, ``count2(memcg_id, item, other)`` and
+    ``count_ids(ids, item, n=1)`` (item of cgroup ``ids[k]`` for every k: a
+    batch's frames) are compiled steps on it (``_native.Counters``), each
+    atomic; IndexError names a cgroup id outside the array, nothing added."""
+
+    count: Callable[..., None]
+    count2: Callable[[int, int, int], None]
+    count_ids: Callable[..., None]
 
     def __init__(self) -> None:
         self.ev = np.zeros((MAX_MEMCG, len(MemcgEvent)), dtype=np.int64)
-        #: ``ev`` as one flat run of int64: a scalar add through a memoryview
-        #: costs a tenth of numpy's 2-D item update (counted on every fault)
-        self._flat = memoryview(self.ev.reshape(-1)).cast("B").cast("q")
-        self._cols = len(MemcgEvent)
-        #: guards ``ev``; a batch completion adds to it from compiled code
-        #: while holding it (mm/page_io.py)
-        self.lock = threading.Lock()
-
-    def count(self, memcg_id: int, item: MemcgEvent | int, n: int = 1) -> None:
-        if not 0 <= memcg_id < MAX_MEMCG:
-            raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
-        self.lock.acquire()  # not ``with``: on every fault (see VmStat.count)
-        try:
-            self._flat[memcg_id * self._cols + item] += n
-        finally:
-            self.lock.release()
-
-    def count2(self, memcg_id: int, item: MemcgEvent | int, other: MemcgEvent | int) -> None:
-        """Add 1 to ``item`` and to ``other`` of one cgroup in one step."""
-        if not 0 <= memcg_id < MAX_MEMCG:
-            raise IndexError(f"cgroup id {memcg_id} outside 0..{MAX_MEMCG - 1}")
-        row = memcg_id * self._cols
-        self.lock.acquire()
-        try:
-            self._flat[row + item] += 1
-            self._flat[row + other] += 1
-        finally:
-            self.lock.release()
-
-    def count_ids(self, ids: np.ndarray, item: MemcgEvent, n: int | np.ndarray = 1) -> None:
-        """Add ``n`` (or ``n[k]``) to ``item`` of cgroup ``ids[k]`` for every k
-        (a batch of frames' cgroups)."""
-        if not len(ids):
-            return
-        total = n * len(ids) if isinstance(n, int) else None
-        with self.lock:
-            if not ids.any():  # all in the root cgroup: the common case
-                self.ev[0, item] += total if total is not None else int(np.sum(n))
-                return
-            first = ids[0]
-            if not np.count_nonzero(ids != first):  # one cgroup, no add.at
-                self.ev[first, item] += total if total is not None else int(np.sum(n))
-            else:
-                np.add.at(self.ev[:, item], ids, n)
+        counters = _native.Counters(self.ev, len(MemcgEvent), "cgroup id")
+        self.count = counters.add_row
+        self.count2 = counters.add2_row
+        self.count_ids = counters.add_rows
 
 
 def _limit_text(pages: int) -> str:
@@ -221,7 +192,7 @@ class MemCgroup:
             return n
 
     def uncharge_swap(self, nr: int) -> None:
-        self.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
+        self.lock.acquire()  # not ``with``: every freed slot (see VmStat)
         try:
             self.swap_usage -= nr
         finally:

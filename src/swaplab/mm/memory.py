@@ -184,7 +184,7 @@ class MmStruct:
         if not 0 <= vpn < self.nr_pages:
             self._check(vpn)
         system = self.system
-        self.ptl.acquire()  # not ``with``: every fault (see VmStat.count)
+        self.ptl.acquire()  # not ``with``: every fault (see VmStat)
         try:
             pte = self.ptes.item(vpn)
             if pte_present(pte):
@@ -264,7 +264,7 @@ class MmStruct:
         lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
         locked = 0
         while True:
-            lock.acquire()  # not ``with``: every fault (see VmStat.count)
+            lock.acquire()  # not ``with``: every fault (see VmStat)
             try:
                 mem.flag_lock.acquire()
                 try:

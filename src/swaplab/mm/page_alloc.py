@@ -105,7 +105,7 @@ class PhysMem:
         """
         if not 0 <= order <= MAX_PAGE_ORDER:
             raise ValueError(f"page order {order} outside 0..{MAX_PAGE_ORDER}")
-        self.zone_lock.acquire()  # not ``with``: every fault (see VmStat.count)
+        self.zone_lock.acquire()  # not ``with``: every fault (see VmStat)
         try:
             pfn = self.zone.alloc(order)
             if pfn < 0:
@@ -157,7 +157,7 @@ class PhysMem:
 
     def move_charge(self, pfn: int, nr: int, memcg_id: int) -> None:
         """Move the charge of frames [pfn, pfn+nr) to cgroup ``memcg_id``."""
-        self.zone_lock.acquire()  # not ``with``: every fault (see VmStat.count)
+        self.zone_lock.acquire()  # not ``with``: every fault (see VmStat)
         try:
             old = self.memcg.item(pfn)
             self.memcg_pages[old] -= nr

@@ -178,7 +178,7 @@ def _end_once(sio: SwapIocb, what: str) -> None:
     """Mark the batch ended (BatchEndedTwice the second time) and add the time
     since its submission to the area's ``backend_ns``."""
     sis = sio.sis
-    sis.io_lock.acquire()  # not ``with``: every batch (see VmStat.count)
+    sis.io_lock.acquire()  # not ``with``: every batch (see VmStat)
     try:
         if sio._ended:
             raise BatchEndedTwice(f"{what} called twice for {sio!r}")
@@ -214,14 +214,12 @@ def swap_read_end(sio: SwapIocb, failed: bool) -> None:
     else:
         stats = system.memcg_stats
         pfns = sio.pfns()
-        mem.flag_lock.acquire()  # not ``with``: every batch (see VmStat.count)
-        stats.lock.acquire()
-        try:  # one compiled walk: flags and cgroup counts
+        mem.flag_lock.acquire()  # not ``with``: every batch (see VmStat)
+        try:  # one compiled walk: flags and cgroup counts (atomic, as a Counters step)
             nr, orders = mem.map.end_io(pfns, PG.uptodate, PG.locked | PG.error,
                                         stats.ev, MEMCG_PSWPIN)
             mem.wake_flags()
         finally:
-            stats.lock.release()
             mem.flag_lock.release()
         system.vmstat.count(PSWPIN, nr)
         if orders is not None:

@@ -236,7 +236,7 @@ class SwapInfo:
 
     # --- in-flight batches (swapoff waits for them) -------------------------------------
     # io_lock as acquire / try / finally release, not ``with``: every batch
-    # (see VmStat.count); it is io_idle's own lock
+    # (see VmStat); it is io_idle's own lock
     def io_begin(self) -> None:
         self.io_lock.acquire()
         try:
@@ -396,7 +396,7 @@ class SwapInfo:
     def _entries_free(self, off: int, nr: int) -> None:
         c = off // SWAPFILE_CLUSTER
         swap_range_free(self, off, nr)
-        self.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
+        self.lock.acquire()  # not ``with``: every freed slot (see VmStat)
         try:
             if self.clusters.put(c, nr) and self._page_discard:
                 self._discard_cluster(c)
@@ -606,7 +606,7 @@ def _alloc_walk(mem: PhysMem, pfns: np.ndarray, memcg: MemCgroup) -> int:
         return 0  # folio_alloc_swap counts the refusal
     offs = np.empty(run, dtype=np.int64)
     flag_lock = mem.flag_lock
-    flag_lock.acquire()  # not ``with``: every reclaim batch (see VmStat.count)
+    flag_lock.acquire()  # not ``with``: every reclaim batch (see VmStat)
     try:
         si.lock.acquire()
         try:
@@ -844,7 +844,7 @@ def swap_cache_add(si: SwapInfo, off: int, folio: Folio, entry: int, nr: int = 1
     lie in one cluster)."""
     mem = folio.mem
     lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
-    lock.acquire()  # not ``with``: every swap-in (see VmStat.count)
+    lock.acquire()  # not ``with``: every swap-in (see VmStat)
     mem.flag_lock.acquire()
     try:
         ret = si.table.cache_add(mem.map, off, nr, folio.pfn, entry)
@@ -870,7 +870,7 @@ def swap_cache_alloc(si: SwapInfo, off: int, entry: int, memcg_id: int) -> int:
     system = si.system
     mem = system.mem
     lock = si.cluster_locks[off // SWAPFILE_CLUSTER]
-    lock.acquire()  # not ``with``: every swap-in (see VmStat.count)
+    lock.acquire()  # not ``with``: every swap-in (see VmStat)
     mem.flag_lock.acquire()
     mem.zone_lock.acquire()
     try:
@@ -952,7 +952,7 @@ def swap_range_free(si: SwapInfo, offset: int, nr: int) -> None:
         for cid, cnt in zip(*np.unique(ids, return_counts=True), strict=True):
             memcgs[int(cid)].uncharge_swap(int(cnt))
     st = system.swap
-    st.lock.acquire()  # not ``with``: every freed slot (see VmStat.count)
+    st.lock.acquire()  # not ``with``: every freed slot (see VmStat)
     try:
         st.nr_swap_pages += nr
         was_full = si.inuse_pages >= si.pages

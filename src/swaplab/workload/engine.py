@@ -239,7 +239,7 @@ class Workload:
         proc.writes[vpn] = proc.writes.item(vpn) + 1
         proc.last_write_ns[vpn] = self.clock.now_ns()
         lock = mem.flag_lock
-        lock.acquire()  # not ``with``: every write (see VmStat.count)
+        lock.acquire()  # not ``with``: every write (see VmStat)
         try:
             mem.flags[pfn] = mem.flags.item(pfn) | PG.dirty | PG.young
         finally:
@@ -278,7 +278,7 @@ class Workload:
         n = len(vpns)
         k = 0
         while True:
-            lock.acquire()  # not ``with``: once per write or fault (see VmStat.count)
+            lock.acquire()  # not ``with``: once per write or fault (see VmStat)
             try:
                 k = touch(ptes, vpns, writes, k)
             finally:
