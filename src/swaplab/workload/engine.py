@@ -223,10 +223,14 @@ class Workload:
         got = page_hash(data)
         self.verified += 1
         if got != proc.expect.item(vpn):
-            raise PageCorruption(
-                f"{when}: process {proc.name} (mm {proc.mm.id}) page {vpn} "
-                f"(address {vpn * PAGE_SIZE:#x}) reads back with hash {got:#018x}, expected "
-                f"{int(proc.expect[vpn]):#018x}; history: {proc.history(vpn, self.system)}")
+            self._corrupt(proc, vpn, got, when)
+
+    def _corrupt(self, proc: Process, vpn: int, got: int, when: str) -> None:
+        """Stop the run: page ``vpn`` of ``proc`` read back with hash ``got``."""
+        raise PageCorruption(
+            f"{when}: process {proc.name} (mm {proc.mm.id}) page {vpn} "
+            f"(address {vpn * PAGE_SIZE:#x}) reads back with hash {got:#018x}, expected "
+            f"{int(proc.expect[vpn]):#018x}; history: {proc.history(vpn, self.system)}")
 
     def _write(self, proc: Process, vpn: int, pfn: int) -> None:
         mem = self.system.mem
@@ -245,14 +249,12 @@ class Workload:
         finally:
             lock.release()
 
-    def _record(self, ns: int) -> None:
-        if self._lat_n == len(self._lat_cur):
-            if self._lat_n:
-                self._lat.append(self._lat_cur)
-            self._lat_cur = np.empty(65536, dtype=np.int64)
-            self._lat_n = 0
-        self._lat_cur[self._lat_n] = ns
-        self._lat_n += 1
+    def _new_latency_chunk(self) -> None:
+        """Keep the full chunk of fault latencies and start the next one."""
+        if self._lat_n:
+            self._lat.append(self._lat_cur)
+        self._lat_cur = np.empty(65536, dtype=np.int64)
+        self._lat_n = 0
 
     def fault_latencies(self) -> np.ndarray:
         """ns of each swap-in fault timed so far (the access phase of :meth:`run`)."""
@@ -275,6 +277,10 @@ class Workload:
         # from a list, a fraction of a numpy scalar read
         vl = vpns.tolist()
         wl = writes.tolist()
+        frames = self._frames
+        expect = proc.expect
+        swapins, last_in_ns = proc.swapins, proc.last_in_ns
+        now_ns = self.clock.now_ns
         n = len(vpns)
         k = 0
         while True:
@@ -295,19 +301,27 @@ class Workload:
             if self.timing and pte:
                 t = perf_ns()
                 folio = mm.fault(vpn, write=w)
-                self._record(perf_ns() - t)
+                t = perf_ns() - t
+                if self._lat_n == len(self._lat_cur):
+                    self._new_latency_chunk()
+                self._lat_cur[self._lat_n] = t
+                self._lat_n += 1
             else:
                 folio = mm.fault(vpn, write=w)
             if pte == 0:
                 folio.data[:] = proc.corpus[vpn]
-                proc.expect[vpn] = page_hash(folio.data)
+                expect[vpn] = page_hash(folio.data)
                 proc.touched[vpn] = True
                 proc.writes[vpn] += 1
-                proc.last_write_ns[vpn] = self.clock.now_ns()
-            else:
-                self._verify(proc, vpn, folio.data, "fault")
-                proc.swapins[vpn] += 1
-                proc.last_in_ns[vpn] = self.clock.now_ns()
+                proc.last_write_ns[vpn] = now_ns()
+            else:  # verified: the page's hash, from the flat view of the frames
+                at = folio.pfn * PAGE_SIZE
+                got = page_hash(frames[at : at + PAGE_SIZE])
+                self.verified += 1
+                if got != expect.item(vpn):
+                    self._corrupt(proc, vpn, got, "fault")
+                swapins[vpn] = swapins.item(vpn) + 1
+                last_in_ns[vpn] = now_ns()
             if w:
                 self._write(proc, vpn, folio.pfn)
         self.accesses += n
