@@ -48,6 +48,9 @@ int int64_buffer_get(PyObject *o, Py_buffer *v, int writable);
  * @what ("alloc_bulk: out") when it is not an int64 array. */
 int int64_buffer_arg(PyObject *o, Py_buffer *v, int writable, const char *what);
 
+/* Append the int @v to the list @list; 0, or -1 with an exception set. */
+int list_append_int(PyObject *list, long long v);
+
 /* Each binding file adds its types to the module; 0 or -1. */
 int zsmalloc_add_types(PyObject *m);
 int zram_add_types(PyObject *m);

@@ -79,6 +79,18 @@ int int64_buffer_get(PyObject *o, Py_buffer *v, int writable)
 	return 0;
 }
 
+int list_append_int(PyObject *list, long long v)
+{
+	PyObject *item = PyLong_FromLongLong(v);
+	int ret;
+
+	if (!item)
+		return -1;
+	ret = PyList_Append(list, item);
+	Py_DECREF(item);
+	return ret;
+}
+
 int int64_buffer_arg(PyObject *o, Py_buffer *v, int writable, const char *what)
 {
 	int ret = int64_buffer_get(o, v, writable);

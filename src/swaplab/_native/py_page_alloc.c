@@ -143,7 +143,7 @@ static const char blocks_doc[] =
 static PyObject *BuddyZone_blocks(BuddyZoneObject *self, PyObject *arg)
 {
 	int order = order_arg(self, arg, "blocks");
-	PyObject *out, *item;
+	PyObject *out;
 	int64_t pfn;
 
 	if (order < 0)
@@ -152,13 +152,10 @@ static PyObject *BuddyZone_blocks(BuddyZoneObject *self, PyObject *arg)
 	if (!out)
 		return NULL;
 	for (pfn = self->zone.head[order]; pfn != BUDDY_NONE; pfn = self->zone.next[pfn]) {
-		item = PyLong_FromLongLong(pfn);
-		if (!item || PyList_Append(out, item) < 0) {
-			Py_XDECREF(item);
+		if (list_append_int(out, pfn) < 0) {
 			Py_DECREF(out);
 			return NULL;
 		}
-		Py_DECREF(item);
 	}
 	return out;
 }

@@ -746,7 +746,7 @@ PyDoc_STRVAR(clusters_members_doc,
 static PyObject *SwapClusters_members(SwapClustersObject *self, PyObject *const *args,
 				      Py_ssize_t nargs)
 {
-	PyObject *out, *item;
+	PyObject *out;
 	long long a[1];
 	long c, seen = 0;
 
@@ -760,13 +760,10 @@ static PyObject *SwapClusters_members(SwapClustersObject *self, PyObject *const 
 			PyErr_SetString(PyExc_RuntimeError, "members: the list has a cycle");
 			return NULL;
 		}
-		item = PyLong_FromLong(c);
-		if (!item || PyList_Append(out, item) < 0) {
-			Py_XDECREF(item);
+		if (list_append_int(out, c) < 0) {
 			Py_DECREF(out);
 			return NULL;
 		}
-		Py_DECREF(item);
 	}
 	return out;
 }
