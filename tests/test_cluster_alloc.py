@@ -340,3 +340,30 @@ def test_a_batch_across_fragmented_clusters_takes_the_single_calls_slots(monkeyp
         for f in fs:
             f.unlock()
         s.close()
+
+
+def test_a_batch_from_a_hint_past_its_clusters_last_hole_takes_the_single_calls_slots():
+    """The per-CPU hint sits after the last free slot of a cluster that
+    still has holes before it: folio_alloc_swap scans that cluster again
+    from its start (not the nonfull list's first cluster), and a batch
+    takes the same slots, lists and hints as one call a folio."""
+    from swaplab.mm import swapfile
+
+    states = []
+    for batch in (False, True):
+        s, si, folios = _fragmented(40)
+        s.swap.percpu_cluster[0] = (si, SWAPFILE_CLUSTER + 510)  # past hole 1021 of cluster 1
+        if batch:
+            ok = swapfile.folios_alloc_swap(s.mem, np.array([f.pfn for f in folios],
+                                                            dtype=np.int64))
+            assert ok.all()
+        else:
+            for f in folios:
+                assert folio_alloc_swap(f) == 0
+        states.append(_alloc_state(s, si, folios))
+        for f in folios:
+            f.unlock()
+        s.close()
+    one, batch = states
+    assert batch == one
+    assert one["offs"][0] == SWAPFILE_CLUSTER + 5  # cluster 1's first hole, not cluster 0's

@@ -214,6 +214,22 @@ def test_walk_goes_through_nonfull_clusters_in_list_order() -> None:
     assert hint == -1 and area_next == 0
 
 
+def test_walk_leaves_a_hint_cluster_with_room_before_the_hint_to_folio_alloc_swap() -> None:
+    """Nothing free after the hint, but its cluster still has room before
+    it: folio_alloc_swap would scan that cluster again from its start, not
+    go to the nonfull list's first cluster, so the walk stops there."""
+    a = Area()
+    a.use(1, 100)                 # cluster 0: 100..511 free, first on the nonfull list
+    a.use(512, 600)
+    a.use(602, 1024)              # cluster 1: 600, 601 free only
+    (n, hint, _, why), _ = a.walk(700)
+    assert (n, hint, why) == (0, 700, _native.SWAP_WALK_SLOW)
+    assert a.cache[100:512].tolist() == [SWAP_CACHE_NONE] * 412
+    a.use(600, 602)               # cluster 1 full now: not usable, so on to cluster 0
+    (n, hint, _, why), offs = a.walk(700, nr=3)
+    assert (n, why) == (3, _native.SWAP_WALK_DONE) and offs.tolist() == [100, 101, 102]
+
+
 def test_walk_stops_where_folio_alloc_swap_decides() -> None:
     a = Area()
     a.use(1, 300)  # cluster 0: 300..511 free
