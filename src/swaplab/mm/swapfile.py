@@ -672,10 +672,11 @@ def _by_area(system: System, entries: np.ndarray
         return []
     types = swp_types(entries)
     offs = swp_offsets(entries)
-    if types.min() == types.max():  # the common case: one area
+    tl = types.tolist()
+    if tl.count(tl[0]) == len(tl):  # one area, the common case (see try_to_unmap_folios)
         return [(system.swap.info_of(int(entries[0])), offs, None)]
     out = []
-    for t in dict.fromkeys(types.tolist()):
+    for t in dict.fromkeys(tl):
         pos = np.flatnonzero(types == t)
         out.append((system.swap.info_of(int(entries[pos[0]])), offs[pos], pos))
     return out
