@@ -48,6 +48,21 @@ int int64_buffer_get(PyObject *o, Py_buffer *v, int writable);
  * @what ("alloc_bulk: out") when it is not an int64 array. */
 int int64_buffer_arg(PyObject *o, Py_buffer *v, int writable, const char *what);
 
+/*
+ * The ints of a fastcall: at least @min and at most @max of them (@nargs
+ * given) into @out, the missing ones left as the caller set them; 0, or -1
+ * with TypeError naming @name and the counts, or the conversion's error.
+ */
+int fast_ints_range(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max,
+		    long long *out, const char *name);
+
+/* fast_ints_range for exactly @n ints. */
+static inline int fast_ints(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t n,
+			    long long *out, const char *name)
+{
+	return fast_ints_range(args, nargs, n, n, out, name);
+}
+
 /* Append the int @v to the list @list; 0, or -1 with an exception set. */
 int list_append_int(PyObject *list, long long v);
 

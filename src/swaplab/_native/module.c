@@ -79,6 +79,28 @@ int int64_buffer_get(PyObject *o, Py_buffer *v, int writable)
 	return 0;
 }
 
+int fast_ints_range(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t min, Py_ssize_t max,
+		    long long *out, const char *name)
+{
+	Py_ssize_t i;
+
+	if (nargs < min || nargs > max) {
+		if (min == max)
+			PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name,
+				     min, nargs);
+		else
+			PyErr_Format(PyExc_TypeError, "%s() takes %zd to %zd arguments (%zd given)",
+				     name, min, max, nargs);
+		return -1;
+	}
+	for (i = 0; i < nargs; i++) {
+		out[i] = PyLong_AsLongLong(args[i]);
+		if (out[i] == -1 && PyErr_Occurred())
+			return -1;
+	}
+	return 0;
+}
+
 int list_append_int(PyObject *list, long long v)
 {
 	PyObject *item = PyLong_FromLongLong(v);

@@ -61,30 +61,15 @@ static void Counters_dealloc(CountersObject *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/*
- * The ints of a call: at least @min and at most @max of them into @a (the
- * missing ones keep what the caller put there); 0, or -1 with an exception.
- */
+/* fast_ints_range on an initialised object; 0, or -1 with an exception. */
 static int counter_args(CountersObject *self, PyObject *const *args, Py_ssize_t nargs,
 			Py_ssize_t min, Py_ssize_t max, long long *a, const char *name)
 {
-	Py_ssize_t i;
-
 	if (!self->v) {
 		PyErr_SetString(PyExc_RuntimeError, "Counters is not initialised");
 		return -1;
 	}
-	if (nargs < min || nargs > max) {
-		PyErr_Format(PyExc_TypeError, "%s() takes %zd to %zd arguments (%zd given)", name,
-			     min, max, nargs);
-		return -1;
-	}
-	for (i = 0; i < nargs; i++) {
-		a[i] = PyLong_AsLongLong(args[i]);
-		if (a[i] == -1 && PyErr_Occurred())
-			return -1;
-	}
-	return 0;
+	return fast_ints_range(args, nargs, min, max, a, name);
 }
 
 /* Is @i a counter, @what naming it in the error?  1, or 0 with IndexError. */
@@ -249,8 +234,8 @@ static PyTypeObject Counters_Type = {
 	.tp_basicsize = sizeof(CountersObject),
 	.tp_dealloc = (destructor)Counters_dealloc,
 	.tp_flags = Py_TPFLAGS_DEFAULT,
-	.tp_doc = "Counters(array, cols=1, row_name='row'): event counters over an int64 array, added to "
-		  "atomically (one compiled step each, the GIL held)",
+	.tp_doc = "Counters(array, cols=1, row_name='row'): event counters over an int64 "
+		  "array, added to atomically (one compiled step each, the GIL held)",
 	.tp_methods = Counters_methods,
 	.tp_init = (initproc)Counters_init,
 	.tp_new = PyType_GenericNew,

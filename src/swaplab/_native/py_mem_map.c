@@ -453,11 +453,8 @@ static int lru_args(MemMapObject *self, PyObject *const *args, Py_buffer v[3],
 	long long x[4];
 	int i;
 
-	for (i = 0; i < 4; i++) {
-		x[i] = PyLong_AsLongLong(args[3 + i]);
-		if (x[i] == -1 && PyErr_Occurred())
-			return -1;
-	}
+	if (fast_ints(args + 3, 4, 4, x, what) < 0)
+		return -1;
 	for (i = 0; i < 3; i++)
 		if (int64_buffer_arg(args[i], &v[i], 1, what) < 0)
 			goto fail;

@@ -81,25 +81,6 @@ static int table_ready(SwapTableObject *self)
 	return -1;
 }
 
-/* The ints of a fastcall: @n of them into @out; 0, or -1 with an exception. */
-static int fast_ints(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t n,
-		     long long *out, const char *name)
-{
-	Py_ssize_t i;
-
-	if (nargs != n) {
-		PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", name, n,
-			     nargs);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		out[i] = PyLong_AsLongLong(args[i]);
-		if (out[i] == -1 && PyErr_Occurred())
-			return -1;
-	}
-	return 0;
-}
-
 /* (off, nr) of a method call, checked against the table; 0 or -1. */
 static int slot_range(SwapTableObject *self, PyObject *const *args, Py_ssize_t nargs,
 		      Py_ssize_t n, long long *out, const char *name)
@@ -891,7 +872,8 @@ out_pfns:
 }
 
 #define CLUSTERS_METHOD(name)							\
-	{ #name, (PyCFunction)(void (*)(void))SwapClusters_##name, METH_FASTCALL, clusters_##name##_doc }
+	{ #name, (PyCFunction)(void (*)(void))SwapClusters_##name, METH_FASTCALL,	\
+	  clusters_##name##_doc }
 
 static PyMethodDef SwapClusters_methods[] = {
 	CLUSTERS_METHOD(move),

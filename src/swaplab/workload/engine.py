@@ -219,14 +219,15 @@ class Workload:
         return hook
 
     # --- running ------------------------------------------------------------------------
-    def _verify(self, proc: Process, vpn: int, data: np.ndarray, when: str) -> None:
-        got = page_hash(data)
+    def _verify(self, proc: Process, vpn: int, pfn: int, when: str) -> None:
+        """Check page ``vpn`` of ``proc``, in frame ``pfn``, against the hash of
+        what was last written to it (hashed from the flat view of the frames:
+        no array view a page); PageCorruption with its history if it differs."""
+        at = pfn * PAGE_SIZE
+        got = page_hash(self._frames[at : at + PAGE_SIZE])
         self.verified += 1
-        if got != proc.expect.item(vpn):
-            self._corrupt(proc, vpn, got, when)
-
-    def _corrupt(self, proc: Process, vpn: int, got: int, when: str) -> None:
-        """Stop the run: page ``vpn`` of ``proc`` read back with hash ``got``."""
+        if got == proc.expect.item(vpn):
+            return
         raise PageCorruption(
             f"{when}: process {proc.name} (mm {proc.mm.id}) page {vpn} "
             f"(address {vpn * PAGE_SIZE:#x}) reads back with hash {got:#018x}, expected "
@@ -277,7 +278,6 @@ class Workload:
         # from a list, a fraction of a numpy scalar read
         vl = vpns.tolist()
         wl = writes.tolist()
-        frames = self._frames
         expect = proc.expect
         swapins, last_in_ns = proc.swapins, proc.last_in_ns
         now_ns = self.clock.now_ns
@@ -314,12 +314,8 @@ class Workload:
                 proc.touched[vpn] = True
                 proc.writes[vpn] += 1
                 proc.last_write_ns[vpn] = now_ns()
-            else:  # verified: the page's hash, from the flat view of the frames
-                at = folio.pfn * PAGE_SIZE
-                got = page_hash(frames[at : at + PAGE_SIZE])
-                self.verified += 1
-                if got != expect.item(vpn):
-                    self._corrupt(proc, vpn, got, "fault")
+            else:
+                self._verify(proc, vpn, folio.pfn, "fault")
                 swapins[vpn] = swapins.item(vpn) + 1
                 last_in_ns[vpn] = now_ns()
             if w:
@@ -448,10 +444,10 @@ class Workload:
             for vpn in np.flatnonzero(proc.touched).tolist():
                 pte = int(mm.ptes[vpn])
                 if pte_present(pte):
-                    self._verify(proc, vpn, self.system.mem.data[pte_pfn(pte)], "final check")
+                    self._verify(proc, vpn, pte_pfn(pte), "final check")
                 else:
                     folio = mm.fault(vpn)
-                    self._verify(proc, vpn, folio.data, "final check (swap-in)")
+                    self._verify(proc, vpn, folio.pfn, "final check (swap-in)")
                     proc.swapins[vpn] += 1
                 done += 1
                 if progress and done % 4096 == 0:

@@ -115,34 +115,52 @@ static long take_run(struct swap_table *st, struct mem_map *map, struct swap_clu
 	return n;
 }
 
+/* Is the cluster of slot @off usable for order 0 (CLUSTER_NIL, or @max on: no)? */
+static int offset_usable(const struct swap_clusters *cl, uint64_t max, int64_t off)
+{
+	return off >= 0 && (uint64_t)off < max &&
+	       cluster_usable(cl, (long)((uint64_t)off / SWAPFILE_CLUSTER), 0);
+}
+
+/*
+ * Where folio_alloc_swap would put the next folio once nothing is left after
+ * the hint, when that is plain: the first slot of the nonfull list's first
+ * cluster, provided the walk may choose a cluster and neither the hint's
+ * cluster nor the area's next offset (0: none) is usable (those it would
+ * scan again from their start).  CLUSTER_NIL when the choice is
+ * folio_alloc_swap's.
+ */
+static int64_t next_cluster_hint(const struct swap_clusters *cl, uint64_t max, int64_t hint,
+				 int64_t area_next, int may_next)
+{
+	long c;
+
+	if (!may_next || offset_usable(cl, max, hint) ||
+	    offset_usable(cl, max, area_next ? area_next : CLUSTER_NIL))
+		return CLUSTER_NIL;
+	c = cluster_first(cl, CLUSTER_LIST_NONFULL);
+	return c == CLUSTER_NIL ? CLUSTER_NIL : (int64_t)c * SWAPFILE_CLUSTER;
+}
+
 long swap_alloc_walk(struct swap_table *st, struct mem_map *map, struct swap_clusters *cl,
 		     const struct cluster_lock_ops *locks, uint64_t max, int64_t *hint,
 		     int64_t *area_next, int may_next, const int64_t *pfns, long nr,
 		     int64_t *offs, uint64_t type, int *why)
 {
-	long k = 0, got, c;
+	long k = 0, got;
+	int64_t next;
 
 	*why = SWAP_WALK_DONE;
 	while (k < nr) {
 		got = *hint >= 0 ? take_run(st, map, cl, locks, max, hint, area_next, pfns + k,
 					    nr - k, offs + k, type) : -1;
-		if (got <= 0 && got >= -1) {
-			/* none after the hint: the nonfull list's first, when that is
-			 * where folio_alloc_swap would go */
-			if (!may_next ||
-			    (*hint >= 0 && (uint64_t)*hint < max &&
-			     cluster_usable(cl, (long)((uint64_t)*hint / SWAPFILE_CLUSTER), 0)) ||
-			    (*area_next > 0 && (uint64_t)*area_next < max &&
-			     cluster_usable(cl, (long)((uint64_t)*area_next / SWAPFILE_CLUSTER), 0))) {
+		if (got == 0 || got == -1) {	/* nothing after the hint */
+			next = next_cluster_hint(cl, max, *hint, *area_next, may_next);
+			if (next == CLUSTER_NIL) {
 				*why = SWAP_WALK_SLOW;
 				break;
 			}
-			c = cluster_first(cl, CLUSTER_LIST_NONFULL);
-			if (c == CLUSTER_NIL) {
-				*why = SWAP_WALK_SLOW;
-				break;
-			}
-			*hint = (int64_t)c * SWAPFILE_CLUSTER;
+			*hint = next;
 			got = take_run(st, map, cl, locks, max, hint, area_next, pfns + k, nr - k,
 				       offs + k, type);
 			if (got == 0 || got == -1) {
